@@ -1,0 +1,120 @@
+"""Pulseboard: the composition root. ``create_app`` builds stores, bus, scheduler and Dash."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+
+from app import auth
+from app.api import errors
+from app.api.monitoring import bp as monitoring_bp
+from app.callbacks import register_all
+from app.layout import shell
+from app.runtime import Runtime
+from app.settings import Settings
+from app.ws import sock
+from collectors.base import Collector
+from collectors.scheduler import ScheduleConfig, Scheduler
+from collectors.system import SystemCollector
+from storage import db
+from storage.accounts import AccountStore, DuplicateUser
+from storage.leader import make_leader_lock
+from storage.live import make_bus
+from storage.metrics import MetricsStore
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_collectors(settings: Settings) -> list[Collector]:
+    """The collectors this process runs, in the order they run."""
+    return [SystemCollector(settings.hostname)]
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Stores, live bus, collectors and scheduler for ``settings`` (scheduler not started)."""
+    engine = db.make_engine(settings.database_url)
+    metrics = MetricsStore(engine)
+    bus = make_bus(settings.redis_url)
+    collectors = build_collectors(settings)
+    scheduler = Scheduler(
+        collectors,
+        metrics,
+        bus,
+        make_leader_lock(settings.database_url, settings.data_dir),
+        ScheduleConfig(
+            collect_interval=settings.collect_interval,
+            lock_ttl=settings.leader_lock_ttl,
+            raw_retention=settings.raw_retention_hours * 3600,
+            rollup_retention=settings.rollup_retention_days * 86400,
+        ),
+    )
+    return Runtime(settings, engine, metrics, AccountStore(engine), bus, collectors, scheduler)
+
+
+def ensure_first_admin(rt: Runtime) -> None:
+    """On an empty database create ``admin``, printing a generated password once."""
+    if rt.accounts.count_users():
+        return
+    password = rt.settings.admin_password or secrets.token_urlsafe(12)
+    try:
+        rt.accounts.add_user("admin", "admin", auth.hash_password(password))
+    except DuplicateUser:
+        return  # another process created it first
+    if rt.settings.admin_password:
+        print("Pulseboard: created user 'admin' with PULSEBOARD_ADMIN_PASSWORD.", file=sys.stderr)
+    else:
+        print(
+            f"Pulseboard: created user 'admin' with password: {password}\n"
+            "            (shown once; change it on the Settings page)",
+            file=sys.stderr,
+        )
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """Build the Pulseboard Dash app (its Flask server is ``.server``)."""
+    settings = settings or Settings.from_env()
+    if settings.is_sqlite:
+        db.upgrade(settings.database_url)
+    rt = build_runtime(settings)
+    ensure_first_admin(rt)
+
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(Path(__file__).parent / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        external_stylesheets=[dbc.themes.BOOTSTRAP, dbc.icons.BOOTSTRAP],
+        title="Pulseboard",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        csrf_token_name=auth.CSRF_COOKIE,
+        csrf_header_name=auth.CSRF_HEADER,
+    )
+    server = app.server
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=auth.SESSION_IDLE_SECONDS),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SOCK_SERVER_OPTIONS={"ping_interval": 25},
+    )
+    server.extensions["pulseboard"] = rt
+    errors.install(server)
+    auth.install(server)
+    server.register_blueprint(monitoring_bp)
+    sock.init_app(server)
+
+    app.layout = shell
+    register_all(app)
+    if settings.start_scheduler:
+        rt.scheduler.start()
+    return app

@@ -1,0 +1,1 @@
+"""Pulseboard's HTTP API: one blueprint, JSON in and out, OpenAPI from the models."""

@@ -1,0 +1,133 @@
+"""Request and response models of the monitoring API; the OpenAPI document comes from them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+EARLIEST = 0.0
+LATEST = 4102444800.0  # 2100-01-01: anything later is a typo, not a time
+
+
+def parse_timestamp(value: object) -> float:
+    """Epoch seconds from epoch seconds (number or string) or an ISO 8601 time."""
+    if isinstance(value, bool):
+        raise ValueError("expected an ISO 8601 time or epoch seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError("expected an ISO 8601 time or epoch seconds") from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            seconds = parsed.timestamp()
+    else:
+        raise ValueError("expected an ISO 8601 time or epoch seconds")
+    if not EARLIEST <= seconds <= LATEST:  # also refuses nan and inf
+        raise ValueError("time out of range (1970 to 2100)")
+    return seconds
+
+
+Timestamp = Annotated[
+    float,
+    BeforeValidator(parse_timestamp),
+    Field(description="ISO 8601 time (UTC unless an offset is given) or epoch seconds"),
+]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class MetricsQuery(BaseModel):
+    """Query string of GET /api/v1/admin/monitoring/metrics."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: list[ShortText] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Metric name; repeat for several. Without it the catalogue is returned.",
+    )
+    from_: Timestamp | None = Field(
+        None, alias="from", description="Start (default: 1 h before `to`)"
+    )
+    to: Timestamp | None = Field(None, description="End (default: now)")
+    host: ShortText | None = Field(None, description="Only series from this host")
+    max_points: int = Field(
+        1000, ge=1, le=10000, description="At most this many buckets per series"
+    )
+
+
+class SeriesLatest(BaseModel):
+    """The latest value of one series."""
+
+    host: str
+    labels: dict[str, str]
+    ts: float
+    value: float
+
+
+class MetricInfo(BaseModel):
+    """A metric in the catalogue with its series' latest values."""
+
+    name: str
+    unit: str
+    kind: Literal["gauge", "counter"]
+    description: str
+    series: list[SeriesLatest]
+
+
+class Catalogue(BaseModel):
+    """Every known metric with its latest values, and the hosts that report."""
+
+    metrics: list[MetricInfo]
+    hosts: list[str]
+
+
+class SeriesOut(BaseModel):
+    """A bucketed series; each point is ``[ts, avg, min, max]``."""
+
+    name: str
+    host: str
+    labels: dict[str, str]
+    points: list[tuple[float, float, float, float]]
+
+
+class SeriesResponse(BaseModel):
+    """Bucketed series for a time range."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: float = Field(alias="from")
+    to: float
+    step: int = Field(description="Bucket width in seconds")
+    source: Literal["raw", "rollup"]
+    series: list[SeriesOut]
+
+
+class ComponentHealth(BaseModel):
+    """The state of one part of Pulseboard."""
+
+    status: Literal["ok", "degraded", "down"]
+    detail: str | None = None
+    info: dict = Field(default_factory=dict)
+
+
+class HealthResponse(BaseModel):
+    """Overall state and the state of each part."""
+
+    status: Literal["ok", "degraded", "down"]
+    checked_at: float
+    components: dict[str, ComponentHealth]
+
+
+class Liveness(BaseModel):
+    """Answer of /healthz."""
+
+    status: Literal["ok"]

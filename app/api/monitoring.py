@@ -1,0 +1,68 @@
+"""Monitoring endpoints: liveness, health, metrics catalogue and series, OpenAPI."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, jsonify
+
+from app.api.errors import bad_request
+from app.api.models import Catalogue, HealthResponse, Liveness, MetricsQuery, SeriesResponse
+from app.api.spec import openapi_document, operation, parse_query
+from app.auth import READERS, public, roles
+from app.runtime import runtime
+from app.services import FieldError
+from app.services import health as health_service
+from app.services import metrics as metrics_service
+
+bp = Blueprint("monitoring", __name__)
+
+
+@bp.get("/healthz")
+@public
+@operation("Liveness: the process answers", response=Liveness, errors=())
+def healthz():
+    """Answer as long as the process serves requests."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/api/v1/openapi.json")
+@public
+def openapi():
+    """The OpenAPI document generated from the declared models."""
+    return jsonify(openapi_document(current_app))
+
+
+@bp.get("/api/v1/admin/monitoring/health")
+@roles(*READERS)
+@operation(
+    "Health of the database, Redis, scheduler, collectors and disk",
+    response=HealthResponse,
+    errors=(401, 403, 503),
+)
+def health():
+    """Overall and per-component health; 503 when Pulseboard is down."""
+    report = health_service.check_health(runtime(), time.time())
+    return jsonify(report), 503 if report["status"] == "down" else 200
+
+
+@bp.get("/api/v1/admin/monitoring/metrics")
+@roles(*READERS)
+@operation(
+    "Metric catalogue with latest values, or bucketed series with name=",
+    query=MetricsQuery,
+    response=Catalogue | SeriesResponse,
+)
+def metrics():
+    """The catalogue, or with ``name`` the bucketed series over a range."""
+    query = parse_query(MetricsQuery)
+    rt = runtime()
+    if not query.name:
+        return jsonify(metrics_service.catalogue(rt, host=query.host))
+    try:
+        result = metrics_service.series(
+            rt, query.name, query.from_, query.to, query.host, query.max_points, time.time()
+        )
+    except FieldError as exc:
+        raise bad_request({exc.field: exc.message}) from None
+    return jsonify(result)

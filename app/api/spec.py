@@ -1,0 +1,157 @@
+"""Declared request/response models on views, query parsing, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Flask, request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from app.api.errors import ApiError, from_validation_error
+from app.auth import ROLES_ATTR
+
+F = TypeVar("F", bound=Callable)
+OPERATION_ATTR = "_pulseboard_operation"
+M = TypeVar("M", bound=BaseModel)
+MAX_QUERY_VALUE = 2000
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the OpenAPI document says about one view."""
+
+    summary: str
+    query: type[BaseModel] | None = None
+    response: Any = None
+    errors: tuple[int, ...] = (400, 401, 403)
+
+
+def operation(
+    summary: str,
+    *,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    errors: tuple[int, ...] = (400, 401, 403),
+) -> Callable[[F], F]:
+    """Declare a view's query model and response type for validation and the docs."""
+
+    def mark(view: F) -> F:
+        setattr(view, OPERATION_ATTR, Operation(summary, query, response, errors))
+        return view
+
+    return mark
+
+
+def parse_query(model: type[M]) -> M:
+    """Validate the request's query string against ``model``; a 400 names bad fields."""
+    data: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        if any(len(v) > MAX_QUERY_VALUE for v in values):
+            raise ApiError(
+                400,
+                "invalid",
+                f"Invalid parameter: {key}",
+                {key: f"longer than {MAX_QUERY_VALUE} characters"},
+            )
+        field = model.model_fields.get(key) or next(
+            (f for f in model.model_fields.values() if f.alias == key), None
+        )
+        is_list = field is not None and typing.get_origin(field.annotation) is list
+        data[key] = values if is_list else values[-1]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
+def openapi_document(app: Flask) -> dict:
+    """The OpenAPI 3.1 document of every view that declares an operation."""
+    ref = "#/components/schemas/{model}"
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    paths: dict[str, dict] = {}
+
+    def schema_of(tp: Any) -> dict:
+        schema = TypeAdapter(tp).json_schema(ref_template=ref, by_alias=True)
+        schemas.update(schema.pop("$defs", {}))
+        return schema
+
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        view = app.view_functions[rule.endpoint]
+        op: Operation | None = getattr(view, OPERATION_ATTR, None)
+        if op is None:
+            continue
+        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            entry: dict[str, Any] = {
+                "summary": op.summary,
+                "operationId": f"{rule.endpoint}_{method.lower()}".replace(".", "_"),
+                "x-roles": list(getattr(view, ROLES_ATTR, ())),
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": schema_of(op.response)}}
+                        if op.response is not None
+                        else {},
+                    },
+                    **{
+                        str(code): {
+                            "description": "Error",
+                            "content": {
+                                "application/json": {"schema": {"$ref": ref.format(model="Error")}}
+                            },
+                        }
+                        for code in op.errors
+                    },
+                },
+            }
+            if op.query is not None:
+                entry["parameters"] = _parameters(op.query, schema_of)
+            paths.setdefault(path, {})[method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Pulseboard API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+        "security": [{"bearer": []}, {"session": []}],
+    }
+
+
+def _parameters(model: type[BaseModel], schema_of: Callable[[Any], dict]) -> list[dict]:
+    schema = schema_of(model)
+    required = set(schema.get("required", []))
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        param = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if prop.get("type") == "array":
+            param.update(style="form", explode=True)
+        if "description" in prop:
+            param["description"] = prop["description"]
+        params.append(param)
+    return params

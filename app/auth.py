@@ -1,0 +1,247 @@
+"""Who is asking and may they: sessions, bearer tokens, role declarations and the guard.
+
+Every Flask view must declare its roles with ``@roles(...)`` (or ``@public``); Dash's own
+routes get theirs from ``DASH_ROUTE_ROLES``. A view without a declaration is refused, so a
+route added later is closed until someone decides who may use it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, g, jsonify, redirect, request, session, url_for
+from markupsafe import escape
+
+from app.runtime import runtime
+from storage.accounts import Account
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable)
+
+ROLES_ATTR = "_pulseboard_roles"
+PUBLIC = "public"
+READERS = ("admin", "analyst")
+SESSION_IDLE_SECONDS = 8 * 3600
+CSRF_COOKIE = "_csrf_token"
+CSRF_HEADER = "X-CSRFToken"
+
+_hasher = PasswordHasher()
+
+# Dash registers these itself; static bundles are public, everything with data is not.
+DASH_ROUTE_ROLES: dict[str, tuple[str, ...]] = {
+    "_dash_assets.static": (PUBLIC,),
+    "static": (PUBLIC,),
+    "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": (PUBLIC,),
+    "/_favicon.ico": (PUBLIC,),
+    "/_dash-layout": READERS,
+    "/_dash-dependencies": READERS,
+    "/_dash-update-component": READERS,
+    "/_reload-hash": READERS,
+    "/": READERS,
+    "/<path:path>": READERS,
+}
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    """Declare which roles may call a view."""
+
+    def mark(view: F) -> F:
+        setattr(view, ROLES_ATTR, tuple(allowed))
+        return view
+
+    return mark
+
+
+def public(view: F) -> F:
+    """Declare a view open to anyone."""
+    return roles(PUBLIC)(view)
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``."""
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def declared_roles(app: Flask, endpoint: str | None) -> tuple[str, ...] | None:
+    """The roles declared for ``endpoint``, or None when it declares none."""
+    if endpoint is None:
+        return None
+    declared = getattr(app.view_functions.get(endpoint), ROLES_ATTR, None)
+    return declared if declared is not None else DASH_ROUTE_ROLES.get(endpoint)
+
+
+def current_account() -> Account | None:
+    """The account behind this request (bearer token or session), cached per request."""
+    if "account" in g:
+        return g.account
+    account = None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        account = runtime().accounts.account_for_token(token.strip())
+        g.auth_via = "token"
+    elif "uid" in session:
+        last_seen = session.get("seen", 0)
+        if time.time() - last_seen > SESSION_IDLE_SECONDS:
+            session.clear()
+        else:
+            account = runtime().accounts.get(session["uid"])
+            if account is not None and not account.disabled:
+                session["seen"] = int(time.time())
+        g.auth_via = "session"
+    g.account = None if account is None or account.disabled else account
+    return g.account
+
+
+def is_api_request() -> bool:
+    """Programs (API, WebSockets, Dash callbacks) get JSON errors, people get pages."""
+    path = request.path
+    return path.startswith(("/api/", "/_dash-")) or path == "/metrics"
+
+
+def error_response(status: int, code: str, message: str):
+    """The one JSON error shape of every API response."""
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def check_request():
+    """Before every request: refuse what the caller's role does not allow."""
+    from flask import current_app
+
+    allowed = declared_roles(current_app, request.endpoint)
+    if request.endpoint is None:
+        return None  # 404 / 405: Flask answers those itself
+    if allowed is None:
+        log.error("refusing %s: endpoint %s declares no roles", request.path, request.endpoint)
+        return error_response(403, "forbidden", "This route declares no roles.")
+    if PUBLIC in allowed:
+        return None
+    account = current_account()
+    if account is None:
+        if is_api_request():
+            return error_response(401, "unauthorized", "Log in or send a bearer token.")
+        return redirect(url_for("login", next=request.full_path.rstrip("?")))
+    if account.role not in allowed:
+        return error_response(403, "forbidden", f"Role {account.role} may not use this.")
+    if request.headers.get("Upgrade", "").lower() == "websocket" and not origin_allowed():
+        return error_response(403, "origin", "WebSocket from a foreign origin.")
+    if g.get("auth_via") == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
+        sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")
+        if not hmac.compare_digest(sent, session.get("csrf", "")):
+            return error_response(403, "csrf", "Missing or wrong CSRF token.")
+    return None
+
+
+def origin_allowed() -> bool:
+    """Whether the request's Origin is this app's own or one the settings allow.
+
+    Browsers always send Origin on WebSocket upgrades; programs that send none are not
+    browsers and cannot be tricked into using someone's cookies.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    own = request.host_url.rstrip("/")
+    return origin == own or origin in runtime().settings.allowed_origins
+
+
+def set_csrf_cookie(response):
+    """Give a signed-in browser the CSRF token Dash sends back in its header."""
+    token = session.get("csrf")
+    if token and request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE, token, samesite="Strict", secure=runtime().settings.secure_cookies
+        )
+    return response
+
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Pulseboard · Log in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/assets/login.css"></head>
+<body><main class="login"><h1>Pulseboard</h1>
+<form method="post" action="/login">
+<input type="hidden" name="csrf_token" value="{csrf}">
+<input type="hidden" name="next" value="{next}">
+<label>User <input id="login-name" name="name" autocomplete="username" required autofocus></label>
+<label>Password <input id="login-password" name="password" type="password"
+ autocomplete="current-password" required></label>
+<p class="error" role="alert">{error}</p>
+<button id="login-submit" type="submit">Log in</button>
+</form></main></body></html>"""
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an attacker's link must not bounce users to another site.
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _login_page(error: str = "", status: int = 200):
+    session.setdefault("csrf", secrets.token_urlsafe(32))
+    html = LOGIN_PAGE.format(
+        csrf=escape(session["csrf"]),
+        error=escape(error),
+        next=escape(_safe_next(request.values.get("next"))),
+    )
+    return html, status, {"Content-Type": "text/html; charset=utf-8"}
+
+
+@public
+def login():
+    """Show the login form, or check the credentials posted from it."""
+    if request.method == "GET":
+        return _login_page()
+    if not hmac.compare_digest(request.form.get("csrf_token", ""), session.get("csrf", "")):
+        return _login_page("Your session expired; please try again.", 400)
+    name = request.form.get("name", "")[:100]
+    password = request.form.get("password", "")[:1024]
+    found = runtime().accounts.credentials(name)
+    rt = runtime()
+    if found is None or found[0].disabled or not verify_password(found[1], password):
+        rt.accounts.audit("login.failure", actor=name or None, remote_addr=request.remote_addr)
+        return _login_page("Wrong user name or password.", 401)
+    account, _ = found
+    if account.role == "ingest":
+        return _login_page("Ingest accounts cannot log in to the console.", 403)
+    session.clear()
+    session.update(uid=account.id, seen=int(time.time()), csrf=secrets.token_urlsafe(32))
+    session.permanent = True
+    rt.accounts.audit("login.success", actor=account.name, remote_addr=request.remote_addr)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@public
+def logout():
+    """End the session."""
+    session.clear()
+    return redirect(url_for("login"))
+
+
+def install(server: Flask) -> None:
+    """Add the login routes and the guard to ``server``."""
+    server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    server.before_request(check_request)
+    server.after_request(set_csrf_cookie)

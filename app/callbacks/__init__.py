@@ -1,0 +1,11 @@
+"""Dash callbacks, one module per page; ``register_all`` attaches them to an app."""
+
+import dash
+
+from app.callbacks import overview, shell
+
+
+def register_all(app: dash.Dash) -> None:
+    """Attach every page's callbacks to ``app``."""
+    shell.register(app)
+    overview.register(app)

@@ -1,0 +1,152 @@
+"""The ``pulseboard`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from app.settings import DEFAULT_PORT, Settings, SettingsError
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group()
+def main() -> None:
+    """Pulseboard: system health, live performance, logs and alerts for one service."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--threads",
+    default=32,
+    show_default=True,
+    type=click.IntRange(2, 512),
+    help="Worker threads (each open WebSocket holds one).",
+)
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the app, its collectors and scheduler (migrates an embedded SQLite db)."""
+    from app.server import run
+
+    settings = _settings()
+    database = f"SQLite in {settings.data_dir}" if settings.is_sqlite else "PostgreSQL"
+    bus = "Redis" if settings.redis_url else "in-process"
+    click.echo(
+        f"Pulseboard: serving on http://{host}:{port} (database: {database}, live bus: {bus})",
+        err=True,
+    )
+    click.echo(
+        "Pulseboard: log in at /login as 'admin' (password from "
+        "PULSEBOARD_ADMIN_PASSWORD, or the one printed when the user was created).",
+        err=True,
+    )
+    run(settings, host, port, threads)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every pending migration."""
+    from storage.db import upgrade as run_upgrade
+
+    settings = _settings()
+    run_upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "analyst", "ingest"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(name: str, role: str, password_stdin: bool) -> None:
+    """Create user NAME with ROLE; prints a generated password unless one is piped in."""
+    import secrets
+
+    from app.auth import hash_password
+    from app.services.accounts import validate_password, validate_username
+    from storage.accounts import AccountStore, DuplicateUser
+    from storage.db import make_engine
+
+    settings = _settings()
+    try:
+        validate_username(name)
+        password = (
+            sys.stdin.readline().rstrip("\r\n") if password_stdin else secrets.token_urlsafe(12)
+        )
+        validate_password(password)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    engine = make_engine(settings.database_url)
+    try:
+        AccountStore(engine).add_user(name, role, hash_password(password))
+    except DuplicateUser:
+        raise click.ClickException(f"user {name!r} exists already") from None
+    finally:
+        engine.dispose()
+    click.echo(f"created {role} {name!r}")
+    if not password_stdin:
+        click.echo(f"password: {password}")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--label", default="cli", show_default=True, help="What the token is for.")
+def token_create(name: str, label: str) -> None:
+    """Print a new API token for user NAME (shown once, stored hashed)."""
+    from storage.accounts import AccountStore
+    from storage.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    try:
+        store = AccountStore(engine)
+        found = store.credentials(name)
+        if found is None:
+            raise click.ClickException(f"no user {name!r}")
+        click.echo(store.create_token(found[0].id, label))
+    finally:
+        engine.dispose()
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Run every collector one time.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def collect(once: bool, as_json: bool) -> None:
+    """Run every collector once and print the samples (nothing is stored)."""
+    from app import build_collectors
+
+    collectors = build_collectors(_settings())
+    # Rates need two readings: take one, wait a second, print the second.
+    for collector in collectors:
+        collector.collect(time.time())
+    time.sleep(1.0)
+    now = time.time()
+    samples = [s for c in collectors for s in c.collect(now)]
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in samples], indent=2))
+        return
+    for s in samples:
+        labels = ",".join(f'{k}="{v}"' for k, v in s.labels.items())
+        click.echo(f"{s.name}{{{labels}}} {s.value:g}")

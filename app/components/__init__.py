@@ -1,0 +1,1 @@
+"""Reusable pieces of page layout: cards, charts, the range picker."""

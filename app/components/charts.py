@@ -1,0 +1,63 @@
+"""Time-series figures: one line per series, keyed for live extension."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import plotly.graph_objects as go
+
+from app.services.overview import ChartSpec, trace_key, trace_label
+from storage.metrics import SeriesData
+
+LIVE_MAX_POINTS = 1500
+
+
+def time_label(ts: float) -> str:
+    """Epoch seconds as the UTC wall-clock string the charts use on their x axis."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def time_series_figure(spec: ChartSpec, series: list[SeriesData], dark: bool) -> go.Figure:
+    """A line chart of ``series``; each trace carries its live key in ``meta``."""
+    many_hosts = len({s.host for s in series}) > 1
+    fig = go.Figure()
+    for s in series:
+        fig.add_trace(
+            go.Scatter(
+                x=[time_label(p[0]) for p in s.points],
+                y=[p[1] for p in s.points],
+                mode="lines",
+                name=trace_label(s.name, s.labels, s.host, many_hosts),
+                meta=trace_key(s.name, s.labels),
+                hovertemplate="%{y:.3s}" + spec.unit + "<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_layout(
+        template="plotly_dark" if dark else "plotly_white",
+        title={"text": spec.title, "x": 0.01, "font": {"size": 14}},
+        margin={"l": 48, "r": 12, "t": 36, "b": 32},
+        height=260,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend={"orientation": "h", "y": -0.2, "x": 0},
+        hovermode="x unified",
+        uirevision=spec.key,
+        xaxis={"type": "date", "title": None},
+        yaxis={
+            "ticksuffix": spec.unit if spec.unit == "%" else "",
+            "rangemode": "tozero",
+            "title": None if spec.unit == "%" else spec.unit,
+        },
+    )
+    if spec.unit == "%":
+        fig.update_yaxes(range=[0, 100])
+    if not series:
+        fig.add_annotation(
+            text="No data in this range yet",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
+    return fig

@@ -1,0 +1,39 @@
+"""The objects one Pulseboard process runs on, built by ``create_app`` and shared by views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import Engine
+
+from app.settings import Settings
+from collectors.base import Collector
+from collectors.scheduler import Scheduler
+from storage.accounts import AccountStore
+from storage.live import LiveBus
+from storage.metrics import MetricsStore
+
+
+@dataclass
+class Runtime:
+    """Settings, stores, live bus, collectors and scheduler of this process."""
+
+    settings: Settings
+    engine: Engine
+    metrics: MetricsStore
+    accounts: AccountStore
+    bus: LiveBus
+    collectors: list[Collector]
+    scheduler: Scheduler
+
+    def close(self) -> None:
+        """Stop the scheduler, the bus and the database pool."""
+        self.scheduler.shutdown()
+        self.bus.close()
+        self.engine.dispose()
+
+
+def runtime() -> Runtime:
+    """The runtime of the Flask app handling the current request."""
+    return current_app.extensions["pulseboard"]

@@ -1,0 +1,110 @@
+"""Pulseboard settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 8050
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value Pulseboard cannot use."""
+
+
+def _int(env: Mapping[str, str], key: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{key} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    return env.get(key, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Pulseboard is configured with, built once and passed down."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    admin_password: str | None = None
+    collect_interval: int = 5
+    raw_retention_hours: int = 48
+    rollup_retention_days: int = 30
+    leader_lock_ttl: int = 15
+    hostname: str = field(default_factory=socket.gethostname)
+    allowed_origins: tuple[str, ...] = ()
+    secure_cookies: bool = False
+    start_scheduler: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the metrics and logs live in the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from environment variables (``os.environ`` by default)."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("PULSEBOARD_DATA_DIR") or "var").expanduser().resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        database_url = (
+            env.get("PULSEBOARD_DATABASE_URL") or f"sqlite:///{data_dir / 'pulseboard.db'}"
+        )
+        if database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        origins = tuple(
+            o.strip().rstrip("/")
+            for o in env.get("PULSEBOARD_ALLOWED_ORIGINS", "").split(",")
+            if o.strip()
+        )
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "redis_url": env.get("PULSEBOARD_REDIS_URL") or None,
+            "secret_key": env.get("PULSEBOARD_SECRET_KEY") or _stored_secret(data_dir),
+            "admin_password": env.get("PULSEBOARD_ADMIN_PASSWORD") or None,
+            "collect_interval": _int(env, "PULSEBOARD_COLLECT_INTERVAL", 5, 1, 3600),
+            "raw_retention_hours": _int(env, "PULSEBOARD_RAW_RETENTION_HOURS", 48, 1, 24 * 365),
+            "rollup_retention_days": _int(env, "PULSEBOARD_ROLLUP_RETENTION_DAYS", 30, 1, 3650),
+            "hostname": env.get("PULSEBOARD_HOSTNAME") or socket.gethostname(),
+            "allowed_origins": origins,
+            "secure_cookies": _flag(env, "PULSEBOARD_SECURE_COOKIES"),
+            # Under `flask run --debug` the reloader's parent process also builds the app;
+            # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.
+            "start_scheduler": not (
+                _flag(env, "FLASK_DEBUG") and env.get("WERKZEUG_RUN_MAIN") != "true"
+            ),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """Return the secret key kept in the data dir, generating it on first use."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process won the race; use its key
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key

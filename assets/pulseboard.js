@@ -1,0 +1,92 @@
+/* Pulseboard browser side: theme switching, live chart extension and the metrics WebSocket. */
+(function () {
+  "use strict";
+
+  const LIVE_STORE = "overview-live";
+  const LIVE_STATUS = "overview-live-status";
+  const MAX_POINTS = 1500;
+
+  function canonicalLabels(labels) {
+    const keys = Object.keys(labels || {}).sort();
+    const sorted = {};
+    keys.forEach(function (k) { sorted[k] = labels[k]; });
+    return JSON.stringify(sorted);
+  }
+
+  function timeLabel(ts) {
+    return new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " ");
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    pulseboard: {
+      applyTheme: function (switchOn, stored) {
+        const ctx = window.dash_clientside.callback_context;
+        const fromSwitch = ctx && ctx.triggered && ctx.triggered.length > 0 &&
+          ctx.triggered[0].prop_id === "theme-switch.value";
+        const theme = fromSwitch ? (switchOn ? "dark" : "light") : (stored || "light");
+        document.documentElement.setAttribute("data-bs-theme", theme);
+        return [theme, theme === "dark"];
+      },
+
+      extendCharts: function (message) {
+        const figures = Array.prototype.slice.call(arguments, 1);
+        const noUpdate = window.dash_clientside.no_update;
+        if (!message || message.type !== "metrics") {
+          return figures.map(function () { return noUpdate; });
+        }
+        const values = {};
+        message.samples.forEach(function (s) {
+          values[s.name + "|" + canonicalLabels(s.labels)] = s.value;
+        });
+        const x = timeLabel(message.ts);
+        return figures.map(function (fig) {
+          if (!fig || !fig.data) { return noUpdate; }
+          const indices = [], xs = [], ys = [];
+          fig.data.forEach(function (trace, i) {
+            if (Object.prototype.hasOwnProperty.call(values, trace.meta)) {
+              indices.push(i); xs.push([x]); ys.push([values[trace.meta]]);
+            }
+          });
+          return indices.length ? [{ x: xs, y: ys }, indices, MAX_POINTS] : noUpdate;
+        });
+      },
+    },
+  });
+
+  function setProps(id, props) {
+    if (document.getElementById(id) && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props(id, props);
+    }
+  }
+
+  let delay = 1000;
+  function connect() {
+    if (!document.getElementById(LIVE_STORE)) {
+      setTimeout(connect, 1000);  // not on the Overview (yet)
+      return;
+    }
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(scheme + "://" + window.location.host + "/api/v1/admin/monitoring/stream");
+    ws.onopen = function () {
+      delay = 1000;
+      setProps(LIVE_STATUS, { children: "live", color: "success" });
+    };
+    ws.onmessage = function (event) {
+      const message = JSON.parse(event.data);
+      if (message.type === "metrics") {
+        setProps(LIVE_STORE, { data: message });
+      }
+    };
+    ws.onclose = function () {
+      setProps(LIVE_STATUS, { children: "reconnecting", color: "warning" });
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 30000);
+    };
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", connect);
+  } else {
+    connect();
+  }
+})();

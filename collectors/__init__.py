@@ -1,0 +1,1 @@
+"""Pulseboard collectors: sources of samples and the scheduler that runs them."""

@@ -1,0 +1,221 @@
+"""The scheduler: leader election, then collect -> store -> publish, rollups and retention."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from collectors.base import Collector, Sample
+from storage.leader import LeaderLock
+from storage.live import LiveBus
+from storage.metrics import MetricsStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+METRICS_CHANNEL = "metrics"
+SCHEDULER_CHANNEL = "scheduler"
+
+
+@dataclass
+class JobStatus:
+    """What the health endpoint shows of one job or collector."""
+
+    name: str
+    runs: int = 0
+    errors: int = 0
+    last_run: float | None = None
+    last_duration: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """How often things run and how long data is kept (seconds)."""
+
+    collect_interval: int = 5
+    lock_ttl: int = 15
+    rollup_interval: int = 60
+    retention_interval: int = 3600
+    raw_retention: float = 48 * 3600
+    rollup_retention: float = 30 * 86400
+    buffer_limit: int = 200_000
+
+
+class Scheduler:
+    """Runs the collectors and maintenance jobs in the one process that holds the lock."""
+
+    def __init__(
+        self,
+        collectors: Sequence[Collector],
+        metrics: MetricsStore,
+        bus: LiveBus,
+        lock: LeaderLock,
+        config: ScheduleConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.collectors = list(collectors)
+        self.metrics = metrics
+        self.bus = bus
+        self.lock = lock
+        self.config = config
+        self.clock = clock
+        self.is_leader = False
+        self.started_at: float | None = None
+        self.status: dict[str, JobStatus] = {}
+        self._pending: deque[Sample] = deque()
+        self.dropped_samples = 0
+        self._write_lock = threading.Lock()
+        self._scheduler: BackgroundScheduler | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background jobs; every process runs them, only the leader does work."""
+        scheduler = BackgroundScheduler(
+            daemon=True,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        )
+        cfg = self.config
+        scheduler.add_job(
+            self.elect,
+            "interval",
+            seconds=max(1, cfg.lock_ttl // 3),
+            id="leader",
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.add_job(self.collect, "interval", seconds=cfg.collect_interval, id="collect")
+        scheduler.add_job(self.rollup, "interval", seconds=cfg.rollup_interval, id="rollup")
+        scheduler.add_job(
+            self.retention, "interval", seconds=cfg.retention_interval, id="retention"
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        self.started_at = self.clock()
+        log.info("scheduler started (collect every %ss)", cfg.collect_interval)
+
+    def shutdown(self) -> None:
+        """Stop the jobs and give up leadership."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        self.lock.release()
+        self.is_leader = False
+
+    @property
+    def running(self) -> bool:
+        """True while the background jobs run in this process."""
+        return self._scheduler is not None and self._scheduler.running
+
+    # -- jobs --------------------------------------------------------------------------
+
+    def elect(self) -> bool:
+        """Try to take or keep the leader lock; return whether this process leads."""
+        leader = self._tracked("leader", self.lock.try_acquire) or False
+        if leader != self.is_leader:
+            log.info("this process %s the collector leader", "is now" if leader else "is no longer")
+            if leader:
+                self.collect()
+        self.is_leader = leader
+        return leader
+
+    def collect(self) -> list[Sample]:
+        """Run every collector once, store the samples, then publish them (leader only)."""
+        if not self.is_leader:
+            return []
+        now = self.clock()
+        samples: list[Sample] = []
+        for collector in self.collectors:
+            samples.extend(
+                self._tracked(f"collector:{collector.name}", collector.collect, now) or []
+            )
+        self._tracked("store", self._store, samples)
+        self.bus.publish(
+            METRICS_CHANNEL,
+            {"type": "metrics", "ts": now, "samples": [s.to_dict() for s in samples]},
+        )
+        self.bus.publish(SCHEDULER_CHANNEL, self.snapshot())
+        return samples
+
+    def rollup(self) -> int:
+        """Roll complete minutes of raw samples up (leader only)."""
+        if not self.is_leader:
+            return 0
+        return self._tracked("rollup", self.metrics.rollup, self.clock()) or 0
+
+    def retention(self) -> dict[str, int]:
+        """Delete data older than its retention (leader only)."""
+        if not self.is_leader:
+            return {}
+        cfg = self.config
+        return (
+            self._tracked(
+                "retention",
+                self.metrics.trim,
+                self.clock(),
+                cfg.raw_retention,
+                cfg.rollup_retention,
+            )
+            or {}
+        )
+
+    def _store(self, samples: list[Sample]) -> int:
+        """Write the backlog and ``samples``; keep them (bounded) if the database is away."""
+        with self._write_lock:
+            room = self.config.buffer_limit - len(self._pending)
+            if len(samples) > room:
+                overflow = len(samples) - room
+                for _ in range(min(overflow, len(self._pending))):
+                    self._pending.popleft()
+                self.dropped_samples += overflow
+                log.error("sample buffer full: dropped %d oldest samples", overflow)
+            self._pending.extend(samples[-self.config.buffer_limit :])
+            written = self.metrics.write(list(self._pending))
+            self._pending.clear()
+            return written
+
+    @property
+    def buffered_samples(self) -> int:
+        """Samples waiting for the database to come back."""
+        return len(self._pending)
+
+    def _tracked(self, name: str, fn: Callable[..., T], *args) -> T | None:
+        """Run ``fn`` timed, counting and logging errors instead of raising them."""
+        status = self.status.setdefault(name, JobStatus(name))
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            if error != status.last_error:
+                log.exception("job %s failed", name)
+            else:  # the same failure again: one line, not another traceback
+                log.warning("job %s failed again: %s", name, error)
+            status.errors += 1
+            status.last_error = error
+            status.last_error_at = self.clock()
+            return None
+        finally:
+            status.runs += 1
+            status.last_run = self.clock()
+            status.last_duration = time.perf_counter() - started
+
+    def snapshot(self) -> dict:
+        """Scheduler state for the health endpoint."""
+        return {
+            "running": self.running,
+            "leader": self.is_leader,
+            "started_at": self.started_at,
+            "buffered_samples": self.buffered_samples,
+            "dropped_samples": self.dropped_samples,
+            "jobs": {name: asdict(s) for name, s in sorted(self.status.items())},
+        }

@@ -1,0 +1,1 @@
+"""Pulseboard storage: database engines, models, stores and the live bus."""

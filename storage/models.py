@@ -1,0 +1,133 @@
+"""SQLAlchemy models. They never leave ``storage``: stores return dataclasses or dicts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every Pulseboard table."""
+
+
+class MetricSeries(Base):
+    """One series: a metric name, the host it came from and its labels (canonical JSON).
+
+    Samples refer to a series by id, which keeps the sample rows narrow; the row also holds
+    the latest value so the catalogue never scans the samples.
+    """
+
+    __tablename__ = "metric_series"
+    __table_args__ = (UniqueConstraint("name", "host", "labels", name="uq_metric_series_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(200))
+    labels: Mapped[str] = mapped_column(Text, default="{}")
+    last_ts: Mapped[float | None] = mapped_column(Float)
+    last_value: Mapped[float | None] = mapped_column(Float)
+
+
+class MetricSample(Base):
+    """A raw sample: epoch seconds (UTC) and a value for one series."""
+
+    __tablename__ = "metric_samples"
+    __table_args__ = (Index("ix_metric_samples_series_ts", "series_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    series_id: Mapped[int] = mapped_column(Integer, ForeignKey("metric_series.id"))
+    ts: Mapped[float] = mapped_column(Float)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class MetricRollup(Base):
+    """Samples of one series aggregated over ``step`` seconds starting at ``ts``."""
+
+    __tablename__ = "metric_rollups"
+
+    series_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metric_series.id"), primary_key=True
+    )
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[float] = mapped_column(Float, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    sum: Mapped[float] = mapped_column(Float)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+
+
+class LogRecord(Base):
+    """One log line from Pulseboard itself or from a producer."""
+
+    __tablename__ = "log_records"
+    __table_args__ = (
+        Index("ix_log_records_ts", "ts"),
+        Index("ix_log_records_level_ts", "level", "ts"),
+        Index("ix_log_records_source_ts", "source", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    level: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    attrs: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class User(Base):
+    """A person or program that can sign in; ``role`` is admin, analyst or ingest."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only record of who did what, when and from where."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_ts", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str | None] = mapped_column(String(200))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="{}")
