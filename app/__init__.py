@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
 
 from app import auth
 from app.api import errors
@@ -90,7 +89,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         use_pages=True,
         pages_folder=str(Path(__file__).parent / "pages"),
         assets_folder=str(ROOT / "assets"),
-        external_stylesheets=[dbc.themes.BOOTSTRAP, dbc.icons.BOOTSTRAP],
+        # Bootstrap and its icons are served from assets/: no CDN for a self-hosted console.
+        assets_ignore=r"login\.css",
         title="Pulseboard",
         update_title=None,
         suppress_callback_exceptions=True,

@@ -54,15 +54,16 @@
   });
 
   function setProps(id, props) {
-    if (document.getElementById(id) && window.dash_clientside.set_props) {
+    if (document.getElementById(LIVE_STATUS) && window.dash_clientside.set_props) {
       window.dash_clientside.set_props(id, props);
     }
   }
 
   let delay = 1000;
   function connect() {
-    if (!document.getElementById(LIVE_STORE)) {
-      setTimeout(connect, 1000);  // not on the Overview (yet)
+    // dcc.Store renders no element: the live badge tells that the Overview is shown.
+    if (!document.getElementById(LIVE_STATUS)) {
+      setTimeout(connect, 1000);
       return;
     }
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
