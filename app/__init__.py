@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dash
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import auth
 from app.api import errors
@@ -82,7 +83,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     if settings.is_sqlite:
         db.upgrade(settings.database_url)
     rt = build_runtime(settings)
-    ensure_first_admin(rt)
+    try:
+        ensure_first_admin(rt)
+    except SQLAlchemyError as exc:
+        # Serve anyway: health must be able to say the database is down.
+        log.error("database unavailable at start, first admin not checked: %s", exc)
 
     app = dash.Dash(
         __name__,

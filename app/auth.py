@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, g, jsonify, redirect, request, session, url_for
 from markupsafe import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import runtime
 from storage.accounts import Account
@@ -103,12 +104,27 @@ def current_account() -> Account | None:
         if time.time() - last_seen > SESSION_IDLE_SECONDS:
             session.clear()
         else:
-            account = runtime().accounts.get(session["uid"])
+            account = _session_account()
             if account is not None and not account.disabled:
                 session["seen"] = int(time.time())
         g.auth_via = "session"
     g.account = None if account is None or account.disabled else account
     return g.account
+
+
+def _session_account() -> Account | None:
+    """The session's user, read fresh so a disabled user is out at once.
+
+    While the database is away, a signed session may still read (GET) as the role it was
+    given at login: admins need the health page most when the database is down.
+    """
+    try:
+        return runtime().accounts.get(session["uid"])
+    except SQLAlchemyError:
+        if request.method != "GET" or "role" not in session:
+            return None
+        log.warning("database unavailable: trusting the signed session of %s", session["name"])
+        return Account(session["uid"], session["name"], session["role"], False)
 
 
 def is_api_request() -> bool:
@@ -226,7 +242,13 @@ def login():
     if account.role == "ingest":
         return _login_page("Ingest accounts cannot log in to the console.", 403)
     session.clear()
-    session.update(uid=account.id, seen=int(time.time()), csrf=secrets.token_urlsafe(32))
+    session.update(
+        uid=account.id,
+        name=account.name,
+        role=account.role,
+        seen=int(time.time()),
+        csrf=secrets.token_urlsafe(32),
+    )
     session.permanent = True
     rt.accounts.audit("login.success", actor=account.name, remote_addr=request.remote_addr)
     return redirect(_safe_next(request.form.get("next")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 
@@ -37,6 +38,10 @@ def serve(host: str, port: int, threads: int) -> None:
     """Run the app, its collectors and scheduler (migrates an embedded SQLite db)."""
     from app.server import run
 
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = _settings()
     database = f"SQLite in {settings.data_dir}" if settings.is_sqlite else "PostgreSQL"
     bus = "Redis" if settings.redis_url else "in-process"

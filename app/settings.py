@@ -81,6 +81,7 @@ class Settings:
             "collect_interval": _int(env, "PULSEBOARD_COLLECT_INTERVAL", 5, 1, 3600),
             "raw_retention_hours": _int(env, "PULSEBOARD_RAW_RETENTION_HOURS", 48, 1, 24 * 365),
             "rollup_retention_days": _int(env, "PULSEBOARD_ROLLUP_RETENTION_DAYS", 30, 1, 3650),
+            "leader_lock_ttl": _int(env, "PULSEBOARD_LEADER_LOCK_TTL", 15, 3, 600),
             "hostname": env.get("PULSEBOARD_HOSTNAME") or socket.gethostname(),
             "allowed_origins": origins,
             "secure_cookies": _flag(env, "PULSEBOARD_SECURE_COOKIES"),

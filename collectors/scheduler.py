@@ -121,11 +121,11 @@ class Scheduler:
     def elect(self) -> bool:
         """Try to take or keep the leader lock; return whether this process leads."""
         leader = self._tracked("leader", self.lock.try_acquire) or False
-        if leader != self.is_leader:
+        changed, self.is_leader = leader != self.is_leader, leader
+        if changed:
             log.info("this process %s the collector leader", "is now" if leader else "is no longer")
             if leader:
                 self.collect()
-        self.is_leader = leader
         return leader
 
     def collect(self) -> list[Sample]:

@@ -94,6 +94,9 @@ def openapi_document(app: Flask) -> dict:
     def schema_of(tp: Any) -> dict:
         schema = TypeAdapter(tp).json_schema(ref_template=ref, by_alias=True)
         schemas.update(schema.pop("$defs", {}))
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            schemas[tp.__name__] = schema
+            return {"$ref": ref.format(model=tp.__name__)}
         return schema
 
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -144,7 +147,10 @@ def openapi_document(app: Flask) -> dict:
 
 
 def _parameters(model: type[BaseModel], schema_of: Callable[[Any], dict]) -> list[dict]:
-    schema = schema_of(model)
+    schema_of(model)
+    schema = TypeAdapter(model).json_schema(
+        ref_template="#/components/schemas/{model}", by_alias=True
+    )
     required = set(schema.get("required", []))
     params = []
     for name, prop in schema.get("properties", {}).items():

@@ -1,0 +1,158 @@
+"""The scheduler: collect -> store -> publish, failures isolated, leadership, outages."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from collectors.base import Field, Sample
+from collectors.scheduler import METRICS_CHANNEL, ScheduleConfig, Scheduler
+from storage.db import make_engine
+from storage.leader import FileLeaderLock
+from storage.live import InProcessBus
+from storage.metrics import MetricsStore
+from storage.models import MetricSample
+from tests.services import TcpProxy
+
+
+class Counter:
+    """A collector yielding one sample per call with an increasing value."""
+
+    name = "counter"
+    fields = (Field("test_calls_total", "calls", "calls so far", kind="counter"),)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def collect(self, now: float) -> list[Sample]:
+        self.calls += 1
+        return [Sample(now, "h", "test_calls_total", float(self.calls))]
+
+
+class Broken:
+    """A collector that always raises."""
+
+    name = "broken"
+    fields = ()
+
+    def collect(self, now: float) -> list[Sample]:
+        raise RuntimeError("sensor on fire")
+
+
+def stored(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(MetricSample)).scalar_one()
+
+
+def make_scheduler(engine, tmp_path, collectors, clock=None, **config) -> Scheduler:
+    scheduler = Scheduler(
+        collectors,
+        MetricsStore(engine),
+        InProcessBus(),
+        FileLeaderLock(tmp_path / "lock"),
+        ScheduleConfig(**config),
+        clock=clock or (lambda: 1_800_000_000.0),
+    )
+    assert scheduler.elect()
+    return scheduler
+
+
+def test_collect_stores_then_publishes(engine, tmp_path):
+    scheduler = make_scheduler(engine, tmp_path, [Counter()])
+    subscription = scheduler.bus.subscribe(METRICS_CHANNEL)
+    scheduler.collect()  # elect() already collected once on becoming leader
+    assert stored(engine) == 2
+    first, second = subscription.get(1), subscription.get(1)
+    assert first is None or first["type"] == "metrics"
+    message = second or first
+    assert message["type"] == "metrics"
+    assert message["samples"][0]["name"] == "test_calls_total"
+
+
+def test_a_failing_collector_is_counted_and_does_not_stop_the_others(engine, tmp_path):
+    scheduler = make_scheduler(engine, tmp_path, [Broken(), Counter()])
+    scheduler.collect()
+    assert stored(engine) == 2
+    broken = scheduler.status["collector:broken"]
+    assert broken.errors == 2 and broken.runs == 2
+    assert broken.last_error == "RuntimeError: sensor on fire"
+    assert scheduler.status["collector:counter"].errors == 0
+    assert scheduler.status["collector:counter"].last_duration is not None
+
+
+def test_only_the_lock_holder_collects(engine, tmp_path):
+    leader = make_scheduler(engine, tmp_path, [Counter()])
+    follower = Scheduler(
+        [Counter()],
+        MetricsStore(engine),
+        InProcessBus(),
+        FileLeaderLock(tmp_path / "lock"),
+        ScheduleConfig(),
+    )
+    assert follower.elect() is False
+    assert follower.collect() == []
+    leader.shutdown()
+    assert follower.elect() is True
+    follower.shutdown()
+
+
+def test_samples_are_buffered_while_the_database_is_down_and_written_when_it_returns(
+    pg_url, tmp_path
+):
+    url = make_url(pg_url)
+    proxy = TcpProxy(url.port or 5432)
+    proxy.start()
+    engine = make_engine(url.set(port=proxy.port).render_as_string(hide_password=False))
+    try:
+        before = stored(engine)
+        scheduler = make_scheduler(engine, tmp_path, [Counter()], buffer_limit=1000)
+        proxy.cut()
+        for _ in range(3):
+            scheduler.collect()
+        assert scheduler.buffered_samples == 3
+        assert scheduler.status["store"].last_error is not None
+        proxy.restore()
+        scheduler.collect()
+        assert scheduler.buffered_samples == 0
+        assert stored(engine) - before == 5
+    finally:
+        proxy.cut()
+        engine.dispose()
+
+
+def test_the_buffer_is_bounded_and_counts_what_it_dropped(tmp_path):
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    scheduler = Scheduler(
+        [Counter()],
+        MetricsStore(engine),
+        InProcessBus(),
+        FileLeaderLock(tmp_path / "lock"),
+        ScheduleConfig(buffer_limit=2),
+    )
+    scheduler.is_leader = True
+    for _ in range(5):
+        scheduler.collect()
+    assert scheduler.buffered_samples == 2
+    assert scheduler.dropped_samples == 3
+
+
+@pytest.mark.parametrize("step", [60])
+def test_rollup_and_retention_jobs_run_only_on_the_leader(engine, tmp_path, step):
+    now = [1_800_000_000.0]
+    scheduler = make_scheduler(
+        engine,
+        tmp_path,
+        [Counter()],
+        clock=lambda: now[0],
+        raw_retention=120,
+        rollup_retention=3600,
+    )
+    for _ in range(10):
+        now[0] += 30
+        scheduler.collect()
+    assert scheduler.rollup() > 0
+    result = scheduler.retention()
+    assert result["raw"] > 0
+    scheduler.is_leader = False
+    assert scheduler.rollup() == 0 and scheduler.retention() == {}
