@@ -36,6 +36,7 @@ class JobStatus:
     last_duration: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
+    last_ok: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,9 @@ class Scheduler:
         """Run ``fn`` timed, counting and logging errors instead of raising them."""
         status = self.status.setdefault(name, JobStatus(name))
         started = time.perf_counter()
+        status.last_run = self.clock()
         try:
-            return fn(*args)
+            result = fn(*args)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
             if error != status.last_error:
@@ -202,11 +204,14 @@ class Scheduler:
                 log.warning("job %s failed again: %s", name, error)
             status.errors += 1
             status.last_error = error
-            status.last_error_at = self.clock()
+            status.last_error_at = status.last_run
+            status.last_ok = False
             return None
+        else:
+            status.last_ok = True
+            return result
         finally:
             status.runs += 1
-            status.last_run = self.clock()
             status.last_duration = time.perf_counter() - started
 
     def snapshot(self) -> dict:

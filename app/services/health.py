@@ -83,7 +83,7 @@ def collector_health(job: dict, interval: float, now: float) -> dict:
         k: job[k]
         for k in ("runs", "errors", "last_run", "last_duration", "last_error", "last_error_at")
     }
-    if job["last_error_at"] is not None and job["last_error_at"] >= (job["last_run"] or 0):
+    if job.get("last_ok") is False:
         return _component("degraded", job["last_error"], **info)
     if job["last_run"] is None or now - job["last_run"] > 3 * interval + 5:
         return _component("degraded", "has not run recently", **info)

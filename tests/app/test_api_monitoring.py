@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from pydantic import TypeAdapter
+from openapi_spec_validator import validate
 from sqlalchemy.engine import make_url
 
 from app.api.models import Catalogue, HealthResponse, SeriesResponse
@@ -178,4 +178,39 @@ def test_openapi_document_is_generated_from_the_models(client):
     assert params["max_points"]["schema"]["maximum"] == 10000
     assert "SeriesResponse" in doc["components"]["schemas"]
     assert "HealthResponse" in doc["components"]["schemas"]
-    TypeAdapter(dict).validate_python(doc)
+    validate(doc)  # a valid OpenAPI 3.1 document, as clients and schemathesis read it
+
+
+def test_health_is_degraded_not_down_while_redis_is_away(make_app, throwaway_redis):
+    app = make_app(redis_url=throwaway_redis.url)
+    client = Accounts(app).login(app.server.test_client(), "analyst")
+    assert client.get(HEALTH).get_json()["components"]["redis"]["status"] == "ok"
+    throwaway_redis.stop()
+    response = client.get(HEALTH)
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["status"] == "degraded"
+    assert body["components"]["redis"]["status"] == "degraded"
+    throwaway_redis.start()
+    assert client.get(HEALTH).get_json()["components"]["redis"]["status"] == "ok"
+
+
+def test_health_shows_each_collector_and_a_failing_one_degrades(make_app):
+    app = make_app()
+    rt = app.server.extensions["pulseboard"]
+    rt.scheduler.elect()  # leader: collects once at once
+    client = Accounts(app).login(app.server.test_client(), "analyst")
+    body = client.get(HEALTH).get_json()
+    system = body["components"]["collector:system"]
+    assert system["status"] == "ok" and system["info"]["runs"] == 1
+    assert system["info"]["last_duration"] > 0
+
+    def broken(now):
+        raise OSError("no /proc here")
+
+    rt.collectors[0].collect = broken
+    rt.scheduler.collect()
+    system = client.get(HEALTH).get_json()["components"]["collector:system"]
+    assert system["status"] == "degraded"
+    assert system["detail"] == "OSError: no /proc here"
+    rt.scheduler.shutdown()
