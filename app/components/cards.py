@@ -37,5 +37,4 @@ def health_card(card: Card) -> dbc.Col:
             className="h-100",
             **{"data-status": card.status},
         ),
-        className="mb-3",
     )

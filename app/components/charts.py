@@ -39,7 +39,8 @@ def time_series_figure(spec: ChartSpec, series: list[SeriesData], dark: bool) ->
         height=260,
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        legend={"orientation": "h", "y": -0.2, "x": 0},
+        # Below the x labels whatever their height (they turn on narrow screens).
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
         hovermode="x unified",
         uirevision=spec.key,
         xaxis={"type": "date", "title": None},

@@ -20,12 +20,13 @@ def layout(**_query) -> html.Div:
                 [
                     dbc.Col(html.H4("Overview", className="mb-0"), width="auto"),
                     dbc.Col(
+                        # One joined button group: not ``inline`` (form-check-inline adds a
+                        # margin and padding per option, which overflowed phone screens).
                         dbc.RadioItems(
                             id=ids.OVERVIEW_RANGE,
                             options=[{"label": key, "value": key} for key in RANGES],
                             value=DEFAULT_RANGE,
-                            inline=True,
-                            className="btn-group btn-group-sm",
+                            className="btn-group btn-group-sm range-picker",
                             inputClassName="btn-check",
                             labelClassName="btn btn-outline-primary",
                             labelCheckedClassName="active",
@@ -49,7 +50,10 @@ def layout(**_query) -> html.Div:
                 className="g-2 align-items-center mb-3",
             ),
             dbc.Alert(id=ids.OVERVIEW_ERROR, color="danger", is_open=False),
-            dbc.Row(id=ids.OVERVIEW_CARDS, className="row-cols-2 row-cols-md-4 row-cols-xl-7 g-2"),
+            dbc.Row(
+                id=ids.OVERVIEW_CARDS,
+                className="row-cols-2 row-cols-md-4 row-cols-xl-7 g-2 mb-3",
+            ),
             dbc.Row(
                 [
                     dbc.Col(
