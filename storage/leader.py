@@ -65,7 +65,16 @@ class PostgresLeaderLock:
         return self._held
 
     def release(self) -> None:
-        """Give up leadership by closing the lock's connection."""
+        """Give up leadership: the lock is free for others when this returns.
+
+        Closing the connection alone frees the lock only once the server backend has
+        exited, which happens after ``close()`` returns; so unlock explicitly first.
+        """
+        if self._held and self._conn is not None and not self._conn.closed:
+            try:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+            except psycopg.Error:
+                log.debug("unlocking the leader lock failed", exc_info=True)
         self._drop_connection()
 
     def _drop_connection(self) -> None:

@@ -165,7 +165,8 @@ class RedisBus:
         except redis.RedisError as exc:
             self._set_error(exc)
             return self._local.latest(channel)
-        return json.loads(data) if data else self._local.latest(channel)
+        decoded = _decode(data) if data else None
+        return decoded if decoded is not None else self._local.latest(channel)
 
     def status(self) -> dict:
         """Whether Redis answers; ``ok`` is False while the bus runs on its local fallback."""
@@ -184,6 +185,15 @@ class RedisBus:
         self._local.close()
         self._client.close()
 
+    def _deliver(self, raw_channel: bytes, data: bytes) -> None:
+        """Hand a message from Redis to local subscribers; skip one that is not ours."""
+        message = _decode(data)
+        if message is None:
+            log.warning("ignoring a malformed live bus message on %r", raw_channel)
+            return
+        channel = raw_channel.decode(errors="replace").removeprefix(self.prefix + "bus:")
+        self._local.publish(channel, message)
+
     def _set_error(self, exc: Exception) -> None:
         if self._error is None:
             log.warning("Redis live bus unavailable, using in-process delivery: %s", exc)
@@ -199,13 +209,17 @@ class RedisBus:
                     log.info("Redis live bus connected again")
                     self._error = None
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=1.0)
+                    # A short poll lets close() return promptly.
+                    message = pubsub.get_message(timeout=0.2)
                     if message and message["type"] == "pmessage":
-                        channel = message["channel"].decode().removeprefix(self.prefix + "bus:")
-                        self._local.publish(channel, json.loads(message["data"]))
+                        self._deliver(message["channel"], message["data"])
             except (redis.RedisError, OSError) as exc:
                 self._listening.clear()
                 self._set_error(exc)
+                self._stop.wait(self._retry_delay)
+            except Exception:  # a bug must not end live delivery for good: log, reconnect
+                self._listening.clear()
+                log.exception("live bus listener failed; reconnecting")
                 self._stop.wait(self._retry_delay)
             finally:
                 self._listening.clear()
@@ -213,6 +227,15 @@ class RedisBus:
                     pubsub.close()
                 except (redis.RedisError, OSError):
                     log.debug("closing a broken pub/sub connection failed", exc_info=True)
+
+
+def _decode(data: bytes) -> dict | None:
+    """A message as published by ``RedisBus.publish``, or None for anything else."""
+    try:
+        message = json.loads(data)
+    except ValueError:  # includes bytes that are not UTF-8
+        return None
+    return message if isinstance(message, dict) else None
 
 
 def make_bus(redis_url: str | None) -> LiveBus:

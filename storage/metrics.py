@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, bindparam, select, text, update
+from sqlalchemy import Engine, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -84,7 +84,7 @@ def plan_query(start: float, end: float, max_points: int) -> QueryPlan:
     """Choose the data tier and bucket width that give at most ``max_points`` buckets."""
     span = max(end - start, 1.0)
     step = max(1, math.ceil(span / max_points))
-    if step < ROLLUP_STEP:
+    if step < 2 * ROLLUP_STEP:  # a bucket must span several rollup rows to gain from them
         return QueryPlan("raw", step, start, start, end)
     step = math.ceil(step / ROLLUP_STEP) * ROLLUP_STEP
     base = math.floor(start / ROLLUP_STEP) * ROLLUP_STEP
@@ -100,6 +100,9 @@ class MetricsStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._series_ids: dict[tuple[str, str, str], int] = {}
+        # (name, host, label items as given) -> series key, so a known label set is not
+        # serialised to canonical JSON again on every write.
+        self._keys: dict[tuple[str, str, tuple], tuple[str, str, str]] = {}
         self._lock = threading.Lock()
         self._dirty_from: float | None = None
 
@@ -109,7 +112,10 @@ class MetricsStore:
         """Store ``samples`` in one transaction; return how many were written."""
         if not samples:
             return 0
-        keys = [(s.name, s.host, labels_key(s.labels)) for s in samples]
+        known = self._keys
+        keys = [
+            known.get((s.name, s.host, tuple(s.labels.items()))) or self._key(s) for s in samples
+        ]
         with self.engine.begin() as conn:
             ids = self._resolve_series(conn, set(keys))
             rows = [(ids[key], s.ts, s.value) for key, s in zip(keys, samples, strict=True)]
@@ -128,15 +134,36 @@ class MetricsStore:
             for series_id, ts, value in rows:
                 if series_id not in newest or ts >= newest[series_id][0]:
                     newest[series_id] = (ts, value)
-            conn.execute(
-                update(MetricSeries)
-                .where(MetricSeries.id == bindparam("sid"))
-                .where((MetricSeries.last_ts.is_(None)) | (MetricSeries.last_ts <= bindparam("ts")))
-                .values(last_ts=bindparam("ts"), last_value=bindparam("v")),
-                [{"sid": sid, "ts": ts, "v": v} for sid, (ts, v) in newest.items()],
-            )
+            self._update_latest(conn, newest)
         self._mark_dirty(min(s.ts for s in samples))
         return len(rows)
+
+    def _key(self, sample: Sample) -> tuple[str, str, str]:
+        key = (sample.name, sample.host, labels_key(sample.labels))
+        self._keys[(sample.name, sample.host, tuple(sample.labels.items()))] = key
+        return key
+
+    def _update_latest(self, conn, newest: dict[int, tuple[float, float]]) -> None:
+        """Move each series' latest value forward (never back) to ``newest``."""
+        if self.dialect == "postgresql":
+            # One statement instead of one UPDATE per series.
+            ordered = sorted(newest.items())
+            conn.exec_driver_sql(
+                "UPDATE metric_series AS s SET last_ts = v.ts, last_value = v.value "
+                "FROM unnest(%s::integer[], %s::float8[], %s::float8[]) AS v (id, ts, value) "
+                "WHERE s.id = v.id AND (s.last_ts IS NULL OR s.last_ts <= v.ts)",
+                (
+                    [sid for sid, _ in ordered],
+                    [ts for _, (ts, _) in ordered],
+                    [value for _, (_, value) in ordered],
+                ),
+            )
+            return
+        conn.exec_driver_sql(
+            "UPDATE metric_series SET last_ts = ?, last_value = ? "
+            "WHERE id = ? AND (last_ts IS NULL OR last_ts <= ?)",
+            [(ts, value, sid, ts) for sid, (ts, value) in newest.items()],
+        )
 
     def _resolve_series(
         self, conn, keys: set[tuple[str, str, str]]

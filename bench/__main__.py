@@ -1,0 +1,99 @@
+"""Run the benchmarks, print the table and write ``bench/results/latest.json``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.common import Result
+
+BENCHMARKS = {
+    "write_postgres": "bench.write_postgres",
+    "write_sqlite": "bench.write_sqlite",
+    "query": "bench.query_range",
+    "collect_cpu": "bench.collect_cpu",
+    "idle_cpu": "bench.idle_cpu",
+}
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def format_number(value: float | None) -> str:
+    """A figure with sensible precision, or '-' when there is none."""
+    if value is None:
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def table(results: Sequence[Result]) -> str:
+    """The results as a plain-text table, notes listed underneath."""
+    header = ("benchmark", "ours", "raw baseline", "ratio", "target", "unit")
+    rows = [
+        (
+            r.benchmark,
+            format_number(r.ours),
+            format_number(r.baseline),
+            "-" if r.ratio is None else f"{r.ratio:.2f}x",
+            r.target,
+            r.unit,
+        )
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    aligns = ["<", ">", ">", ">", "<", "<"]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, aligns, widths, strict=True))
+
+    out = [line(header), "  ".join("-" * w for w in widths), *map(line, rows)]
+    out.append("")
+    out.append("ratio = how many times worse than the baseline (time ours/raw, rows/s raw/ours)")
+    notes = dict.fromkeys(r.note for r in results if r.note)
+    out.extend(f"* {note}" for note in notes)
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run the chosen benchmarks, report them."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, short windows")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        help="run only this benchmark (repeatable)",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS_DIR / "latest.json", help="JSON results file"
+    )
+    args = parser.parse_args(argv)
+    chosen = args.only or list(BENCHMARKS)
+    results: list[Result] = []
+    started = time.time()
+    for name in chosen:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        results.extend(importlib.import_module(BENCHMARKS[name]).run(quick=args.quick))
+    print(table(results))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "started": started,
+        "quick": args.quick,
+        "python": platform.python_version(),
+        "machine": platform.platform(),
+        "results": [r.to_dict() for r in results],
+    }
+    args.output.write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

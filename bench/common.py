@@ -1,0 +1,174 @@
+"""Shared pieces: result rows, throwaway databases and realistic samples."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from storage.db import upgrade
+from storage.metrics import Sample
+
+HOST = "bench-host"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One row of the results table.
+
+    ``ratio`` is ours / baseline for costs (time, CPU) and baseline / ours for
+    throughputs, so a ratio above 1 always means "slower than the baseline".
+    """
+
+    benchmark: str
+    ours: float
+    baseline: float | None
+    unit: str
+    target: str
+    note: str = ""
+    higher_is_better: bool = False
+
+    @property
+    def ratio(self) -> float | None:
+        """How many times worse than the baseline ours is (None when there is none)."""
+        if self.baseline is None or self.ours <= 0 or self.baseline <= 0:
+            return None
+        if self.higher_is_better:
+            return self.baseline / self.ours
+        return self.ours / self.baseline
+
+    def to_dict(self) -> dict:
+        """The row as JSON-ready data, ratio included."""
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def pg_admin_url() -> str:
+    """URL of a PostgreSQL database that may create and drop databases."""
+    url = os.environ.get(
+        "PULSEBOARD_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh, migrated ``bench_*`` PostgreSQL database, dropped afterwards."""
+    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def psycopg_dsn(url: str) -> str:
+    """A libpq connection string for a SQLAlchemy PostgreSQL ``url``."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def sqlite_database(directory: Path) -> str:
+    """A migrated SQLite database in ``directory``; returns its URL."""
+    url = f"sqlite:///{directory / 'bench.db'}"
+    upgrade(url)
+    return url
+
+
+def sqlite_connect(url: str) -> sqlite3.Connection:
+    """A raw sqlite3 connection with the pragmas ``storage.db.make_engine`` sets."""
+    conn = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "busy_timeout=10000",
+        "foreign_keys=ON",
+        "temp_store=MEMORY",
+        "cache_size=-32000",
+    ):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def series_keys(count: int = 100) -> list[tuple[str, dict[str, str]]]:
+    """``count`` series named and labelled like the system collector's on a big host."""
+    keys: list[tuple[str, dict[str, str]]] = [
+        (name, {})
+        for name in (
+            "system_cpu_usage_percent",
+            "system_cpu_count",
+            "system_load1",
+            "system_load5",
+            "system_load15",
+            "system_memory_total_bytes",
+            "system_memory_used_bytes",
+            "system_memory_available_bytes",
+            "system_memory_used_percent",
+            "system_swap_total_bytes",
+            "system_swap_used_bytes",
+            "system_swap_used_percent",
+            "system_process_count",
+            "system_uptime_seconds",
+            "pulseboard_process_cpu_usage_percent",
+            "pulseboard_process_resident_memory_bytes",
+        )
+    ]
+    for mount in ("/", "/boot", "/var/lib/postgresql"):
+        for kind in ("total", "used", "free"):
+            keys.append((f"system_disk_{kind}_bytes", {"mountpoint": mount}))
+        keys.append(("system_disk_used_percent", {"mountpoint": mount}))
+    for device in ("nvme0n1", "nvme1n1"):
+        for what in ("read_bytes", "write_bytes", "read_ops", "write_ops"):
+            keys.append((f"system_disk_{what}_per_second", {"device": device}))
+    for interface in ("lo", "eth0", "docker0"):
+        for direction in ("receive", "transmit"):
+            for what in ("bytes", "packets", "errors"):
+                keys.append(
+                    (f"system_network_{direction}_{what}_per_second", {"interface": interface})
+                )
+    core = 0
+    while len(keys) < count:
+        keys.append(("system_cpu_core_usage_percent", {"cpu": str(core)}))
+        core += 1
+    return keys[:count]
+
+
+def sample_batches(
+    total_rows: int, batch_rows: int, *, series: int = 100, start: float = 1.7e9, step: float = 5
+) -> list[list[Sample]]:
+    """``total_rows`` samples of ``series`` series every ``step`` s, in ``batch_rows`` batches."""
+    keys = series_keys(series)
+    samples: list[Sample] = []
+    tick = 0
+    while len(samples) < total_rows:
+        ts = start + tick * step
+        for index, (name, labels) in enumerate(keys):
+            samples.append(Sample(ts, HOST, name, float((tick * 7 + index * 13) % 1000), labels))
+        tick += 1
+    samples = samples[:total_rows]
+    return [samples[i : i + batch_rows] for i in range(0, total_rows, batch_rows)]
+
+
+def median_seconds(run: Callable[[], object], repeats: int, *, warmup: int = 1) -> float:
+    """Median wall time of ``run`` over ``repeats`` calls after ``warmup`` unmeasured ones."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
