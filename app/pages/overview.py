@@ -5,7 +5,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
-from app.services.overview import DEFAULT_RANGE, RANGES
+from app.components.cards import health_card
+from app.services.overview import CARD_TITLES, DEFAULT_RANGE, RANGES
 
 dash.register_page(__name__, path="/", name="Overview", title="Pulseboard · Overview", order=0)
 
@@ -51,6 +52,7 @@ def layout(**_query) -> html.Div:
             ),
             dbc.Alert(id=ids.OVERVIEW_ERROR, color="danger", is_open=False),
             dbc.Row(
+                [health_card(key, title) for key, title in CARD_TITLES],
                 id=ids.OVERVIEW_CARDS,
                 className="row-cols-2 row-cols-md-4 row-cols-xl-7 g-2 mb-3",
             ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.runtime import Runtime
 from app.services.health import check_health
 from storage.metrics import SeriesData, labels_key
@@ -13,12 +15,35 @@ DEFAULT_RANGE = "1h"
 CHART_POINTS = 600  # about one point per horizontal pixel of a half-width chart
 
 
+CARD_TITLES: tuple[tuple[str, str], ...] = (
+    ("database", "Database"),
+    ("redis", "Redis"),
+    ("scheduler", "Scheduler"),
+    ("cpu", "CPU"),
+    ("memory", "Memory"),
+    ("disk", "Disk /"),
+    ("uptime", "Uptime"),
+)
+CARD_KEYS = tuple(key for key, _ in CARD_TITLES)
+
+
+CARD_METRICS = (
+    "system_cpu_usage_percent",
+    "system_memory_used_percent",
+    "system_memory_used_bytes",
+    "system_memory_total_bytes",
+    "system_disk_used_percent",
+    "system_uptime_seconds",
+    "system_cpu_count",
+)
+NO_VALUE = "—"
+
+
 @dataclass(frozen=True)
 class Card:
-    """One health card: a title, a value, a detail line and a status colour."""
+    """What one health card shows: a value, a detail line and a status colour."""
 
     key: str
-    title: str
     value: str
     detail: str
     status: str  # ok, degraded, down or unknown
@@ -94,100 +119,58 @@ def humanize_seconds(seconds: float) -> str:
     return f"{mins}m"
 
 
+def _component_card(key: str, component: dict, fallback: str) -> Card:
+    status = component["status"]
+    return Card(key, status.upper(), component["detail"] or fallback, status)
+
+
 def health_cards(rt: Runtime, now: float) -> list[Card]:
     """Cards for the database, Redis, scheduler, CPU, memory, disk and uptime."""
     health = check_health(rt, now)["components"]
-    cards = []
-    db = health["database"]
-    cards.append(
-        Card(
-            "database",
-            "Database",
-            db["status"].upper(),
-            db["detail"] or f"{db['info']['dialect']} · {db['info'].get('latency_ms', '?')} ms",
-            db["status"],
-        )
-    )
-    redis = health["redis"]
-    cards.append(
-        Card(
-            "redis",
-            "Redis",
-            redis["status"].upper(),
-            redis["detail"] or "live bus connected",
-            redis["status"],
-        )
-    )
-    sched = health["scheduler"]
-    cards.append(
-        Card(
-            "scheduler",
-            "Scheduler",
-            sched["status"].upper(),
-            sched["detail"] or f"this process is {sched['info'].get('role', 'idle')}",
-            sched["status"],
-        )
-    )
+    db, sched = health["database"], health["scheduler"]
+    cards = [
+        _component_card(
+            "database", db, f"{db['info']['dialect']} · {db['info'].get('latency_ms', '?')} ms"
+        ),
+        _component_card("redis", health["redis"], "live bus connected"),
+        _component_card("scheduler", sched, f"this process is {sched['info'].get('role', 'idle')}"),
+    ]
+    try:
+        values = rt.metrics.latest(names=list(CARD_METRICS), host=rt.settings.hostname)
+    except SQLAlchemyError:
+        values = []  # the database card already says why
+    latest = {(v.name, labels_key(v.labels)): v.value for v in values}
 
-    latest = {}
-    for value in rt.metrics.latest(
-        names=[
-            "system_cpu_usage_percent",
-            "system_memory_used_percent",
-            "system_memory_used_bytes",
-            "system_memory_total_bytes",
-            "system_disk_used_percent",
-            "system_uptime_seconds",
-            "system_cpu_count",
-        ],
-        host=rt.settings.hostname,
-    ):
-        latest[(value.name, labels_key(value.labels))] = value.value
-
-    def metric_card(key: str, title: str, name: str, labels: str, detail: str) -> Card:
+    def percent_card(key: str, name: str, labels: str, detail: str) -> Card:
         value = latest.get((name, labels))
         if value is None:
-            return Card(key, title, "—", "no data yet", "unknown")
-        return Card(key, title, f"{value:.1f}%", detail, _level(name, value))
+            return Card(key, NO_VALUE, "no data yet", "unknown")
+        return Card(key, f"{value:.1f}%", detail, _level(name, value))
 
     cores = latest.get(("system_cpu_count", "{}"))
-    cards.append(
-        metric_card(
-            "cpu", "CPU", "system_cpu_usage_percent", "{}", f"{int(cores)} cores" if cores else ""
-        )
-    )
-    used, total = (
-        latest.get(("system_memory_used_bytes", "{}")),
-        latest.get(("system_memory_total_bytes", "{}")),
-    )
-    cards.append(
-        metric_card(
+    used = latest.get(("system_memory_used_bytes", "{}"))
+    total = latest.get(("system_memory_total_bytes", "{}"))
+    uptime = latest.get(("system_uptime_seconds", "{}"))
+    cards += [
+        percent_card(
+            "cpu", "system_cpu_usage_percent", "{}", f"{int(cores)} cores" if cores else ""
+        ),
+        percent_card(
             "memory",
-            "Memory",
             "system_memory_used_percent",
             "{}",
             f"{used / 2**30:.1f} of {total / 2**30:.1f} GiB" if used and total else "",
-        )
-    )
-    cards.append(
-        metric_card(
-            "disk",
-            "Disk /",
-            "system_disk_used_percent",
-            labels_key({"mountpoint": "/"}),
-            "root filesystem",
-        )
-    )
-    uptime = latest.get(("system_uptime_seconds", "{}"))
-    cards.append(
+        ),
+        percent_card(
+            "disk", "system_disk_used_percent", labels_key({"mountpoint": "/"}), "root filesystem"
+        ),
         Card(
             "uptime",
-            "Uptime",
-            humanize_seconds(uptime) if uptime is not None else "—",
+            humanize_seconds(uptime) if uptime is not None else NO_VALUE,
             rt.settings.hostname,
             "ok" if uptime is not None else "unknown",
-        )
-    )
+        ),
+    ]
     return cards
 
 
