@@ -172,3 +172,19 @@ def median_seconds(run: Callable[[], object], repeats: int, *, warmup: int = 1) 
         run()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def paired_medians(
+    ours: Callable[[], object], baseline: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Median wall times of ``ours`` and ``baseline`` run alternately, so that a noisy
+    neighbour slows both alike instead of whichever happened to run at the time."""
+    ours(), baseline()
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(repeats):
+        for run, times in ((ours, mine), (baseline, theirs)):
+            started = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - started)
+    return statistics.median(mine), statistics.median(theirs)

@@ -8,7 +8,8 @@ ensure_venv() {
   fi
   local stamp=".venv/.installed${extra:+-$extra}"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet -e ".${extra:+[$extra]}"
+    # setuptools warns about editable installs in general; nothing for the user to act on.
+    PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet -e ".${extra:+[$extra]}"
     touch "$stamp"
   fi
 }

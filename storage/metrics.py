@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, bindparam, select, text
+from sqlalchemy import Engine, TextClause, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -130,11 +131,6 @@ class MetricsStore:
                 conn.exec_driver_sql(
                     "INSERT INTO metric_samples (series_id, ts, value) VALUES (?, ?, ?)", rows
                 )
-            newest: dict[int, tuple[float, float]] = {}
-            for series_id, ts, value in rows:
-                if series_id not in newest or ts >= newest[series_id][0]:
-                    newest[series_id] = (ts, value)
-            self._update_latest(conn, newest)
         self._mark_dirty(min(s.ts for s in samples))
         return len(rows)
 
@@ -142,28 +138,6 @@ class MetricsStore:
         key = (sample.name, sample.host, labels_key(sample.labels))
         self._keys[(sample.name, sample.host, tuple(sample.labels.items()))] = key
         return key
-
-    def _update_latest(self, conn, newest: dict[int, tuple[float, float]]) -> None:
-        """Move each series' latest value forward (never back) to ``newest``."""
-        if self.dialect == "postgresql":
-            # One statement instead of one UPDATE per series.
-            ordered = sorted(newest.items())
-            conn.exec_driver_sql(
-                "UPDATE metric_series AS s SET last_ts = v.ts, last_value = v.value "
-                "FROM unnest(%s::integer[], %s::float8[], %s::float8[]) AS v (id, ts, value) "
-                "WHERE s.id = v.id AND (s.last_ts IS NULL OR s.last_ts <= v.ts)",
-                (
-                    [sid for sid, _ in ordered],
-                    [ts for _, (ts, _) in ordered],
-                    [value for _, (_, value) in ordered],
-                ),
-            )
-            return
-        conn.exec_driver_sql(
-            "UPDATE metric_series SET last_ts = ?, last_value = ? "
-            "WHERE id = ? AND (last_ts IS NULL OR last_ts <= ?)",
-            [(ts, value, sid, ts) for sid, (ts, value) in newest.items()],
-        )
 
     def _resolve_series(
         self, conn, keys: set[tuple[str, str, str]]
@@ -191,21 +165,34 @@ class MetricsStore:
     def latest(
         self, names: Sequence[str] | None = None, host: str | None = None
     ) -> list[SeriesValue]:
-        """Latest value of every series (optionally only ``names`` and/or one ``host``)."""
-        query = select(
-            MetricSeries.name,
-            MetricSeries.host,
-            MetricSeries.labels,
-            MetricSeries.last_ts,
-            MetricSeries.last_value,
-        ).where(MetricSeries.last_ts.is_not(None))
+        """Latest value of every series (optionally only ``names`` and/or one ``host``).
+
+        Read from each series' newest raw sample (a backward step on the (series_id, ts)
+        index), so writes never pay for keeping a "latest" copy up to date.
+        """
+        where, params = self._series_filter(names, host)
+        sql = text(
+            "SELECT s.name, s.host, s.labels, m.ts, m.value FROM metric_series s "
+            "JOIN metric_samples m ON m.id = (SELECT id FROM metric_samples "
+            "WHERE series_id = s.id ORDER BY ts DESC LIMIT 1) "
+            f"WHERE {where} ORDER BY s.name, s.host, s.labels"
+        )
         if names:
-            query = query.where(MetricSeries.name.in_(list(names)))
-        if host:
-            query = query.where(MetricSeries.host == host)
+            sql = sql.bindparams(bindparam("names", expanding=True))
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(MetricSeries.name, MetricSeries.labels)).all()
+            rows = conn.execute(sql, params).all()
         return [SeriesValue(n, h, json.loads(lab), ts, v) for n, h, lab, ts, v in rows]
+
+    @staticmethod
+    def _series_filter(names: Sequence[str] | None, host: str | None) -> tuple[str, dict]:
+        clauses, params = ["1 = 1"], {}
+        if names:
+            clauses.append("s.name IN :names")
+            params["names"] = list(names)
+        if host:
+            clauses.append("s.host = :host")
+            params["host"] = host
+        return " AND ".join(clauses), params
 
     def names(self) -> list[str]:
         """Every metric name that has at least one series."""
@@ -238,81 +225,77 @@ class MetricsStore:
 
         Each bucket carries the average, minimum and maximum of the samples in it. Short
         ranges read raw samples; longer ones read the 1-minute rollups plus the raw samples
-        that have not been rolled up yet.
+        newer than the last rolled-up minute.
         """
         plan = plan_query(start, end, max_points)
-        series = self._series_for(names, host)
-        if not series:
-            return []
-        ids = list(series)
+        where, params = self._series_filter(names, host)
+        series_sql, points_sql = self._range_statements(plan.source, where)
+        params["rstep"] = ROLLUP_STEP
         with self.engine.connect() as conn:
-            if plan.source == "raw":
-                buckets = self._aggregate_raw(conn, ids, plan, plan.start)
-            else:
-                watermark = conn.execute(
-                    text(
-                        "SELECT MAX(ts) FROM metric_rollups WHERE step = :step "
-                        "AND series_id IN :ids"
-                    ).bindparams(bindparam("ids", expanding=True)),
-                    {"step": ROLLUP_STEP, "ids": ids},
-                ).scalar()
-                raw_from = (
-                    plan.base if watermark is None else max(watermark + ROLLUP_STEP, plan.base)
-                )
-                buckets = self._aggregate_rollups(conn, ids, plan, raw_from)
-                for key, agg in self._aggregate_raw(conn, ids, plan, raw_from).items():
-                    buckets[key] = _merge(buckets.get(key), agg)
-        points: dict[int, list[tuple[float, float, float, float]]] = {sid: [] for sid in ids}
-        for (sid, bucket), (count, total, low, high) in sorted(buckets.items()):
-            points[sid].append((plan.base + bucket * plan.step, total / count, low, high))
-        return [
-            SeriesData(name, host_, labels, plan.step, plan.source, points[sid])
-            for sid, (name, host_, labels) in series.items()
-        ]
-
-    def _series_for(
-        self, names: Sequence[str], host: str | None
-    ) -> dict[int, tuple[str, str, dict]]:
-        query = select(
-            MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
-        ).where(MetricSeries.name.in_(list(names)))
-        if host:
-            query = query.where(MetricSeries.host == host)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                query.order_by(MetricSeries.name, MetricSeries.host, MetricSeries.labels)
+            found = conn.execute(series_sql, params).all()
+            if not found:
+                return []
+            rolled = max((r[4] for r in found if r[4] is not None), default=None)
+            raw_from = plan.start
+            if plan.source == "rollup":
+                raw_from = plan.base if rolled is None else max(rolled + ROLLUP_STEP, plan.base)
+            params.update(
+                ids=[r[0] for r in found],
+                base=plan.base,
+                step=plan.step,
+                raw_from=min(raw_from, plan.end),
+                end=plan.end,
             )
-            return {sid: (name, h, json.loads(lab)) for sid, name, h, lab in rows}
+            rows = conn.execute(points_sql, params).all()
+        points: dict[int, list[tuple[float, float, float, float]]] = {}
+        for series_id, b, count, total, low, high in rows:
+            points.setdefault(series_id, []).append(
+                (plan.base + b * plan.step, total / float(count), low, high)
+            )
+        result = [
+            SeriesData(name, host_, json.loads(labels), plan.step, plan.source, points[sid])
+            for sid, name, host_, labels, _ in found
+            if sid in points
+        ]
+        return sorted(result, key=lambda d: (d.name, d.host, labels_key(d.labels)))
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019  (a handful of shapes; the store lives long)
+    def _range_statements(self, source: str, where: str) -> tuple[TextClause, TextClause]:
+        """The series and points statements of a range query; built once per shape so
+        SQLAlchemy's compiled cache answers every later call."""
+        # Each series with the start of its last rolled-up minute.
+        series_sql = text(
+            "SELECT s.id, s.name, s.host, s.labels, (SELECT MAX(r.ts) FROM metric_rollups r "
+            f"WHERE r.series_id = s.id AND r.step = :rstep) FROM metric_series s WHERE {where}"
+        ).bindparams(bindparam("names", expanding=True))
+        bucket = self._bucket_expr()
+        raw = (
+            f"SELECT series_id, {bucket} AS b, COUNT(*) AS c, SUM(value) AS s, MIN(value) AS lo, "
+            "MAX(value) AS hi FROM metric_samples WHERE series_id IN :ids "
+            "AND ts >= :raw_from AND ts < :end GROUP BY series_id, b"
+        )
+        if source == "raw":
+            sql = raw
+        else:
+            # Rolled-up minutes from the rollups, the minutes after them from raw samples;
+            # constant bounds keep both halves on their (series_id, ..., ts) indexes.
+            sql = (
+                "SELECT series_id, b, SUM(c), SUM(s), MIN(lo), MAX(hi) FROM ("
+                f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
+                "MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE step = :rstep "
+                "AND series_id IN :ids AND ts >= :base AND ts < :raw_from GROUP BY series_id, b "
+                f"UNION ALL {raw}) x GROUP BY series_id, b"
+            )
+        points_sql = text(sql + " ORDER BY series_id, b").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        return series_sql, points_sql
 
     def _bucket_expr(self) -> str:
         # Postgres rounds when casting to integer; SQLite truncates (and may lack floor()).
         if self.dialect == "postgresql":
             return "floor((ts - :base) / :step)::bigint"
         return "CAST((ts - :base) / :step AS INTEGER)"
-
-    def _aggregate_raw(self, conn, ids: list[int], plan: QueryPlan, start: float) -> dict:
-        sql = text(
-            f"SELECT series_id, {self._bucket_expr()} AS b, COUNT(*), SUM(value), MIN(value), "
-            "MAX(value) FROM metric_samples WHERE series_id IN :ids AND ts >= :start "
-            "AND ts < :end GROUP BY series_id, b"
-        ).bindparams(bindparam("ids", expanding=True))
-        params = {"ids": ids, "base": plan.base, "step": plan.step, "start": start, "end": plan.end}
-        return {(sid, b): (c, s, lo, hi) for sid, b, c, s, lo, hi in conn.execute(sql, params)}
-
-    def _aggregate_rollups(self, conn, ids: list[int], plan: QueryPlan, until: float) -> dict:
-        sql = text(
-            f"SELECT series_id, {self._bucket_expr()} AS b, SUM(count), SUM(sum), MIN(min), "
-            "MAX(max) FROM metric_rollups WHERE step = :rstep AND series_id IN :ids "
-            "AND ts >= :base AND ts < :until GROUP BY series_id, b"
-        ).bindparams(bindparam("ids", expanding=True))
-        params = {
-            "ids": ids,
-            "base": plan.base,
-            "step": plan.step,
-            "rstep": ROLLUP_STEP,
-            "until": min(until, plan.end),
-        }
-        return {(sid, b): (c, s, lo, hi) for sid, b, c, s, lo, hi in conn.execute(sql, params)}
 
     # -- maintenance -------------------------------------------------------------------
 
@@ -384,9 +367,3 @@ class MetricsStore:
                     {"sid": sid, "step": ROLLUP_STEP, "cut": now - rollup_retention},
                 ).rowcount
         return deleted
-
-
-def _merge(a: tuple | None, b: tuple) -> tuple:
-    if a is None:
-        return b
-    return (a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3]))

@@ -29,8 +29,7 @@ class Base(DeclarativeBase):
 class MetricSeries(Base):
     """One series: a metric name, the host it came from and its labels (canonical JSON).
 
-    Samples refer to a series by id, which keeps the sample rows narrow; the row also holds
-    the latest value so the catalogue never scans the samples.
+    Samples refer to a series by id, which keeps the sample rows narrow.
     """
 
     __tablename__ = "metric_series"
@@ -40,8 +39,6 @@ class MetricSeries(Base):
     name: Mapped[str] = mapped_column(String(200))
     host: Mapped[str] = mapped_column(String(200))
     labels: Mapped[str] = mapped_column(Text, default="{}")
-    last_ts: Mapped[float | None] = mapped_column(Float)
-    last_value: Mapped[float | None] = mapped_column(Float)
 
 
 class MetricSample(Base):

@@ -64,8 +64,6 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("host", sa.String(length=200), nullable=False),
         sa.Column("labels", sa.Text(), nullable=False),
-        sa.Column("last_ts", sa.Float(), nullable=True),
-        sa.Column("last_value", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name", "host", "labels", name="uq_metric_series_key"),
     )
