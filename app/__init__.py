@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import sys
@@ -13,11 +14,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import auth
 from app.api import errors
+from app.api.accounts import bp as accounts_bp
 from app.api.monitoring import bp as monitoring_bp
 from app.callbacks import register_all
 from app.layout import shell
 from app.runtime import Runtime
 from app.settings import Settings
+from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
 from collectors.scheduler import ScheduleConfig, Scheduler
@@ -108,18 +111,27 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=auth.SESSION_IDLE_SECONDS),
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         SOCK_SERVER_OPTIONS={"ping_interval": 25},
     )
     server.extensions["pulseboard"] = rt
+    follow_auth_changes(rt.bus, rt.token_cache)
     errors.install(server)
     auth.install(server)
     server.register_blueprint(monitoring_bp)
+    server.register_blueprint(accounts_bp)
     sock.init_app(server)
 
     app.layout = shell
     register_all(app)
+    # Dash adds its page-routing scripts while it sets itself up on the first request, so
+    # the policy hashes the index page as it stands then.
+    server.extensions[auth.CSP_KEY] = functools.cache(
+        lambda: auth.content_security_policy(
+            auth.inline_script_hashes(app.index()), settings.allowed_origins
+        )
+    )
     if settings.start_scheduler:
         rt.scheduler.start()
     return app

@@ -7,22 +7,26 @@ route added later is closed until someone decides who may use it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, g, jsonify, redirect, request, session, url_for
+from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
 from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import runtime
-from storage.accounts import Account
+from storage.accounts import Account, token_digest
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable)
@@ -30,8 +34,15 @@ F = TypeVar("F", bound=Callable)
 ROLES_ATTR = "_pulseboard_roles"
 PUBLIC = "public"
 READERS = ("admin", "analyst")
-SESSION_IDLE_SECONDS = 8 * 3600
 CSRF_COOKIE = "_csrf_token"
+DASH_UPDATE = "/_dash-update-component"
+CSP_KEY = "pulseboard.csp"
+CALLBACK_ROLES = "pulseboard.callback_roles"
+MAX_TOKEN_LENGTH = 200
+LOGIN_WINDOW = timedelta(minutes=15)
+USER_FAILURE_LIMIT = 5
+ADDRESS_FAILURE_LIMIT = 20
+SLOW_DOWN_AFTER = 3
 CSRF_HEADER = "X-CSRFToken"
 
 _hasher = PasswordHasher()
@@ -97,11 +108,11 @@ def current_account() -> Account | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        account = runtime().accounts.account_for_token(token.strip())
+        account = _token_account(token.strip())
         g.auth_via = "token"
     elif "uid" in session:
         last_seen = session.get("seen", 0)
-        if time.time() - last_seen > SESSION_IDLE_SECONDS:
+        if time.time() - last_seen > runtime().settings.session_idle_minutes * 60:
             session.clear()
         else:
             account = _session_account()
@@ -110,6 +121,20 @@ def current_account() -> Account | None:
         g.auth_via = "session"
     g.account = None if account is None or account.disabled else account
     return g.account
+
+
+def _token_account(token: str) -> Account | None:
+    """The account behind a bearer token, from the short-lived cache when possible."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        return None
+    rt = runtime()
+    digest = token_digest(token)
+    account = rt.token_cache.get(digest)
+    if account is None:
+        account = rt.accounts.account_for_token(token)
+        if account is not None:
+            rt.token_cache.put(digest, account)
+    return account
 
 
 def _session_account() -> Account | None:
@@ -140,8 +165,6 @@ def error_response(status: int, code: str, message: str):
 
 def check_request():
     """Before every request: refuse what the caller's role does not allow."""
-    from flask import current_app
-
     allowed = declared_roles(current_app, request.endpoint)
     if request.endpoint is None:
         return None  # 404 / 405: Flask answers those itself
@@ -157,12 +180,60 @@ def check_request():
         return redirect(url_for("login", next=request.full_path.rstrip("?")))
     if account.role not in allowed:
         return error_response(403, "forbidden", f"Role {account.role} may not use this.")
+    if request.endpoint == DASH_UPDATE:
+        refused = _check_callback(current_app, account)
+        if refused is not None:
+            return refused
     if request.headers.get("Upgrade", "").lower() == "websocket" and not origin_allowed():
         return error_response(403, "origin", "WebSocket from a foreign origin.")
     if g.get("auth_via") == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")
         if not hmac.compare_digest(sent, session.get("csrf", "")):
             return error_response(403, "csrf", "Missing or wrong CSRF token.")
+    return None
+
+
+def callback(app, *dependencies, roles: tuple[str, ...], **kwargs) -> Callable[[F], F]:
+    """``app.callback`` with the roles that may trigger it, checked on the server.
+
+    A callback registered any other way has no roles and every call to it is refused.
+    """
+
+    def register(fn: F) -> F:
+        before = set(app.callback_map)
+        wrapped = app.callback(*dependencies, **kwargs)(fn)
+        registry = app.server.extensions.setdefault(CALLBACK_ROLES, {})
+        for output in set(app.callback_map) - before:
+            registry[output] = tuple(roles)
+        return wrapped
+
+    return register
+
+
+def callback_roles(app: Flask, output: str) -> tuple[str, ...] | None:
+    """The roles declared for the callback writing ``output``, or None.
+
+    Dash's own page-routing callback (outputs ``_pages_*``) serves any console reader.
+    """
+    declared = app.extensions.get(CALLBACK_ROLES, {}).get(output)
+    if declared is None and all(
+        part.rsplit(".", 1)[0].startswith("_pages_") for part in output.strip(".").split("...")
+    ):
+        return READERS
+    return declared
+
+
+def _check_callback(app: Flask, account: Account):
+    body = request.get_json(silent=True)
+    output = body.get("output") if isinstance(body, dict) else None
+    if not isinstance(output, str):
+        return error_response(400, "invalid", "Not a Dash callback request.")
+    allowed = callback_roles(app, output)
+    if allowed is None:
+        log.error("refusing callback %s: it declares no roles", output[:200])
+        return error_response(403, "forbidden", "This callback declares no roles.")
+    if account.role not in allowed:
+        return error_response(403, "forbidden", f"Role {account.role} may not do this.")
     return None
 
 
@@ -187,6 +258,48 @@ def set_csrf_cookie(response):
         response.set_cookie(
             CSRF_COOKIE, token, samesite="Strict", secure=runtime().settings.secure_cookies
         )
+    return response
+
+
+def inline_script_hashes(page: str) -> list[str]:
+    """CSP hashes of the inline scripts a page runs (JSON data blocks do not run)."""
+    hashes = []
+    for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S):
+        if "src=" in attrs or "application/json" in attrs:
+            continue
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        hashes.append(f"'sha256-{digest}'")
+    return sorted(set(hashes))
+
+
+def content_security_policy(script_hashes: list[str], frame_origins: tuple[str, ...]) -> str:
+    """The CSP Dash runs under: own scripts plus its hashed inline ones, no foreign frames."""
+    ancestors = " ".join(("'self'", *frame_origins))
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self' " + " ".join(script_hashes),
+            # Dash and Plotly set style attributes and inject <style> at run time.
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            f"frame-ancestors {ancestors}",
+        )
+    )
+
+
+def security_headers(response):
+    """CSP, no MIME sniffing, no referrer leaks, on every response."""
+    policy = current_app.extensions.get(CSP_KEY)
+    if policy is not None:
+        response.headers.setdefault("Content-Security-Policy", policy())
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     return response
 
 
@@ -226,17 +339,37 @@ def _login_page(error: str = "", status: int = 200):
 
 @public
 def login():
-    """Show the login form, or check the credentials posted from it."""
+    """Show the login form, or check the credentials posted from it.
+
+    Failures are audited; after a few for one user or address the answers slow down, and
+    past the limit they are refused with 429 until the window has moved on.
+    """
     if request.method == "GET":
         return _login_page()
     if not hmac.compare_digest(request.form.get("csrf_token", ""), session.get("csrf", "")):
         return _login_page("Your session expired; please try again.", 400)
+    rt = runtime()
     name = request.form.get("name", "")[:100]
     password = request.form.get("password", "")[:1024]
-    found = runtime().accounts.credentials(name)
-    rt = runtime()
+    address = request.remote_addr
+    since = datetime.now(UTC) - LOGIN_WINDOW
+    by_user, by_addr, oldest = rt.accounts.recent_failures(since, actor=name, remote_addr=address)
+    if by_user >= USER_FAILURE_LIMIT or by_addr >= ADDRESS_FAILURE_LIMIT:
+        rt.accounts.audit(
+            "login.throttled",
+            actor=name or None,
+            remote_addr=address,
+            details={"user_failures": by_user, "address_failures": by_addr},
+        )
+        retry = int(((oldest or since) + LOGIN_WINDOW - datetime.now(UTC)).total_seconds()) + 1
+        html, _, headers = _login_page("Too many failed logins; try again later.", 429)
+        return html, 429, {**headers, "Retry-After": str(max(retry, 1))}
+    found = rt.accounts.credentials(name)
     if found is None or found[0].disabled or not verify_password(found[1], password):
-        rt.accounts.audit("login.failure", actor=name or None, remote_addr=request.remote_addr)
+        rt.accounts.audit("login.failure", actor=name or None, remote_addr=address)
+        failures = max(by_user, by_addr) + 1
+        if failures >= SLOW_DOWN_AFTER:  # each further guess costs the guesser time
+            time.sleep(min(0.25 * 2 ** (failures - SLOW_DOWN_AFTER), 2.0))
         return _login_page("Wrong user name or password.", 401)
     account, _ = found
     if account.role == "ingest":
@@ -250,13 +383,14 @@ def login():
         csrf=secrets.token_urlsafe(32),
     )
     session.permanent = True
-    rt.accounts.audit("login.success", actor=account.name, remote_addr=request.remote_addr)
+    rt.accounts.audit("login.success", actor=account.name, remote_addr=address)
     return redirect(_safe_next(request.form.get("next")))
 
 
-@public
+@roles(*READERS)
 def logout():
-    """End the session."""
+    """End the session (a POST carrying the CSRF token, so no other site can)."""
+    runtime().accounts.audit("logout", actor=session.get("name"), remote_addr=request.remote_addr)
     session.clear()
     return redirect(url_for("login"))
 
@@ -264,6 +398,7 @@ def logout():
 def install(server: Flask) -> None:
     """Add the login routes and the guard to ``server``."""
     server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
-    server.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "logout", logout, methods=["POST"])
     server.before_request(check_request)
     server.after_request(set_csrf_cookie)
+    server.after_request(security_headers)

@@ -130,7 +130,8 @@ def token_create(name: str, label: str) -> None:
         found = store.credentials(name)
         if found is None:
             raise click.ClickException(f"no user {name!r}")
-        click.echo(store.create_token(found[0].id, label))
+        _, value = store.create_token(found[0].id, label)
+        click.echo(value)
     finally:
         engine.dispose()
 

@@ -3,6 +3,7 @@
 THEME_STORE = "theme-store"
 THEME_SWITCH = "theme-switch"
 NAV_USER = "nav-user"
+NAV_LOGOUT = "nav-logout"
 
 OVERVIEW_RANGE = "overview-range"
 OVERVIEW_CARDS = "overview-cards"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import Engine
 
 from app.settings import Settings
+from app.token_cache import AUTH_CHANNEL, TokenCache
 from collectors.base import Collector
 from collectors.scheduler import Scheduler
 from storage.accounts import AccountStore
@@ -26,6 +27,12 @@ class Runtime:
     bus: LiveBus
     collectors: list[Collector]
     scheduler: Scheduler
+    token_cache: TokenCache = field(default_factory=TokenCache)
+
+    def auth_changed(self) -> None:
+        """Tell every process that a token or user changed: cached token answers go."""
+        self.token_cache.clear()
+        self.bus.publish(AUTH_CHANNEL, {"type": "auth-changed"})
 
     def close(self) -> None:
         """Stop the scheduler, the bus and the database pool."""

@@ -224,7 +224,7 @@ class Accounts:
         """A bearer token of a new user with ``role``."""
         name = self.user(role)
         account, _ = self.rt.accounts.credentials(name)
-        return self.rt.accounts.create_token(account.id, "test")
+        return self.rt.accounts.create_token(account.id, "test")[1]
 
     def login(self, client, role: str = "admin"):
         """Log ``client`` in as a new user with ``role``; return the client."""

@@ -131,3 +131,119 @@ class Liveness(BaseModel):
     """Answer of /healthz."""
 
     status: Literal["ok"]
+
+
+# -- accounts, tokens, audit ------------------------------------------------------------
+
+Role = Literal["admin", "analyst", "ingest"]
+
+
+class UserOut(BaseModel):
+    """A user (never the password)."""
+
+    id: int
+    name: str
+    role: Role
+    disabled: bool
+    created_at: str | None
+
+
+class UserList(BaseModel):
+    """Every user."""
+
+    items: list[UserOut]
+
+
+class UserCreate(BaseModel):
+    """Body of POST /api/v1/admin/users."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", description="1-64 letters, digits, _ . @ -"
+    )
+    role: Role
+    password: str = Field(min_length=8, max_length=1024)
+
+
+class UserUpdate(BaseModel):
+    """Body of PATCH /api/v1/admin/users/{id}: any of role, disabled, password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    disabled: bool | None = None
+    password: str | None = Field(None, min_length=8, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    """Body of POST /api/v1/admin/me/password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=8, max_length=1024)
+
+
+class TokenCreate(BaseModel):
+    """Body of POST /api/v1/admin/users/{id}/tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, description="What the token is for")
+
+
+class TokenOut(BaseModel):
+    """A token's metadata (the token itself is shown once, at creation)."""
+
+    id: int
+    user_id: int
+    user: str
+    name: str
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class TokenCreated(TokenOut):
+    """A new token, with its value: store it now, it is never shown again."""
+
+    token: str
+
+
+class TokenList(BaseModel):
+    """Tokens the caller may see."""
+
+    items: list[TokenOut]
+
+
+class AuditQuery(BaseModel):
+    """Query string of GET /api/v1/admin/audit."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    actor: ShortText | None = None
+    action: ShortText | None = Field(None, description="An action, or a prefix ending in '.'")
+    from_: Timestamp | None = Field(None, alias="from")
+    to: Timestamp | None = None
+    cursor: int | None = Field(None, ge=1, description="next_cursor of the previous page")
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class AuditOut(BaseModel):
+    """One audit entry."""
+
+    id: int
+    ts: str
+    actor: str | None
+    action: str
+    target: str | None
+    remote_addr: str | None
+    details: dict
+
+
+class AuditPage(BaseModel):
+    """A page of audit entries, newest first."""
+
+    items: list[AuditOut]
+    next_cursor: int | None

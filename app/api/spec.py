@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ F = TypeVar("F", bound=Callable)
 OPERATION_ATTR = "_pulseboard_operation"
 M = TypeVar("M", bound=BaseModel)
 MAX_QUERY_VALUE = 2000
+MAX_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -25,21 +27,25 @@ class Operation:
 
     summary: str
     query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
     response: Any = None
     errors: tuple[int, ...] = (400, 401, 403)
+    status: int = 200
 
 
 def operation(
     summary: str,
     *,
     query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
     response: Any = None,
     errors: tuple[int, ...] = (400, 401, 403),
+    status: int = 200,
 ) -> Callable[[F], F]:
-    """Declare a view's query model and response type for validation and the docs."""
+    """Declare a view's query and body models and its response for validation and the docs."""
 
     def mark(view: F) -> F:
-        setattr(view, OPERATION_ATTR, Operation(summary, query, response, errors))
+        setattr(view, OPERATION_ATTR, Operation(summary, query, body, response, errors, status))
         return view
 
     return mark
@@ -62,6 +68,28 @@ def parse_query(model: type[M]) -> M:
         )
         is_list = field is not None and typing.get_origin(field.annotation) is list
         data[key] = values if is_list else values[-1]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def parse_body(model: type[M], max_bytes: int = MAX_BODY) -> M:
+    """Validate the request's JSON body against ``model``; 400/413/415 name what is wrong."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(413, "too_large", f"Request body larger than {max_bytes} bytes.")
+    if not request.is_json:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the body as application/json.",
+            {"body": "expected Content-Type: application/json"},
+        )
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(
+            400, "invalid", "Invalid parameter: body", {"body": "expected a JSON object"}
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -104,14 +132,14 @@ def openapi_document(app: Flask) -> dict:
         op: Operation | None = getattr(view, OPERATION_ATTR, None)
         if op is None:
             continue
-        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             entry: dict[str, Any] = {
                 "summary": op.summary,
                 "operationId": f"{rule.endpoint}_{method.lower()}".replace(".", "_"),
                 "x-roles": list(getattr(view, ROLES_ATTR, ())),
                 "responses": {
-                    "200": {
+                    str(op.status): {
                         "description": "OK",
                         "content": {"application/json": {"schema": schema_of(op.response)}}
                         if op.response is not None
@@ -128,8 +156,24 @@ def openapi_document(app: Flask) -> dict:
                     },
                 },
             }
+            params = [
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer" if converter == "int" else "string"},
+                }
+                for converter, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule.rule)
+            ]
             if op.query is not None:
-                entry["parameters"] = _parameters(op.query, schema_of)
+                params += _parameters(op.query, schema_of)
+            if params:
+                entry["parameters"] = params
+            if op.body is not None:
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": schema_of(op.body)}},
+                }
             paths.setdefault(path, {})[method.lower()] = entry
     return {
         "openapi": "3.1.0",

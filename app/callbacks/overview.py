@@ -7,6 +7,7 @@ from dash import Input, Output, State, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import ids
+from app.auth import READERS, callback
 from app.components.cards import card_outputs, card_values
 from app.components.charts import time_label, time_series_figure
 from app.runtime import runtime
@@ -16,16 +17,19 @@ from app.services import overview
 def register(app: dash.Dash) -> None:
     """Attach the Overview's callbacks to ``app``."""
 
-    @app.callback(
+    @callback(
+        app,
         *card_outputs(overview.CARD_KEYS),
         Input(ids.OVERVIEW_REFRESH, "n_intervals"),
         Input(ids.OVERVIEW_LIVE, "data"),
+        roles=READERS,
     )
     def refresh_cards(_n, _live):
         """Health cards from the stores, again after every live collection."""
         return card_values(overview.health_cards(runtime(), time.time()))
 
-    @app.callback(
+    @callback(
+        app,
         *[Output(chart_id, "figure") for chart_id in ids.OVERVIEW_CHARTS],
         Output(ids.OVERVIEW_UPDATED, "children"),
         Output(ids.OVERVIEW_ERROR, "children"),
@@ -33,6 +37,7 @@ def register(app: dash.Dash) -> None:
         Input(ids.OVERVIEW_RANGE, "value"),
         Input(ids.OVERVIEW_REFRESH, "n_intervals"),
         Input(ids.THEME_STORE, "data"),
+        roles=READERS,
     )
     def refresh_charts(range_key, _n, theme):
         """Redraw the charts for the chosen range; keep the old ones if the database is away."""
