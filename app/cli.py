@@ -11,6 +11,9 @@ import click
 
 from app.settings import DEFAULT_PORT, Settings, SettingsError
 
+CLI_ACTOR = "cli"
+"""Who the audit log names for changes made with this command line."""
+
 
 def _settings(**overrides) -> Settings:
     try:
@@ -101,7 +104,14 @@ def user_add(name: str, role: str, password_stdin: bool) -> None:
         raise click.UsageError(str(exc)) from None
     engine = make_engine(settings.database_url)
     try:
-        AccountStore(engine).add_user(name, role, hash_password(password))
+        store = AccountStore(engine)
+        account = store.add_user(name, role, hash_password(password))
+        store.audit(
+            "user.create",
+            actor=CLI_ACTOR,
+            target=name,
+            details={"after": {"id": account.id, "name": name, "role": role}},
+        )
     except DuplicateUser:
         raise click.ClickException(f"user {name!r} exists already") from None
     finally:
@@ -130,7 +140,13 @@ def token_create(name: str, label: str) -> None:
         found = store.credentials(name)
         if found is None:
             raise click.ClickException(f"no user {name!r}")
-        _, value = store.create_token(found[0].id, label)
+        token_id, value = store.create_token(found[0].id, label)
+        store.audit(
+            "token.create",
+            actor=CLI_ACTOR,
+            target=name,
+            details={"token_id": token_id, "name": label},
+        )
         click.echo(value)
     finally:
         engine.dispose()

@@ -95,6 +95,9 @@ def test_user_add_with_password_from_stdin_then_token_create(sqlite_env):
     with store.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT token_hash FROM api_tokens").scalar_one()
     assert stored == token_digest(value) != value
+    actions = [r.action for r in store.list_audit(actor="cli")]
+    assert actions == ["token.create", "user.create"]
+    assert all(value not in str(r.details) for r in store.list_audit())
 
 
 @pytest.mark.parametrize(
