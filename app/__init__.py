@@ -12,7 +12,7 @@ from pathlib import Path
 import dash
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import auth
+from app import auth, timing
 from app.api import errors
 from app.api.accounts import bp as accounts_bp
 from app.api.monitoring import bp as monitoring_bp
@@ -23,6 +23,7 @@ from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
+from collectors.requests import RequestCollector, RequestTimings
 from collectors.scheduler import ScheduleConfig, Scheduler
 from collectors.system import SystemCollector
 from storage import db
@@ -35,9 +36,12 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_collectors(settings: Settings) -> list[Collector]:
+def build_collectors(settings: Settings, timings: RequestTimings) -> list[Collector]:
     """The collectors this process runs, in the order they run."""
-    return [SystemCollector(settings.hostname)]
+    return [
+        SystemCollector(settings.hostname),
+        RequestCollector(settings.hostname, timings),
+    ]
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -45,7 +49,8 @@ def build_runtime(settings: Settings) -> Runtime:
     engine = db.make_engine(settings.database_url)
     metrics = MetricsStore(engine)
     bus = make_bus(settings.redis_url)
-    collectors = build_collectors(settings)
+    timings = RequestTimings()
+    collectors = build_collectors(settings, timings)
     scheduler = Scheduler(
         collectors,
         metrics,
@@ -58,7 +63,9 @@ def build_runtime(settings: Settings) -> Runtime:
             rollup_retention=settings.rollup_retention_days * 86400,
         ),
     )
-    return Runtime(settings, engine, metrics, AccountStore(engine), bus, collectors, scheduler)
+    return Runtime(
+        settings, engine, metrics, AccountStore(engine), bus, collectors, scheduler, timings
+    )
 
 
 def ensure_first_admin(rt: Runtime) -> None:
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     follow_auth_changes(rt.bus, rt.token_cache)
     errors.install(server)
     auth.install(server)
+    timing.install(server, rt.timings)
     server.register_blueprint(monitoring_bp)
     server.register_blueprint(accounts_bp)
     sock.init_app(server)

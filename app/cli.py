@@ -158,8 +158,9 @@ def token_create(name: str, label: str) -> None:
 def collect(once: bool, as_json: bool) -> None:
     """Run every collector once and print the samples (nothing is stored)."""
     from app import build_collectors
+    from collectors.requests import RequestTimings
 
-    collectors = build_collectors(_settings())
+    collectors = build_collectors(_settings(), RequestTimings())
     # Rates need two readings: take one, wait a second, print the second.
     for collector in collectors:
         collector.collect(time.time())

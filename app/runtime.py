@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from app.settings import Settings
 from app.token_cache import AUTH_CHANNEL, TokenCache
 from collectors.base import Collector
+from collectors.requests import RequestTimings
 from collectors.scheduler import Scheduler
 from storage.accounts import AccountStore
 from storage.live import LiveBus
@@ -27,6 +28,7 @@ class Runtime:
     bus: LiveBus
     collectors: list[Collector]
     scheduler: Scheduler
+    timings: RequestTimings
     token_cache: TokenCache = field(default_factory=TokenCache)
 
     def auth_changed(self) -> None:

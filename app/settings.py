@@ -50,6 +50,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     secure_cookies: bool = False
     session_idle_minutes: int = 480
+    metrics_token: str | None = None
     start_scheduler: bool = True
 
     @property
@@ -86,6 +87,7 @@ class Settings:
             "hostname": env.get("PULSEBOARD_HOSTNAME") or socket.gethostname(),
             "allowed_origins": origins,
             "secure_cookies": _flag(env, "PULSEBOARD_SECURE_COOKIES"),
+            "metrics_token": env.get("PULSEBOARD_METRICS_TOKEN") or None,
             "session_idle_minutes": _int(env, "PULSEBOARD_SESSION_IDLE_MINUTES", 480, 1, 7 * 1440),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.

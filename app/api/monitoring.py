@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.api.errors import bad_request
+from app.api.errors import ApiError, bad_request
 from app.api.models import Catalogue, HealthResponse, Liveness, MetricsQuery, SeriesResponse
 from app.api.spec import openapi_document, operation, parse_query
 from app.auth import READERS, public, roles
 from app.runtime import runtime
-from app.services import FieldError
+from app.services import FieldError, prometheus
 from app.services import health as health_service
 from app.services import metrics as metrics_service
 
@@ -31,6 +32,21 @@ def healthz():
 def openapi():
     """The OpenAPI document generated from the declared models."""
     return jsonify(openapi_document(current_app))
+
+
+@bp.get("/metrics")
+@public
+def prometheus_metrics():
+    """Prometheus exposition; with PULSEBOARD_METRICS_TOKEN set, that bearer token is needed."""
+    rt = runtime()
+    expected = rt.settings.metrics_token
+    if expected:
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip(), expected):
+            raise ApiError(401, "unauthorized", "Send the metrics token as a bearer token.")
+    return Response(
+        prometheus.render(rt), mimetype=None, headers={"Content-Type": prometheus.CONTENT_TYPE}
+    )
 
 
 @bp.get("/api/v1/admin/monitoring/health")
