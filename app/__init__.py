@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dash
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import auth, timing
@@ -23,6 +24,11 @@ from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
+from collectors.pool import PoolCollector
+from collectors.postgres import PostgresCollector
+from collectors.postgres import target_name as postgres_target
+from collectors.redis import RedisCollector
+from collectors.redis import target_name as redis_target
 from collectors.requests import RequestCollector, RequestTimings
 from collectors.scheduler import ScheduleConfig, Scheduler
 from collectors.system import SystemCollector
@@ -36,12 +42,31 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_collectors(settings: Settings, timings: RequestTimings) -> list[Collector]:
+def build_collectors(
+    settings: Settings, timings: RequestTimings, engine: Engine
+) -> list[Collector]:
     """The collectors this process runs, in the order they run."""
-    return [
-        SystemCollector(settings.hostname),
-        RequestCollector(settings.hostname, timings),
+    host = settings.hostname
+    collectors: list[Collector] = [
+        SystemCollector(host),
+        RequestCollector(host, timings),
+        PoolCollector(host, engine),
     ]
+    postgres = [] if settings.is_sqlite else [settings.database_url]
+    postgres += list(settings.monitor_postgres)
+    if postgres:
+        collectors.append(PostgresCollector(host, _unique(postgres, postgres_target)))
+    redis_urls = ([settings.redis_url] if settings.redis_url else []) + list(settings.monitor_redis)
+    if redis_urls:
+        collectors.append(RedisCollector(host, _unique(redis_urls, redis_target)))
+    return collectors
+
+
+def _unique(urls: list[str], target) -> list[str]:
+    seen: dict[str, str] = {}
+    for url in urls:
+        seen.setdefault(target(url), url)
+    return list(seen.values())
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -50,7 +75,7 @@ def build_runtime(settings: Settings) -> Runtime:
     metrics = MetricsStore(engine)
     bus = make_bus(settings.redis_url)
     timings = RequestTimings()
-    collectors = build_collectors(settings, timings)
+    collectors = build_collectors(settings, timings, engine)
     scheduler = Scheduler(
         collectors,
         metrics,

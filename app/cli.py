@@ -159,8 +159,10 @@ def collect(once: bool, as_json: bool) -> None:
     """Run every collector once and print the samples (nothing is stored)."""
     from app import build_collectors
     from collectors.requests import RequestTimings
+    from storage.db import make_engine
 
-    collectors = build_collectors(_settings(), RequestTimings())
+    settings = _settings()
+    collectors = build_collectors(settings, RequestTimings(), make_engine(settings.database_url))
     # Rates need two readings: take one, wait a second, print the second.
     for collector in collectors:
         collector.collect(time.time())

@@ -29,6 +29,17 @@ def _int(env: Mapping[str, str], key: str, default: int, minimum: int, maximum: 
     return value
 
 
+def _list(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(key, "").split(",") if item.strip())
+
+
+def _psycopg_url(url: str) -> str:
+    """SQLAlchemy needs the driver named: ``postgresql://`` means psycopg 3 here."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
 def _flag(env: Mapping[str, str], key: str) -> bool:
     return env.get(key, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -51,6 +62,8 @@ class Settings:
     secure_cookies: bool = False
     session_idle_minutes: int = 480
     metrics_token: str | None = None
+    monitor_postgres: tuple[str, ...] = ()
+    monitor_redis: tuple[str, ...] = ()
     start_scheduler: bool = True
 
     @property
@@ -64,16 +77,10 @@ class Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("PULSEBOARD_DATA_DIR") or "var").expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
-        database_url = (
+        database_url = _psycopg_url(
             env.get("PULSEBOARD_DATABASE_URL") or f"sqlite:///{data_dir / 'pulseboard.db'}"
         )
-        if database_url.startswith("postgresql://"):
-            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-        origins = tuple(
-            o.strip().rstrip("/")
-            for o in env.get("PULSEBOARD_ALLOWED_ORIGINS", "").split(",")
-            if o.strip()
-        )
+        origins = tuple(o.rstrip("/") for o in _list(env, "PULSEBOARD_ALLOWED_ORIGINS"))
         values: dict[str, object] = {
             "data_dir": data_dir,
             "database_url": database_url,
@@ -88,6 +95,10 @@ class Settings:
             "allowed_origins": origins,
             "secure_cookies": _flag(env, "PULSEBOARD_SECURE_COOKIES"),
             "metrics_token": env.get("PULSEBOARD_METRICS_TOKEN") or None,
+            "monitor_postgres": tuple(
+                _psycopg_url(u) for u in _list(env, "PULSEBOARD_MONITOR_POSTGRES")
+            ),
+            "monitor_redis": _list(env, "PULSEBOARD_MONITOR_REDIS"),
             "session_idle_minutes": _int(env, "PULSEBOARD_SESSION_IDLE_MINUTES", 480, 1, 7 * 1440),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.

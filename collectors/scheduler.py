@@ -223,4 +223,9 @@ class Scheduler:
             "buffered_samples": self.buffered_samples,
             "dropped_samples": self.dropped_samples,
             "jobs": {name: asdict(s) for name, s in sorted(self.status.items())},
+            "targets": {
+                f"{c.name}:{target}": error
+                for c in self.collectors
+                for target, error in getattr(c, "targets", {}).items()
+            },
         }

@@ -54,7 +54,9 @@ def scheduler_state(rt: Runtime) -> dict:
     if own["leader"]:
         return own
     leader = rt.bus.latest(SCHEDULER_CHANNEL)
-    return {**own, "jobs": leader["jobs"]} if leader else own
+    if not leader:
+        return own
+    return {**own, "jobs": leader["jobs"], "targets": leader.get("targets", {})}
 
 
 def scheduler_health(rt: Runtime, state: dict) -> dict:
@@ -119,6 +121,11 @@ def check_health(rt: Runtime, now: float) -> dict:
     for name, job in state["jobs"].items():
         if name.startswith("collector:"):
             components[name] = collector_health(job, rt.settings.collect_interval, now)
+    for name, error in state.get("targets", {}).items():
+        components[f"target:{name}"] = (
+            _component("ok") if error is None else _component("down", error)
+        )
+    # A monitored target being down degrades Pulseboard; only its own database downs it.
     if components["database"]["status"] == "down":
         overall = "down"
     elif any(c["status"] != "ok" for c in components.values()):

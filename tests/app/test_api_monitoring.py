@@ -214,3 +214,19 @@ def test_health_shows_each_collector_and_a_failing_one_degrades(make_app):
     assert system["status"] == "degraded"
     assert system["detail"] == "OSError: no /proc here"
     rt.scheduler.shutdown()
+
+
+def test_a_monitored_redis_that_is_down_shows_in_health_and_degrades(make_app, throwaway_redis):
+    app = make_app(monitor_redis=(throwaway_redis.url,))
+    rt = app.server.extensions["pulseboard"]
+    client = Accounts(app).login(app.server.test_client(), "analyst")
+    rt.scheduler.elect()
+    name = f"target:redis:127.0.0.1:{throwaway_redis.port}/0"
+    assert client.get(HEALTH).get_json()["components"][name]["status"] == "ok"
+    throwaway_redis.stop()
+    rt.scheduler.collect()
+    body = client.get(HEALTH).get_json()
+    assert body["components"][name]["status"] == "down"
+    assert body["status"] == "degraded"
+    assert body["components"]["collector:redis"]["status"] == "ok"  # no exception storm
+    rt.scheduler.shutdown()

@@ -1,0 +1,211 @@
+"""PostgreSQL health from pg_stat_*: connections, long queries, transactions, cache, locks,
+replication, and the top statements of pg_stat_statements when it is installed.
+
+Every query runs under a short statement_timeout and lock_timeout, so a locked catalog or
+a stuck server costs one collection a couple of seconds, never a hung collector. A target
+that cannot be reached yields ``pg_up 0`` and its error, and is retried next time.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from collectors.base import Field, RateTracker, Sample
+
+STATEMENT_TIMEOUT_MS = 2000
+LOCK_TIMEOUT_MS = 1000
+TOP_STATEMENTS = 5
+
+_T = ("target",)
+FIELDS: tuple[Field, ...] = (
+    Field("pg_up", "bool", "1 when the target answers", labels=_T),
+    Field("pg_connections", "connections", "Backends by state", labels=("target", "state")),
+    Field("pg_max_connections", "connections", "max_connections", labels=_T),
+    Field("pg_connections_used_ratio", "ratio", "Backends over max_connections", labels=_T),
+    Field(
+        "pg_oldest_idle_in_transaction_seconds",
+        "seconds",
+        "Age of the oldest idle-in-transaction session",
+        labels=_T,
+    ),
+    Field("pg_longest_query_seconds", "seconds", "Age of the longest running query", labels=_T),
+    Field("pg_database_size_bytes", "bytes", "Size of the database", labels=_T),
+    Field("pg_commits_per_second", "tx/s", "Transactions committed", labels=_T),
+    Field("pg_rollbacks_per_second", "tx/s", "Transactions rolled back", labels=_T),
+    Field("pg_cache_hit_ratio", "ratio", "Block reads served from shared buffers", labels=_T),
+    Field("pg_deadlocks_per_second", "deadlocks/s", "Deadlocks detected", labels=_T),
+    Field("pg_temp_bytes_per_second", "bytes/s", "Temporary file bytes written", labels=_T),
+    Field("pg_waiting_locks", "locks", "Lock requests not granted", labels=_T),
+    Field("pg_is_replica", "bool", "1 on a replica (in recovery), 0 on a primary", labels=_T),
+    Field(
+        "pg_replication_lag_seconds",
+        "seconds",
+        "Replay lag: of this replica, or the largest of this primary's replicas",
+        labels=_T,
+    ),
+    Field(
+        "pg_statement_seconds_per_second",
+        "seconds/s",
+        "Execution time of a top statement (pg_stat_statements)",
+        labels=("target", "queryid"),
+    ),
+)
+
+_STATS = """
+SELECT
+  (SELECT setting::int FROM pg_settings WHERE name = 'max_connections'),
+  pg_database_size(current_database()),
+  d.xact_commit, d.xact_rollback, d.blks_hit, d.blks_read, d.deadlocks, d.temp_bytes,
+  (SELECT count(*) FROM pg_locks WHERE NOT granted),
+  (SELECT COALESCE(EXTRACT(EPOCH FROM max(now() - state_change)), 0) FROM pg_stat_activity
+     WHERE state = 'idle in transaction'),
+  (SELECT COALESCE(EXTRACT(EPOCH FROM max(now() - query_start)), 0) FROM pg_stat_activity
+     WHERE state = 'active' AND pid <> pg_backend_pid()),
+  pg_is_in_recovery(),
+  CASE WHEN pg_is_in_recovery()
+       THEN EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
+       ELSE (SELECT EXTRACT(EPOCH FROM max(replay_lag)) FROM pg_stat_replication) END
+FROM pg_stat_database d WHERE d.datname = current_database()
+"""
+_STATES = "SELECT COALESCE(state, 'other'), count(*) FROM pg_stat_activity GROUP BY 1"
+_HAS_STATEMENTS = "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"
+_STATEMENTS = (
+    "SELECT queryid::text, total_exec_time / 1000.0, left(query, 200) FROM pg_stat_statements "
+    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND queryid IS NOT NULL"
+)
+
+
+def target_name(url: str) -> str:
+    """``host:port/db`` of a database URL, never its password."""
+    parts = make_url(url)
+    return f"{parts.host or 'localhost'}:{parts.port or 5432}/{parts.database or ''}"
+
+
+class PostgresCollector:
+    """Samples of each PostgreSQL database in ``urls``."""
+
+    name = "postgres"
+    fields = FIELDS
+
+    def __init__(self, host: str, urls: list[str]) -> None:
+        self.host = host
+        self.conninfo = {
+            target_name(url): make_url(url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+            for url in urls
+        }
+        self.targets: dict[str, str | None] = dict.fromkeys(self.conninfo)
+        """Each target's last error (None: it answered)."""
+        self.top_statements: dict[str, list[tuple[str, float, str]]] = {}
+        """Per target: (queryid, seconds spent in the last interval, query text)."""
+        self._connections: dict[str, psycopg.Connection] = {}
+        self._rates = RateTracker()
+
+    def collect(self, now: float) -> list[Sample]:
+        """One reading of every target."""
+        out: list[Sample] = []
+        for target in self.conninfo:
+            try:
+                out += self._collect_target(now, target)
+                self.targets[target] = None
+            except psycopg.Error as exc:
+                self.targets[target] = f"{type(exc).__name__}: {exc}".strip()[:300]
+                self._drop(target)
+                out.append(Sample(now, self.host, "pg_up", 0.0, {"target": target}))
+        return out
+
+    def _connection(self, target: str) -> psycopg.Connection:
+        conn = self._connections.get(target)
+        if conn is None or conn.closed or conn.broken:
+            conn = psycopg.connect(
+                self.conninfo[target],
+                autocommit=True,
+                connect_timeout=3,
+                application_name="pulseboard-collector",
+                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+                f"-c lock_timeout={LOCK_TIMEOUT_MS}",
+            )
+            self._connections[target] = conn
+        return conn
+
+    def _drop(self, target: str) -> None:
+        conn = self._connections.pop(target, None)
+        if conn is not None and not conn.closed:
+            conn.close()
+
+    def _collect_target(self, now: float, target: str) -> list[Sample]:
+        conn = self._connection(target)
+        labels = {"target": target}
+        (
+            max_conn,
+            size,
+            commits,
+            rollbacks,
+            hits,
+            reads,
+            deadlocks,
+            temp_bytes,
+            waiting,
+            idle_tx,
+            longest,
+            in_recovery,
+            lag,
+        ) = conn.execute(_STATS).fetchone()
+        states = dict(conn.execute(_STATES).fetchall())
+        rate = self._rates.rate
+        values: dict[str, float | None] = {
+            "pg_up": 1.0,
+            "pg_max_connections": max_conn,
+            "pg_connections_used_ratio": sum(states.values()) / max_conn if max_conn else None,
+            "pg_oldest_idle_in_transaction_seconds": idle_tx,
+            "pg_longest_query_seconds": longest,
+            "pg_database_size_bytes": size,
+            "pg_commits_per_second": rate((target, "commit"), now, commits),
+            "pg_rollbacks_per_second": rate((target, "rollback"), now, rollbacks),
+            "pg_deadlocks_per_second": rate((target, "deadlocks"), now, deadlocks),
+            "pg_temp_bytes_per_second": rate((target, "temp"), now, temp_bytes),
+            "pg_waiting_locks": waiting,
+            "pg_replication_lag_seconds": lag,
+            "pg_is_replica": float(in_recovery),
+        }
+        hit_rate = rate((target, "hits"), now, hits)
+        read_rate = rate((target, "reads"), now, reads)
+        if hit_rate is not None and read_rate is not None and hit_rate + read_rate > 0:
+            values["pg_cache_hit_ratio"] = hit_rate / (hit_rate + read_rate)
+        out = [
+            Sample(now, self.host, name, float(value), labels)
+            for name, value in values.items()
+            if value is not None
+        ]
+        out += [
+            Sample(
+                now, self.host, "pg_connections", float(count), {"target": target, "state": state}
+            )
+            for state, count in sorted(states.items())
+        ]
+        out += self._statements(now, conn, target)
+        return out
+
+    def _statements(self, now: float, conn: psycopg.Connection, target: str) -> list[Sample]:
+        if conn.execute(_HAS_STATEMENTS).fetchone() is None:
+            return []
+        deltas = []
+        for queryid, total, query in conn.execute(_STATEMENTS):
+            per_second = self._rates.rate((target, "stmt", queryid), now, float(total))
+            if per_second:
+                deltas.append((queryid, per_second, query))
+        deltas.sort(key=lambda d: d[1], reverse=True)
+        self.top_statements[target] = deltas[:TOP_STATEMENTS]
+        return [
+            Sample(
+                now,
+                self.host,
+                "pg_statement_seconds_per_second",
+                per_second,
+                {"target": target, "queryid": queryid},
+            )
+            for queryid, per_second, _ in deltas[:TOP_STATEMENTS]
+        ]
