@@ -86,6 +86,7 @@ def build_runtime(settings: Settings) -> Runtime:
             lock_ttl=settings.leader_lock_ttl,
             raw_retention=settings.raw_retention_hours * 3600,
             rollup_retention=settings.rollup_retention_days * 86400,
+            hourly_retention=settings.hourly_retention_days * 86400,
         ),
     )
     return Runtime(

@@ -56,6 +56,7 @@ class Settings:
     collect_interval: int = 5
     raw_retention_hours: int = 48
     rollup_retention_days: int = 30
+    hourly_retention_days: int = 365
     leader_lock_ttl: int = 15
     hostname: str = field(default_factory=socket.gethostname)
     allowed_origins: tuple[str, ...] = ()
@@ -90,6 +91,7 @@ class Settings:
             "collect_interval": _int(env, "PULSEBOARD_COLLECT_INTERVAL", 5, 1, 3600),
             "raw_retention_hours": _int(env, "PULSEBOARD_RAW_RETENTION_HOURS", 48, 1, 24 * 365),
             "rollup_retention_days": _int(env, "PULSEBOARD_ROLLUP_RETENTION_DAYS", 30, 1, 3650),
+            "hourly_retention_days": _int(env, "PULSEBOARD_HOURLY_RETENTION_DAYS", 365, 1, 36500),
             "leader_lock_ttl": _int(env, "PULSEBOARD_LEADER_LOCK_TTL", 15, 3, 600),
             "hostname": env.get("PULSEBOARD_HOSTNAME") or socket.gethostname(),
             "allowed_origins": origins,

@@ -49,6 +49,7 @@ class ScheduleConfig:
     retention_interval: int = 3600
     raw_retention: float = 48 * 3600
     rollup_retention: float = 30 * 86400
+    hourly_retention: float = 365 * 86400
     buffer_limit: int = 200_000
 
 

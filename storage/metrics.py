@@ -17,6 +17,10 @@ from storage.models import MetricSeries
 
 ROLLUP_STEP = 60
 """Seconds covered by one row of the 1-minute rollup tier."""
+HOURLY_STEP = 3600
+"""Seconds covered by one row of the 1-hour rollup tier (rolled up from the minutes)."""
+TIERS = (ROLLUP_STEP, HOURLY_STEP)
+SOURCES = {0: "raw", ROLLUP_STEP: "rollup", HOURLY_STEP: "rollup_1h"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,26 +76,36 @@ def labels_key(labels: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class QueryPlan:
-    """How a range is answered: from raw samples or rollups, with which bucket width."""
+    """How a range is answered: the tier (0 for raw samples) and the bucket width."""
 
-    source: str
+    tier: int
     step: int
     base: float
     start: float
     end: float
 
+    @property
+    def source(self) -> str:
+        """``raw``, ``rollup`` (1-minute) or ``rollup_1h``."""
+        return SOURCES[self.tier]
+
 
 def plan_query(start: float, end: float, max_points: int) -> QueryPlan:
-    """Choose the data tier and bucket width that give at most ``max_points`` buckets."""
+    """Choose the data tier and bucket width that give at most ``max_points`` buckets.
+
+    A tier is used once a bucket spans at least two of its rows: below that, aligning the
+    buckets to the tier would cost up to half the points the caller asked for.
+    """
     span = max(end - start, 1.0)
     step = max(1, math.ceil(span / max_points))
-    if step < 2 * ROLLUP_STEP:  # a bucket must span several rollup rows to gain from them
-        return QueryPlan("raw", step, start, start, end)
-    step = math.ceil(step / ROLLUP_STEP) * ROLLUP_STEP
-    base = math.floor(start / ROLLUP_STEP) * ROLLUP_STEP
+    tier = next((t for t in reversed(TIERS) if step >= 2 * t), 0)
+    if tier == 0:
+        return QueryPlan(0, step, start, start, end)
+    step = math.ceil(step / tier) * tier
+    base = math.floor(start / tier) * tier
     while math.ceil((end - base) / step) > max_points:
-        step += ROLLUP_STEP
-    return QueryPlan("rollup", step, base, start, end)
+        step += tier
+    return QueryPlan(tier, step, base, start, end)
 
 
 class MetricsStore:
@@ -229,21 +243,27 @@ class MetricsStore:
         """
         plan = plan_query(start, end, max_points)
         where, params = self._series_filter(names, host)
-        series_sql, points_sql = self._range_statements(plan.source, where)
-        params["rstep"] = ROLLUP_STEP
+        tiers = [t for t in reversed(TIERS) if t <= plan.tier]
+        series_sql, points_sql = self._range_statements(tuple(tiers), where)
         with self.engine.connect() as conn:
             found = conn.execute(series_sql, params).all()
             if not found:
                 return []
-            rolled = max((r[4] for r in found if r[4] is not None), default=None)
-            raw_from = plan.start
-            if plan.source == "rollup":
-                raw_from = plan.base if rolled is None else max(rolled + ROLLUP_STEP, plan.base)
+            # Each tier answers from where the coarser one ends up to its own watermark
+            # (the end of its newest row); raw samples answer the rest.
+            bound = plan.base if tiers else plan.start
+            for index, tier in enumerate(tiers):
+                newest = max(
+                    (r[4 + index] for r in found if r[4 + index] is not None), default=None
+                )
+                upper = bound if newest is None else max(bound, min(newest + tier, plan.end))
+                params[f"lo_{tier}"], params[f"hi_{tier}"] = bound, upper
+                bound = upper
             params.update(
                 ids=[r[0] for r in found],
                 base=plan.base,
                 step=plan.step,
-                raw_from=min(raw_from, plan.end),
+                raw_from=bound,
                 end=plan.end,
             )
             rows = conn.execute(points_sql, params).all()
@@ -253,39 +273,49 @@ class MetricsStore:
                 (plan.base + b * plan.step, total / float(count), low, high)
             )
         result = [
-            SeriesData(name, host_, json.loads(labels), plan.step, plan.source, points[sid])
-            for sid, name, host_, labels, _ in found
-            if sid in points
+            SeriesData(row[1], row[2], json.loads(row[3]), plan.step, plan.source, points[row[0]])
+            for row in found
+            if row[0] in points
         ]
         return sorted(result, key=lambda d: (d.name, d.host, labels_key(d.labels)))
 
     @functools.lru_cache(maxsize=16)  # noqa: B019  (a handful of shapes; the store lives long)
-    def _range_statements(self, source: str, where: str) -> tuple[TextClause, TextClause]:
+    def _range_statements(
+        self, tiers: tuple[int, ...], where: str
+    ) -> tuple[TextClause, TextClause]:
         """The series and points statements of a range query; built once per shape so
         SQLAlchemy's compiled cache answers every later call."""
-        # Each series with the start of its last rolled-up minute.
+        newest = "".join(
+            f", (SELECT MAX(r.ts) FROM metric_rollups r WHERE r.series_id = s.id "
+            f"AND r.step = {tier})"
+            for tier in tiers
+        )
         series_sql = text(
-            "SELECT s.id, s.name, s.host, s.labels, (SELECT MAX(r.ts) FROM metric_rollups r "
-            f"WHERE r.series_id = s.id AND r.step = :rstep) FROM metric_series s WHERE {where}"
+            f"SELECT s.id, s.name, s.host, s.labels{newest} FROM metric_series s WHERE {where}"
         ).bindparams(bindparam("names", expanding=True))
         bucket = self._bucket_expr()
-        raw = (
+        # Constant bounds per part keep each on its (series_id, [step,] ts) index.
+        parts = [
+            f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
+            f"MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE step = {tier} "
+            f"AND series_id IN :ids AND ts >= :lo_{tier} AND ts < :hi_{tier} "
+            "GROUP BY series_id, b"
+            for tier in tiers
+        ]
+        parts.append(
             f"SELECT series_id, {bucket} AS b, COUNT(*) AS c, SUM(value) AS s, MIN(value) AS lo, "
             "MAX(value) AS hi FROM metric_samples WHERE series_id IN :ids "
             "AND ts >= :raw_from AND ts < :end GROUP BY series_id, b"
         )
-        if source == "raw":
-            sql = raw
-        else:
-            # Rolled-up minutes from the rollups, the minutes after them from raw samples;
-            # constant bounds keep both halves on their (series_id, ..., ts) indexes.
-            sql = (
+        sql = (
+            parts[0]
+            if len(parts) == 1
+            else (
                 "SELECT series_id, b, SUM(c), SUM(s), MIN(lo), MAX(hi) FROM ("
-                f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
-                "MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE step = :rstep "
-                "AND series_id IN :ids AND ts >= :base AND ts < :raw_from GROUP BY series_id, b "
-                f"UNION ALL {raw}) x GROUP BY series_id, b"
+                + " UNION ALL ".join(parts)
+                + ") x GROUP BY series_id, b"
             )
+        )
         points_sql = text(sql + " ORDER BY series_id, b").bindparams(
             bindparam("ids", expanding=True)
         )
@@ -300,47 +330,68 @@ class MetricsStore:
     # -- maintenance -------------------------------------------------------------------
 
     def rollup(self, now: float) -> int:
-        """Aggregate complete minutes of raw samples into the rollup tier; return rows written.
+        """Roll complete minutes of raw samples up, then complete hours of those minutes;
+        return the rollup rows written.
 
-        Starts from the newest rolled-up minute, or earlier when samples were written late
-        (a backlog after an outage), so every complete minute ends up rolled up.
+        Each tier starts from its newest row, or earlier when samples were written late (a
+        backlog after an outage), so every complete minute and hour ends up rolled up.
         """
-        until = math.floor(now / ROLLUP_STEP) * ROLLUP_STEP
         with self._lock:
             dirty, self._dirty_from = self._dirty_from, None
         try:
-            return self._rollup_between(dirty, until)
+            with self.engine.begin() as conn:
+                written = self._rollup_tier(conn, ROLLUP_STEP, None, dirty, now)
+                written += self._rollup_tier(conn, HOURLY_STEP, ROLLUP_STEP, dirty, now)
+                return written
         except Exception:
             self._mark_dirty(dirty)
             raise
 
-    def _rollup_between(self, dirty: float | None, until: float) -> int:
-        with self.engine.begin() as conn:
+    def _rollup_tier(
+        self, conn, tier: int, source: int | None, dirty: float | None, now: float
+    ) -> int:
+        """Aggregate ``source`` rows (raw samples when None) into complete ``tier`` buckets."""
+        until = math.floor(now / tier) * tier
+        since = conn.execute(
+            text("SELECT MAX(ts) FROM metric_rollups WHERE step = :tier"), {"tier": tier}
+        ).scalar()
+        if since is None:
             since = conn.execute(
-                text("SELECT MAX(ts) FROM metric_rollups WHERE step = :step"), {"step": ROLLUP_STEP}
+                text("SELECT MIN(ts) FROM metric_samples")
+                if source is None
+                else text("SELECT MIN(ts) FROM metric_rollups WHERE step = :s"),
+                {"s": source},
             ).scalar()
-            if since is None:
-                since = conn.execute(text("SELECT MIN(ts) FROM metric_samples")).scalar()
-            if since is None:
-                return 0
-            if dirty is not None:
-                since = min(since, dirty)
-            since = math.floor(since / ROLLUP_STEP) * ROLLUP_STEP
-            if since >= until:
-                return 0
-            bucket = self._bucket_expr().replace(":base", "0")
-            result = conn.execute(
-                text(
-                    "INSERT INTO metric_rollups (series_id, step, ts, count, sum, min, max) "
-                    f"SELECT series_id, :step, ({bucket}) * :step, COUNT(*), SUM(value), "
-                    "MIN(value), MAX(value) FROM metric_samples "
-                    "WHERE ts >= :since AND ts < :until GROUP BY series_id, 3 "
-                    "ON CONFLICT (series_id, step, ts) DO UPDATE SET count = excluded.count, "
-                    "sum = excluded.sum, min = excluded.min, max = excluded.max"
-                ),
-                {"step": ROLLUP_STEP, "since": since, "until": until},
+        if since is None:
+            return 0
+        if dirty is not None:
+            since = min(since, dirty)
+        since = math.floor(since / tier) * tier
+        if since >= until:
+            return 0
+        bucket = self._bucket_expr().replace(":base", "0").replace(":step", str(tier))
+        if source is None:
+            select_rows = (
+                f"SELECT series_id, {tier}, ({bucket}) * {tier}, COUNT(*), SUM(value), "
+                "MIN(value), MAX(value) FROM metric_samples "
+                "WHERE ts >= :since AND ts < :until GROUP BY series_id, 3"
             )
-            return result.rowcount or 0
+        else:
+            select_rows = (
+                f"SELECT series_id, {tier}, ({bucket}) * {tier}, SUM(count), SUM(sum), "
+                f"MIN(min), MAX(max) FROM metric_rollups WHERE step = {source} "
+                "AND ts >= :since AND ts < :until GROUP BY series_id, 3"
+            )
+        result = conn.execute(
+            text(
+                "INSERT INTO metric_rollups (series_id, step, ts, count, sum, min, max) "
+                f"{select_rows} ON CONFLICT (series_id, step, ts) DO UPDATE SET "
+                "count = excluded.count, sum = excluded.sum, min = excluded.min, "
+                "max = excluded.max"
+            ),
+            {"since": since, "until": until},
+        )
+        return result.rowcount or 0
 
     def _mark_dirty(self, ts: float | None) -> None:
         if ts is None:
@@ -349,21 +400,31 @@ class MetricsStore:
             if self._dirty_from is None or ts < self._dirty_from:
                 self._dirty_from = ts
 
-    def trim(self, now: float, raw_retention: float, rollup_retention: float) -> dict[str, int]:
-        """Delete raw samples and rollups older than their retention (seconds)."""
-        deleted = {"raw": 0, "rollup": 0}
+    def trim(
+        self,
+        now: float,
+        raw_retention: float,
+        rollup_retention: float,
+        hourly_retention: float = 365 * 86400,
+    ) -> dict[str, int]:
+        """Delete raw samples, minute and hour rollups older than their retention (seconds)."""
+        deleted = {"raw": 0, "rollup": 0, "rollup_1h": 0}
         with self.engine.begin() as conn:
             ids = list(conn.execute(select(MetricSeries.id)).scalars())
-            for sid in ids:
+            for sid in ids:  # per series: each delete is a range on the (series_id, ts) index
                 deleted["raw"] += conn.execute(
                     text("DELETE FROM metric_samples WHERE series_id = :sid AND ts < :cut"),
                     {"sid": sid, "cut": now - raw_retention},
                 ).rowcount
-                deleted["rollup"] += conn.execute(
-                    text(
-                        "DELETE FROM metric_rollups WHERE series_id = :sid AND step = :step "
-                        "AND ts < :cut"
-                    ),
-                    {"sid": sid, "step": ROLLUP_STEP, "cut": now - rollup_retention},
-                ).rowcount
+                for tier, retention in (
+                    (ROLLUP_STEP, rollup_retention),
+                    (HOURLY_STEP, hourly_retention),
+                ):
+                    deleted[SOURCES[tier]] += conn.execute(
+                        text(
+                            "DELETE FROM metric_rollups WHERE series_id = :sid "
+                            "AND step = :step AND ts < :cut"
+                        ),
+                        {"sid": sid, "step": tier, "cut": now - retention},
+                    ).rowcount
         return deleted

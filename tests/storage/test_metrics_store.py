@@ -415,6 +415,7 @@ def test_trim_deletes_only_raw_samples_and_rollups_older_than_their_retention(
     assert deleted == {
         "raw": sum(s.ts < raw_cut for s in samples),
         "rollup": len(rollups_before) - len(kept_rollups),
+        "rollup_1h": 0,  # hourly rollups are kept a year by default
     }
     assert deleted["raw"] > 0 and deleted["rollup"] > 0
     assert stored_rollups(store.engine) == kept_rollups
@@ -424,4 +425,5 @@ def test_trim_deletes_only_raw_samples_and_rollups_older_than_their_retention(
     assert store.trim(now, raw_retention=6 * HOUR, rollup_retention=2 * DAY) == {
         "raw": 0,
         "rollup": 0,
+        "rollup_1h": 0,
     }
