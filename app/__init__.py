@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         SOCK_SERVER_OPTIONS={"ping_interval": 25},
     )
     server.extensions["pulseboard"] = rt
+    server.extensions[auth.DASH_APP] = app
     follow_auth_changes(rt.bus, rt.token_cache)
     errors.install(server)
     auth.install(server)

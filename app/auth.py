@@ -8,6 +8,7 @@ route added later is closed until someone decides who may use it.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -38,6 +39,7 @@ CSRF_COOKIE = "_csrf_token"
 DASH_UPDATE = "/_dash-update-component"
 CSP_KEY = "pulseboard.csp"
 CALLBACK_ROLES = "pulseboard.callback_roles"
+DASH_APP = "pulseboard.dash"
 MAX_TOKEN_LENGTH = 200
 LOGIN_WINDOW = timedelta(minutes=15)
 USER_FAILURE_LIMIT = 5
@@ -90,6 +92,16 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _dummy_verify(password: str) -> None:
+    """Spend what checking a real password costs, for a user that does not exist."""
+    verify_password(_dummy_hash(), password)
 
 
 def declared_roles(app: Flask, endpoint: str | None) -> tuple[str, ...] | None:
@@ -153,9 +165,20 @@ def _session_account() -> Account | None:
 
 
 def is_api_request() -> bool:
-    """Programs (API, WebSockets, Dash callbacks) get JSON errors, people get pages."""
+    """Programs (API, WebSockets, Dash's own ``/_…`` routes) get JSON errors, people pages."""
     path = request.path
-    return path.startswith(("/api/", "/_dash-")) or path == "/metrics"
+    return path.startswith(("/api/", "/_")) or path == "/metrics"
+
+
+def same_token(sent: str | None, expected: str | None) -> bool:
+    """Whether a CSRF token sent matches the session's, in constant time.
+
+    Compared as UTF-8 bytes: ``hmac.compare_digest`` refuses non-ASCII text with a
+    TypeError, and a hostile header must get a 403, not a 500. No token never matches.
+    """
+    if not sent or not expected:
+        return False
+    return hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
 
 
 def error_response(status: int, code: str, message: str):
@@ -188,7 +211,7 @@ def check_request():
         return error_response(403, "origin", "WebSocket from a foreign origin.")
     if g.get("auth_via") == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")
-        if not hmac.compare_digest(sent, session.get("csrf", "")):
+        if not same_token(sent, session.get("csrf")):
             return error_response(403, "csrf", "Missing or wrong CSRF token.")
     return None
 
@@ -216,8 +239,14 @@ def callback_roles(app: Flask, output: str) -> tuple[str, ...] | None:
     Dash's own page-routing callback (outputs ``_pages_*``) serves any console reader.
     """
     declared = app.extensions.get(CALLBACK_ROLES, {}).get(output)
-    if declared is None and all(
-        part.rsplit(".", 1)[0].startswith("_pages_") for part in output.strip(".").split("...")
+    dash_app = app.extensions.get(DASH_APP)
+    if (
+        declared is None
+        and dash_app is not None
+        and output in dash_app.callback_map
+        and all(
+            part.rsplit(".", 1)[0].startswith("_pages_") for part in output.strip(".").split("...")
+        )
     ):
         return READERS
     return declared
@@ -346,10 +375,11 @@ def login():
     """
     if request.method == "GET":
         return _login_page()
-    if not hmac.compare_digest(request.form.get("csrf_token", ""), session.get("csrf", "")):
+    if not same_token(request.form.get("csrf_token"), session.get("csrf")):
         return _login_page("Your session expired; please try again.", 400)
     rt = runtime()
-    name = request.form.get("name", "")[:100]
+    # No user name holds NUL (PostgreSQL cannot even store one in the audit log).
+    name = request.form.get("name", "")[:100].replace("\x00", "\ufffd")
     password = request.form.get("password", "")[:1024]
     address = request.remote_addr
     since = datetime.now(UTC) - LOGIN_WINDOW
@@ -365,7 +395,9 @@ def login():
         html, _, headers = _login_page("Too many failed logins; try again later.", 429)
         return html, 429, {**headers, "Retry-After": str(max(retry, 1))}
     found = rt.accounts.credentials(name)
-    if found is None or found[0].disabled or not verify_password(found[1], password):
+    if found is None:
+        _dummy_verify(password)  # as slow as a real check: timing tells no user names
+    if found is None or not verify_password(found[1], password) or found[0].disabled:
         rt.accounts.audit("login.failure", actor=name or None, remote_addr=address)
         failures = max(by_user, by_addr) + 1
         if failures >= SLOW_DOWN_AFTER:  # each further guess costs the guesser time

@@ -5,9 +5,28 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from flask import session
 
 from app import ids
 from app.auth import current_account
+
+
+def logout_form() -> html.Form:
+    """Log out: a POST carrying the session's CSRF token, so no other site can."""
+    return html.Form(
+        [
+            dcc.Input(type="hidden", name="csrf_token", value=session.get("csrf", "")),
+            html.Button(
+                "Log out",
+                id=ids.NAV_LOGOUT,
+                type="submit",
+                className="btn btn-outline-secondary btn-sm",
+            ),
+        ],
+        method="post",
+        action="/logout",
+        className="mb-0",
+    )
 
 
 def navbar() -> dbc.Navbar:
@@ -21,7 +40,7 @@ def navbar() -> dbc.Navbar:
         dbc.Container(
             [
                 dbc.NavbarBrand([html.I(className="bi bi-activity me-2"), "Pulseboard"], href="/"),
-                dbc.NavbarToggler(id="nav-toggler"),
+                dbc.NavbarToggler(id=ids.NAV_TOGGLER),
                 dbc.Collapse(
                     [
                         dbc.Nav(links, navbar=True, className="me-auto"),
@@ -36,11 +55,9 @@ def navbar() -> dbc.Navbar:
                             id=ids.NAV_USER,
                             className="me-3 text-body-secondary small",
                         ),
-                        html.A(
-                            "Log out", href="/logout", className="btn btn-outline-secondary btn-sm"
-                        ),
+                        logout_form(),
                     ],
-                    id="nav-collapse",
+                    id=ids.NAV_COLLAPSE,
                     navbar=True,
                 ),
             ],

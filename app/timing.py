@@ -10,10 +10,11 @@ import re
 import time
 from collections.abc import Callable, Iterable
 
-from flask import Flask, g, request
+from flask import Flask, request
 
 from collectors.requests import UNMATCHED_ROUTE, RequestTimings
 
+STARTED = "pulseboard.started"
 _ID_SEGMENT = re.compile(
     r"/(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[0-9a-fA-F]{16,})(?=/|$)"
@@ -24,14 +25,18 @@ def install(server: Flask, timings: RequestTimings) -> None:
     """Time every request ``server`` answers (WebSocket sessions are not requests)."""
 
     def start() -> None:
-        g.pulseboard_started = time.perf_counter()
+        request.environ[STARTED] = time.perf_counter()
 
     def finish(response):
-        started = g.pop("pulseboard_started", None)
-        if started is not None and request.headers.get("Upgrade", "").lower() != "websocket":
-            route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+        environ = request.environ
+        started = environ.get(STARTED)
+        if started is not None and environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+            rule = request.url_rule
             timings.record(
-                route, request.method, response.status_code, time.perf_counter() - started
+                rule.rule if rule is not None else UNMATCHED_ROUTE,
+                request.method,
+                response.status_code,
+                time.perf_counter() - started,
             )
         return response
 

@@ -19,6 +19,7 @@ BENCHMARKS = {
     "query": "bench.query_range",
     "collect_cpu": "bench.collect_cpu",
     "idle_cpu": "bench.idle_cpu",
+    "auth_overhead": "bench.auth_overhead",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 

@@ -59,8 +59,8 @@ def _assert_numbers(results: list[dict], expected_rows: int) -> None:
 
 
 def test_sqlite_and_cpu_benchmarks_produce_numbers(tmp_path: Path) -> None:
-    results = _run_bench(tmp_path, "write_sqlite", "collect_cpu")
-    _assert_numbers(results, expected_rows=3)
+    results = _run_bench(tmp_path, "write_sqlite", "collect_cpu", "auth_overhead")
+    _assert_numbers(results, expected_rows=5)
 
 
 def test_postgres_benchmarks_produce_numbers(tmp_path: Path) -> None:

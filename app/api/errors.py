@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dash.exceptions import DependencyException
 from flask import Flask, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -57,6 +58,11 @@ def install(app: Flask) -> None:
             exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name
         ).body()
         return jsonify(body), exc.code
+
+    @app.errorhandler(DependencyException)
+    def _unknown_bundle(exc: DependencyException):
+        # Dash raises this for a script bundle it does not serve: that is a 404, not a 500.
+        return "Not found.", 404, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

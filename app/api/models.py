@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 EARLIEST = 0.0
 LATEST = 4102444800.0  # 2100-01-01: anything later is a typo, not a time
@@ -41,7 +41,16 @@ Timestamp = Annotated[
     BeforeValidator(parse_timestamp),
     Field(description="ISO 8601 time (UTC unless an offset is given) or epoch seconds"),
 ]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def no_nul(value: str) -> str:
+    """Refuse NUL characters: no name holds one, and PostgreSQL cannot compare with one."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
 
 
 class MetricsQuery(BaseModel):
@@ -107,7 +116,9 @@ class SeriesResponse(BaseModel):
     from_: float = Field(alias="from")
     to: float
     step: int = Field(description="Bucket width in seconds")
-    source: Literal["raw", "rollup"]
+    source: Literal["raw", "rollup", "rollup_1h"] = Field(
+        description="raw samples, 1-minute rollups or 1-hour rollups (plus newer raw samples)"
+    )
     series: list[SeriesOut]
 
 

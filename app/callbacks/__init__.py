@@ -2,10 +2,11 @@
 
 import dash
 
-from app.callbacks import overview, shell
+from app.callbacks import overview, settings, shell
 
 
 def register_all(app: dash.Dash) -> None:
     """Attach every page's callbacks to ``app``."""
     shell.register(app)
     overview.register(app)
+    settings.register(app)

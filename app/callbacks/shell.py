@@ -1,4 +1,4 @@
-"""Callbacks of the page shell: the light/dark theme."""
+"""Callbacks of the page shell: the light/dark theme and the phone-width menu."""
 
 import dash
 from dash import Input, Output, State
@@ -14,4 +14,10 @@ def register(app: dash.Dash) -> None:
         Output(ids.THEME_SWITCH, "value"),
         Input(ids.THEME_SWITCH, "value"),
         State(ids.THEME_STORE, "data"),
+    )
+    app.clientside_callback(
+        "function (clicks, open) { return clicks ? !open : open; }",
+        Output(ids.NAV_COLLAPSE, "is_open"),
+        Input(ids.NAV_TOGGLER, "n_clicks"),
+        State(ids.NAV_COLLAPSE, "is_open"),
     )

@@ -279,4 +279,10 @@ def test_phone_width_stacks_cards_without_overflow(overview: DashComposite) -> N
         assert overlaps == [], f"{chart} legend covers the x labels {overlaps}"
     if SHOTS:
         driver.save_screenshot(str(Path(SHOTS) / "overview-phone.png"))
+
+    # The page links hide behind the menu button at this width; the button opens them.
+    settings_link = dash_duo.find_element("#nav-collapse a[href='/settings']")
+    assert not settings_link.is_displayed()
+    dash_duo.find_element("#nav-toggler").click()
+    until(settings_link.is_displayed, timeout=5, msg="the menu button did not open the menu")
     assert dash_duo.get_logs() == []
