@@ -20,6 +20,10 @@ BENCHMARKS = {
     "collect_cpu": "bench.collect_cpu",
     "idle_cpu": "bench.idle_cpu",
     "auth_overhead": "bench.auth_overhead",
+    "timing_overhead": "bench.timing_overhead",
+    "long_range": "bench.long_range",
+    "collect_postgres": "bench.collect_postgres",
+    "metrics_render": "bench.metrics_render",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 

@@ -59,11 +59,18 @@ def _assert_numbers(results: list[dict], expected_rows: int) -> None:
 
 
 def test_sqlite_and_cpu_benchmarks_produce_numbers(tmp_path: Path) -> None:
-    results = _run_bench(tmp_path, "write_sqlite", "collect_cpu", "auth_overhead")
-    _assert_numbers(results, expected_rows=5)
+    results = _run_bench(
+        tmp_path,
+        "write_sqlite",
+        "collect_cpu",
+        "auth_overhead",
+        "timing_overhead",
+        "metrics_render",
+    )
+    _assert_numbers(results, expected_rows=7)
 
 
 def test_postgres_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _require_postgres()
-    results = _run_bench(tmp_path, "write_postgres", "query")
-    _assert_numbers(results, expected_rows=6)
+    results = _run_bench(tmp_path, "write_postgres", "query", "long_range", "collect_postgres")
+    _assert_numbers(results, expected_rows=11)
