@@ -14,16 +14,34 @@ OVERVIEW_LIVE = "overview-live"
 OVERVIEW_LIVE_STATUS = "overview-live-status"
 OVERVIEW_UPDATED = "overview-updated"
 OVERVIEW_ERROR = "overview-error"
-OVERVIEW_CHART_CPU = "overview-chart-cpu"
-OVERVIEW_CHART_MEMORY = "overview-chart-memory"
-OVERVIEW_CHART_DISK = "overview-chart-disk"
-OVERVIEW_CHART_NETWORK = "overview-chart-network"
-OVERVIEW_CHARTS = (
-    OVERVIEW_CHART_CPU,
-    OVERVIEW_CHART_MEMORY,
-    OVERVIEW_CHART_DISK,
-    OVERVIEW_CHART_NETWORK,
+OVERVIEW_PAGE = "overview-page"
+OVERVIEW_WINDOW = "overview-window"
+OVERVIEW_RESYNC = "overview-resync"
+OVERVIEW_FROM = "overview-from"
+OVERVIEW_TO = "overview-to"
+OVERVIEW_APPLY = "overview-apply"
+OVERVIEW_AUTO = "overview-auto-refresh"
+OVERVIEW_HOST = "overview-host"
+OVERVIEW_HOST_GROUP = "overview-host-group"
+OVERVIEW_ROUTES = "overview-routes"
+OVERVIEW_CHART_KEYS = (
+    "cpu",
+    "memory",
+    "disk",
+    "network",
+    "requests",
+    "latency",
+    "errors",
+    "pg-connections",
+    "pg-transactions",
+    "pg-cache",
+    "pg-locks",
+    "redis-memory",
+    "redis-ops",
+    "redis-hits",
+    "redis-clients",
 )
+OVERVIEW_CHARTS = tuple(f"overview-chart-{key}" for key in OVERVIEW_CHART_KEYS)
 
 SETTINGS_PAGE = "settings-page"
 SETTINGS_ACCOUNT = "settings-account"

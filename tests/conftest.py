@@ -80,7 +80,8 @@ def pg_url() -> Iterator[str]:
     admin_engine.dispose()
 
 
-def _truncate(url: str) -> None:
+def truncate_tables(url: str) -> None:
+    """Empty every Pulseboard table of the session database at ``url``."""
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
@@ -95,7 +96,7 @@ def database_url(request, tmp_path: Path) -> str:
         upgrade(url)
         return url
     url = request.getfixturevalue("pg_url")
-    _truncate(url)
+    truncate_tables(url)
     return url
 
 

@@ -12,6 +12,7 @@ from flask import request
 
 from app import ids
 from app.auth import READERS, callback, current_account
+from app.components.grid import AG_THEME_MODE
 from app.components.settings import feedback, token_once
 from app.runtime import runtime
 from app.services import accounts
@@ -28,7 +29,6 @@ SELECTED_USER_BUTTONS = (
     ids.SETTINGS_USER_ENABLE,
     ids.SETTINGS_USER_PASSWORD_SUBMIT,
 )
-AG_THEME_MODE = "function (theme) { return theme === 'dark' ? 'dark' : 'light'; }"
 
 
 def _actor() -> accounts.Actor:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
+from app.services import FieldError
 from app.services.health import check_health
 from storage.metrics import SeriesData, labels_key
 
@@ -51,27 +53,88 @@ class Card:
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """Which metrics a chart plots, its unit and which label set names each line."""
+    """Which metrics a chart plots, its unit and which label set names each line.
+
+    ``unit`` "%" draws 0-100, "ratio" draws 0-1 as percentages; ``only`` keeps the series
+    whose labels match, ``exclude`` drops those that match.
+    """
 
     key: str
     title: str
     metrics: tuple[str, ...]
     unit: str
     exclude: tuple[tuple[str, str], ...] = ()
+    only: tuple[tuple[str, str], ...] = ()
 
 
-CHARTS: tuple[ChartSpec, ...] = (
-    ChartSpec("cpu", "CPU", ("system_cpu_usage_percent",), "%"),
-    ChartSpec("memory", "Memory", ("system_memory_used_percent", "system_swap_used_percent"), "%"),
-    ChartSpec("disk", "Disk usage", ("system_disk_used_percent",), "%"),
-    ChartSpec(
-        "network",
-        "Network",
-        ("system_network_receive_bytes_per_second", "system_network_transmit_bytes_per_second"),
-        "B/s",
-        exclude=(("interface", "lo"),),
+SECTIONS: tuple[tuple[str, tuple[ChartSpec, ...]], ...] = (
+    (
+        "System",
+        (
+            ChartSpec("cpu", "CPU", ("system_cpu_usage_percent",), "%"),
+            ChartSpec(
+                "memory", "Memory", ("system_memory_used_percent", "system_swap_used_percent"), "%"
+            ),
+            ChartSpec("disk", "Disk usage", ("system_disk_used_percent",), "%"),
+            ChartSpec(
+                "network",
+                "Network",
+                (
+                    "system_network_receive_bytes_per_second",
+                    "system_network_transmit_bytes_per_second",
+                ),
+                "B/s",
+                exclude=(("interface", "lo"),),
+            ),
+        ),
+    ),
+    (
+        "Application",
+        (
+            ChartSpec("requests", "Requests", ("http_requests_per_second",), "req/s"),
+            ChartSpec("latency", "Latency percentiles", ("http_request_duration_seconds",), "s"),
+            ChartSpec("errors", "Error rate", ("http_request_errors_ratio",), "ratio"),
+        ),
+    ),
+    (
+        "Database",
+        (
+            ChartSpec(
+                "pg-connections", "Connections", ("pg_connections", "pg_max_connections"), "conn"
+            ),
+            ChartSpec(
+                "pg-transactions",
+                "Transactions",
+                ("pg_commits_per_second", "pg_rollbacks_per_second"),
+                "tx/s",
+            ),
+            ChartSpec("pg-cache", "Cache hit ratio", ("pg_cache_hit_ratio",), "ratio"),
+            ChartSpec(
+                "pg-locks",
+                "Waiting locks and pool",
+                ("pg_waiting_locks", "pulseboard_db_pool_checked_out", "pulseboard_db_pool_size"),
+                "count",
+            ),
+        ),
+    ),
+    (
+        "Redis",
+        (
+            ChartSpec(
+                "redis-memory", "Memory", ("redis_memory_used_bytes", "redis_memory_max_bytes"), "B"
+            ),
+            ChartSpec("redis-ops", "Commands", ("redis_commands_per_second",), "ops/s"),
+            ChartSpec("redis-hits", "Keyspace hit ratio", ("redis_keyspace_hit_ratio",), "ratio"),
+            ChartSpec(
+                "redis-clients",
+                "Clients",
+                ("redis_connected_clients", "redis_blocked_clients"),
+                "clients",
+            ),
+        ),
     ),
 )
+CHARTS: tuple[ChartSpec, ...] = tuple(spec for _, specs in SECTIONS for spec in specs)
 
 _SHORT_NAMES = {
     "system_cpu_usage_percent": "cpu",
@@ -80,6 +143,23 @@ _SHORT_NAMES = {
     "system_disk_used_percent": "used",
     "system_network_receive_bytes_per_second": "rx",
     "system_network_transmit_bytes_per_second": "tx",
+    "http_requests_per_second": "requests",
+    "http_request_duration_seconds": "",
+    "http_request_errors_ratio": "errors",
+    "pg_connections": "",
+    "pg_max_connections": "max",
+    "pg_commits_per_second": "commits",
+    "pg_rollbacks_per_second": "rollbacks",
+    "pg_cache_hit_ratio": "hit",
+    "pg_waiting_locks": "waiting locks",
+    "pulseboard_db_pool_checked_out": "pool in use",
+    "pulseboard_db_pool_size": "pool size",
+    "redis_memory_used_bytes": "used",
+    "redis_memory_max_bytes": "max",
+    "redis_commands_per_second": "ops",
+    "redis_keyspace_hit_ratio": "hit",
+    "redis_connected_clients": "connected",
+    "redis_blocked_clients": "blocked",
 }
 
 _THRESHOLDS = {  # metric -> (degraded at, down at)
@@ -94,12 +174,19 @@ def trace_key(name: str, labels: dict[str, str]) -> str:
     return f"{name}|{labels_key(labels)}"
 
 
-def trace_label(name: str, labels: dict[str, str], host: str, many_hosts: bool) -> str:
-    """A short legend label such as ``rx eth0`` or ``used /``."""
-    parts = [_SHORT_NAMES.get(name, name), *labels.values()]
+def trace_label(
+    name: str, labels: dict[str, str], host: str, many_hosts: bool, many_targets: bool = False
+) -> str:
+    """A short legend label such as ``rx eth0``, ``p0.95`` or ``used /``."""
+    values = [
+        f"p{round(float(v) * 100)}" if k == "quantile" else v
+        for k, v in labels.items()
+        if k != "target" or many_targets
+    ]
+    parts = [_SHORT_NAMES.get(name, name), *values]
     if many_hosts:
         parts.append(f"@{host}")
-    return " ".join(parts)
+    return " ".join(p for p in parts if p)
 
 
 def _level(name: str, value: float) -> str:
@@ -174,10 +261,76 @@ def health_cards(rt: Runtime, now: float) -> list[Card]:
     return cards
 
 
+def time_window(range_key: str, window: dict | None, now: float) -> tuple[float, float]:
+    """The (start, end) shown: a zoomed or custom ``window``, else the preset up to now."""
+    if window:
+        return float(window["from"]), float(window["to"])
+    return now - RANGES.get(range_key, RANGES[DEFAULT_RANGE]), now
+
+
 def chart_series(
-    rt: Runtime, spec: ChartSpec, range_key: str, now: float, host: str | None = None
+    rt: Runtime, spec: ChartSpec, start: float, end: float, host: str | None = None
 ) -> list[SeriesData]:
-    """The series one chart plots over the named range."""
-    span = RANGES.get(range_key, RANGES[DEFAULT_RANGE])
-    data = rt.metrics.query(list(spec.metrics), now - span, now, host=host, max_points=CHART_POINTS)
-    return [s for s in data if not any(s.labels.get(k) == v for k, v in spec.exclude)]
+    """The series one chart plots between ``start`` and ``end``."""
+    data = rt.metrics.query(list(spec.metrics), start, end, host=host, max_points=CHART_POINTS)
+    return [
+        s
+        for s in data
+        if not any(s.labels.get(k) == v for k, v in spec.exclude)
+        and all(s.labels.get(k) == v for k, v in spec.only)
+    ]
+
+
+def parse_chart_time(value: str) -> float:
+    """Epoch seconds from a chart's x value or a datetime-local input (both UTC)."""
+    text = value.strip().replace("T", " ").rstrip("Z")
+    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    raise FieldError("time", f"not a time: {value[:40]!r}")
+
+
+def zoom_window(relayout: dict | None) -> dict | bool | None:
+    """What a chart's relayout means for the shown window: a new window when the user
+    zoomed in, None when they reset the zoom, False when it is not about the x range."""
+    if not relayout:
+        return False
+    if relayout.get("xaxis.autorange"):
+        return None
+    lo, hi = relayout.get("xaxis.range[0]"), relayout.get("xaxis.range[1]")
+    if lo is None or hi is None:
+        return False
+    start, end = parse_chart_time(str(lo)), parse_chart_time(str(hi))
+    return {"from": start, "to": end} if end - start >= 1 else False
+
+
+def custom_window(start: str | None, end: str | None) -> dict:
+    """A window from the custom range inputs; FieldError names the bad one."""
+    if not start:
+        raise FieldError("from", "pick a start time")
+    if not end:
+        raise FieldError("to", "pick an end time")
+    lo, hi = parse_chart_time(start), parse_chart_time(end)
+    if lo >= hi:
+        raise FieldError("from", "must be earlier than the end")
+    return {"from": lo, "to": hi}
+
+
+def slowest_routes(rt: Runtime, host: str | None, limit: int = 10) -> list[dict]:
+    """Routes by their latest p95 latency, slowest first, with their request rate."""
+    values = rt.metrics.latest(
+        names=["http_route_request_duration_seconds", "http_route_requests_per_second"],
+        host=host,
+    )
+    rows: dict[tuple[str, str], dict] = {}
+    for v in values:
+        key = (v.labels.get("route", ""), v.labels.get("method", ""))
+        row = rows.setdefault(key, {"route": key[0], "method": key[1]})
+        if v.name == "http_route_requests_per_second":
+            row["rate"] = round(v.value, 3)
+        elif v.labels.get("quantile") in ("0.5", "0.95", "0.99"):
+            row["p" + v.labels["quantile"][2:].ljust(2, "0")] = round(v.value * 1000, 1)
+    ranked = sorted(rows.values(), key=lambda r: r.get("p95", 0.0), reverse=True)
+    return ranked[:limit]

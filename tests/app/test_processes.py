@@ -84,7 +84,9 @@ def test_two_servers_on_one_postgres_elect_one_collector_and_fail_over(tmp_path,
     first, _ = start_server(tmp_path, "alpha", pg_url)
     second, _ = start_server(tmp_path, "beta", pg_url)
     try:
-        time.sleep(4)
+        started = time.time()
+        # Under load the first collection may take a while; then watch a quiet window.
+        wait_until(lambda: hosts_writing(engine, started), 30, 0.2)
         since = time.time()
         time.sleep(3)
         writers = hosts_writing(engine, since)
