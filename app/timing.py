@@ -22,19 +22,20 @@ _ID_SEGMENT = re.compile(
 
 
 def install(server: Flask, timings: RequestTimings) -> None:
-    """Time every request ``server`` answers (WebSocket sessions are not requests)."""
+    """Time every request ``server`` answers (upgrades to WebSocket sessions are not)."""
 
     def start() -> None:
         request.environ[STARTED] = time.perf_counter()
 
     def finish(response):
-        environ = request.environ
+        req = request._get_current_object()  # one context lookup instead of five
+        environ = req.environ
         started = environ.get(STARTED)
-        if started is not None and environ.get("HTTP_UPGRADE", "").lower() != "websocket":
-            rule = request.url_rule
+        if started is not None and "HTTP_UPGRADE" not in environ:
+            rule = req.url_rule
             timings.record(
                 rule.rule if rule is not None else UNMATCHED_ROUTE,
-                request.method,
+                req.method,
                 response.status_code,
                 time.perf_counter() - started,
             )

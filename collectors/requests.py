@@ -86,6 +86,8 @@ class Histogram:
         return BUCKETS[-1]
 
 
+_STATUS_CLASSES = {n: f"{n}xx" for n in range(1, 6)}
+
 Key = tuple[str, str, str]
 """(route template, method, status class such as 2xx)."""
 
@@ -106,7 +108,7 @@ class RequestTimings:
                 if len(self._routes) >= self._max_routes:
                     route = OTHER_ROUTE
                 self._routes.add(route)
-            key = (route, method, f"{status // 100}xx")
+            key = (route, method, _STATUS_CLASSES.get(status // 100, "other"))
             histogram = self._histograms.get(key)
             if histogram is None:
                 histogram = self._histograms[key] = Histogram()
