@@ -192,8 +192,14 @@ class PostgresCollector:
     def _statements(self, now: float, conn: psycopg.Connection, target: str) -> list[Sample]:
         if conn.execute(_HAS_STATEMENTS).fetchone() is None:
             return []
+        try:
+            rows = conn.execute(_STATEMENTS).fetchall()
+        except psycopg.errors.ObjectNotInPrerequisiteState:
+            # Installed but not in shared_preload_libraries: nothing to read, target is fine.
+            self.top_statements[target] = []
+            return []
         deltas = []
-        for queryid, total, query in conn.execute(_STATEMENTS):
+        for queryid, total, query in rows:
             per_second = self._rates.rate((target, "stmt", queryid), now, float(total))
             if per_second:
                 deltas.append((queryid, per_second, query))

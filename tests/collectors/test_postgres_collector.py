@@ -97,3 +97,22 @@ def test_a_database_that_goes_away_is_reported_down_and_recovers(pg_url):
         assert collector.targets[target] is None
     finally:
         proxy.cut()
+
+
+def test_pg_stat_statements_installed_but_not_preloaded_leaves_the_target_up(pg_url):
+    with psycopg.connect(dsn(pg_url), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        preloaded = (
+            "pg_stat_statements" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        )
+    try:
+        collector = PostgresCollector("h", [pg_url])
+        collector.collect(1.0)
+        values = by_name(collector.collect(2.0))
+        assert values["pg_up"] == 1.0
+        assert collector.targets[target_name(pg_url)] is None
+        if not preloaded:
+            assert collector.top_statements[target_name(pg_url)] == []
+    finally:
+        with psycopg.connect(dsn(pg_url), autocommit=True) as conn:
+            conn.execute("DROP EXTENSION IF EXISTS pg_stat_statements")
