@@ -5,6 +5,8 @@ for every console user (the services keep analysts to their own account). Passwo
 never sent back to the browser, and a new token's value only ever goes to the one-time box.
 """
 
+from collections.abc import Callable
+
 import dash
 from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
@@ -18,6 +20,7 @@ from app.runtime import runtime
 from app.services import accounts
 from app.services import settings as view
 from app.services.settings import ACCOUNT_ERRORS
+from storage.accounts import Account
 
 ADMIN = ("admin",)
 NEW_USER_FIELDS = {"name": "user name"}
@@ -136,13 +139,7 @@ def _register_users(app: dash.Dash) -> None:
     )
     def change_role(_n, rows, role):
         """Give the selected user the chosen role."""
-        user_id = _selected_id(rows)
-        try:
-            account = accounts.update_user(runtime(), _actor(), user_id, role=role or "")
-            users, _ = _users_changed()
-        except ACCOUNT_ERRORS as exc:
-            return feedback(view.error_message(exc), ok=False), dash.no_update
-        return feedback(f"{account.name} is now {account.role}.", ok=True), users
+        return _update_selected(rows, lambda a: f"{a.name} is now {a.role}.", role=role or "")
 
     @callback(
         app,
@@ -156,15 +153,12 @@ def _register_users(app: dash.Dash) -> None:
     )
     def set_disabled(_disable, _enable, rows):
         """Disable or enable the selected user (they are signed out at once when disabled)."""
-        user_id = _selected_id(rows)
         disabled = dash.ctx.triggered_id == ids.SETTINGS_USER_DISABLE
-        try:
-            account = accounts.update_user(runtime(), _actor(), user_id, disabled=disabled)
-            users, _ = _users_changed()
-        except ACCOUNT_ERRORS as exc:
-            return feedback(view.error_message(exc), ok=False), dash.no_update
-        state = "disabled" if account.disabled else "enabled"
-        return feedback(f"{account.name} is {state}.", ok=True), users
+        return _update_selected(
+            rows,
+            lambda a: f"{a.name} is {'disabled' if a.disabled else 'enabled'}.",
+            disabled=disabled,
+        )
 
     @callback(
         app,
@@ -300,12 +294,7 @@ def _register_audit(app: dash.Dash) -> None:
     )
     def load_audit(by, action, _users, _tokens):
         """The newest audit entries matching the filters."""
-        try:
-            rows, cursor = view.audit_page(runtime(), _actor(), by=by, action=action)
-        except ACCOUNT_ERRORS as exc:
-            failed = feedback(view.error_message(exc), ok=False)
-            return dash.no_update, dash.no_update, dash.no_update, failed
-        return rows, cursor, cursor is None, None
+        return _audit_rows(by, action, None, lambda rows: rows)
 
     @callback(
         app,
@@ -324,11 +313,33 @@ def _register_audit(app: dash.Dash) -> None:
         """Append the next older page of entries below the ones shown."""
         if cursor is None:
             raise PreventUpdate
-        try:
-            rows, cursor = view.audit_page(
-                runtime(), _actor(), by=by, action=action, before_id=cursor
-            )
-        except ACCOUNT_ERRORS as exc:
-            failed = feedback(view.error_message(exc), ok=False)
-            return dash.no_update, dash.no_update, dash.no_update, failed
-        return {"add": rows}, cursor, cursor is None, None
+        return _audit_rows(by, action, cursor, lambda rows: {"add": rows})
+
+
+def _update_selected(rows: list[dict] | None, message: Callable[[Account], str], **change):
+    """Apply ``change`` to the user selected in the grid; feedback and the new user rows."""
+    user_id = _selected_id(rows)
+    try:
+        account = accounts.update_user(runtime(), _actor(), user_id, **change)
+        users, _ = _users_changed()
+    except ACCOUNT_ERRORS as exc:
+        return feedback(view.error_message(exc), ok=False), dash.no_update
+    return feedback(message(account), ok=True), users
+
+
+def _audit_rows(
+    by: str | None,
+    action: str | None,
+    before_id: int | None,
+    as_grid: Callable[[list[dict]], object],
+):
+    """A page of audit entries for the grid (``as_grid`` replaces or appends rows), the
+    next cursor, whether "load more" is off, and feedback."""
+    try:
+        rows, cursor = view.audit_page(
+            runtime(), _actor(), by=by, action=action, before_id=before_id
+        )
+    except ACCOUNT_ERRORS as exc:
+        failed = feedback(view.error_message(exc), ok=False)
+        return dash.no_update, dash.no_update, dash.no_update, failed
+    return as_grid(rows), cursor, cursor is None, None
