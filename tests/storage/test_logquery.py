@@ -46,6 +46,13 @@ RECORDS = {
         "message": "GET /healthz 200",
         "attrs": None,
     },
+    "percent": {
+        "level": "info",
+        "source": "agent",
+        "host": "web-3",
+        "message": "cpu at 100% with an under_score",
+        "attrs": {},
+    },
 }
 
 
@@ -53,11 +60,12 @@ RECORDS = {
     ("query", "expected"),
     [
         ("", set(RECORDS)),
+        ("100%", {"percent"}),
         ("level:error", {"db-timeout"}),
         ("level>=warning", {"db-timeout", "disk", "crash"}),
         ("level>error", {"crash"}),
         ("level<info", {"health"}),
-        ("level<=INFO", {"login", "health"}),
+        ("level<=INFO", {"login", "health", "percent"}),
         ("level:warn", {"disk"}),
         ("source:api", {"db-timeout", "crash", "health"}),
         ("host:web-1 source:api", {"db-timeout", "health"}),
@@ -69,7 +77,7 @@ RECORDS = {
         ("TIMEOUT", {"db-timeout"}),
         ('"connection reset"', {"crash"}),
         ('"reset connection"', set()),
-        ("-source:api", {"login", "disk"}),
+        ("-source:api", {"login", "disk", "percent"}),
         ("-healthz source:api", {"db-timeout", "crash"}),
         ("level>=warning -host:web-1", {"crash"}),
         (r'"say \"hi\""', set()),

@@ -1,0 +1,274 @@
+"""Log store: batched writes (COPY on Postgres) and searches in the shared query language."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, Integer, String, and_, case, cast, func, not_, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
+
+from storage.accounts import utc
+from storage.logquery import LEVELS, Query, Term
+from storage.models import LogRecord as LogRow
+
+MAX_MESSAGE = 64 * 1024
+"""Characters of a message that are kept; longer ones are cut (and say so in attrs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A record to store: UTC time, a level from ``LEVELS``, where it came from, the text."""
+
+    ts: datetime
+    level: str
+    source: str
+    host: str
+    message: str
+    attrs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """A stored record, with its id (ids grow with arrival order)."""
+
+    id: int
+    ts: datetime
+    level: str
+    source: str
+    host: str
+    message: str
+    attrs: dict
+
+    def to_dict(self) -> dict:
+        """JSON-ready data; the time as ISO 8601 UTC."""
+        return {
+            "id": self.id,
+            "ts": self.ts.isoformat(),
+            "level": self.level,
+            "source": self.source,
+            "host": self.host,
+            "message": self.message,
+            "attrs": self.attrs,
+        }
+
+
+class LogStore:
+    """Reads and writes ``log_records`` on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    def write(self, entries: Sequence[LogEntry]) -> int:
+        """Store ``entries`` in one transaction (committed when this returns); their count."""
+        if not entries:
+            return 0
+        rows = [_row(e) for e in entries]
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                with (
+                    conn.connection.driver_connection.cursor() as cur,
+                    cur.copy(
+                        "COPY log_records (ts, level, source, host, message, attrs) FROM STDIN"
+                    ) as copy,
+                ):
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                conn.exec_driver_sql(
+                    "INSERT INTO log_records (ts, level, source, host, message, attrs) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(_sqlite_time(r[0]), *r[1:]) for r in rows],
+                )
+        return len(rows)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def search(
+        self,
+        query: Query,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page:
+        """Matching records newest first, ``limit`` at a time (keyset paging by cursor)."""
+        stmt = self._filtered(select(LogRow), query, start, end)
+        if cursor is not None:
+            ts, record_id = decode_cursor(cursor)
+            stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
+        stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            records = [_record(r) for r in conn.execute(stmt)]
+        more = len(records) > limit
+        records = records[:limit]
+        return Page(records, encode_cursor(records[-1]) if more and records else None)
+
+    def after(self, last_id: int, query: Query, limit: int = 1000) -> list[LogRecord]:
+        """Matching records with ids above ``last_id``, oldest first: what a tail missed."""
+        stmt = self._filtered(select(LogRow), query, None, None)
+        stmt = stmt.where(LogRow.id > last_id).order_by(LogRow.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(stmt)]
+
+    def latest_id(self) -> int:
+        """The highest record id (0 when empty)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.coalesce(func.max(LogRow.id), 0))).scalar_one()
+
+    def histogram(
+        self, query: Query, start: datetime, end: datetime, buckets: int = 60
+    ) -> tuple[float, list[dict]]:
+        """Counts per level per time bucket; returns the bucket width (s) and the rows
+        ``{"ts": bucket start (epoch s), "level": ..., "count": n}``."""
+        span = max((end - start).total_seconds(), 1.0)
+        step = max(1.0, math.ceil(span / max(buckets, 1)))
+        base = start.timestamp()
+        if self.dialect == "postgresql":
+            epoch = func.extract("epoch", LogRow.ts)
+        else:
+            # Whole seconds: julianday() arithmetic lands a hair below bucket edges.
+            epoch = cast(func.strftime("%s", LogRow.ts), Integer)
+        bucket = (
+            func.floor((epoch - base) / step)
+            if self.dialect == "postgresql"
+            else cast((epoch - base) / step, Integer)
+        )
+        stmt = (
+            self._filtered(select(bucket.label("b"), LogRow.level, func.count()), query, start, end)
+            .group_by("b", LogRow.level)
+            .order_by("b")
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return step, [
+            {"ts": base + int(b) * step, "level": level, "count": n} for b, level, n in rows
+        ]
+
+    def stream(
+        self,
+        query: Query,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        batch: int = 2000,
+    ) -> Iterator[LogRecord]:
+        """Every matching record oldest first, read through a server-side cursor so memory
+        stays flat whatever the count."""
+        stmt = self._filtered(select(LogRow), query, start, end).order_by(LogRow.ts, LogRow.id)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+            for row in result:
+                yield _record(row)
+
+    def _filtered(self, stmt, query: Query, start: datetime | None, end: datetime | None):
+        if start is not None:
+            stmt = stmt.where(LogRow.ts >= start)
+        if end is not None:
+            stmt = stmt.where(LogRow.ts < end)
+        for term in query.terms:
+            condition = self._condition(term)
+            stmt = stmt.where(not_(condition) if term.negated else condition)
+        return stmt
+
+    def _condition(self, term: Term):
+        if term.field is None:
+            pattern = "%" + _escape_like(term.value) + "%"
+            if self.dialect == "postgresql":
+                return LogRow.message.ilike(pattern, escape="\\")
+            return LogRow.message.like(pattern, escape="\\")  # case-blind for ASCII
+        if term.field == "level":
+            wanted = LEVELS.index(term.value)
+            allowed = [lv for rank, lv in enumerate(LEVELS) if _compare(rank, term.op, wanted)]
+            return LogRow.level.in_(allowed)
+        if term.field.startswith("attrs."):
+            path = term.field.removeprefix("attrs.").split(".")
+            return func.coalesce(self._attr_text(path), "") == term.value
+        return getattr(LogRow, term.field) == term.value
+
+    def _attr_text(self, path: list[str]):
+        """An attribute as the text the query language compares (``true``, ``42``)."""
+        if self.dialect == "postgresql":
+            return func.jsonb_extract_path_text(cast(LogRow.attrs, JSONB), *path)
+        json_path = "$" + "".join(f'."{key}"' for key in path)
+        kind = func.json_type(LogRow.attrs, json_path)
+        return case(
+            (kind == "true", "true"),
+            (kind == "false", "false"),
+            else_=cast(func.json_extract(LogRow.attrs, json_path), String),
+        )
+
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
+
+
+def _sqlite_time(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime(_SQLITE_TIME)
+
+
+def _record(row) -> LogRecord:
+    return LogRecord(
+        row.id,
+        utc(row.ts),
+        row.level,
+        row.source,
+        row.host,
+        row.message,
+        json.loads(row.attrs or "{}"),
+    )
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _compare(rank: int, op: str, wanted: int) -> bool:
+    return {
+        ":": rank == wanted,
+        ">=": rank >= wanted,
+        ">": rank > wanted,
+        "<=": rank <= wanted,
+        "<": rank < wanted,
+    }[op]
+
+
+def _row(entry: LogEntry) -> tuple:
+    message, attrs = entry.message, entry.attrs or {}
+    if len(message) > MAX_MESSAGE:
+        message, attrs = message[:MAX_MESSAGE], {**attrs, "truncated_from": len(entry.message)}
+    ts = entry.ts if entry.ts.tzinfo else entry.ts.replace(tzinfo=UTC)
+    return (
+        ts.astimezone(UTC),
+        entry.level,
+        entry.source,
+        entry.host,
+        message,
+        json.dumps(attrs, separators=(",", ":"), default=str),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a search, newest first, and the cursor of the next (None at the end)."""
+
+    records: list[LogRecord]
+    next_cursor: str | None
+
+
+def encode_cursor(record: LogRecord) -> str:
+    """An opaque keyset cursor: the position just after ``record`` in newest-first order."""
+    return f"{record.ts.timestamp():.6f}:{record.id}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (ts, id) a cursor stands for; ValueError when it is not one of ours."""
+    stamp, _, ident = cursor.partition(":")
+    ts = datetime.fromtimestamp(float(stamp), UTC)
+    record_id = int(ident)
+    if record_id < 1:
+        raise ValueError("not a cursor")
+    return ts, record_id
