@@ -13,16 +13,17 @@ import dash
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import auth, timing
+from app import auth, log_handler, timing
 from app.api import errors
 from app.api.accounts import bp as accounts_bp
+from app.api.logs import bp as logs_bp
 from app.api.monitoring import bp as monitoring_bp
 from app.callbacks import register_all
 from app.layout import shell
 from app.runtime import Runtime
 from app.settings import Settings
 from app.token_cache import follow_auth_changes
-from app.ws import sock
+from app.ws import LOGS_CHANNEL, sock
 from collectors.base import Collector
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
@@ -30,12 +31,15 @@ from collectors.postgres import target_name as postgres_target
 from collectors.redis import RedisCollector
 from collectors.redis import target_name as redis_target
 from collectors.requests import RequestCollector, RequestTimings
-from collectors.scheduler import ScheduleConfig, Scheduler
+from collectors.scheduler import LeaderJob, ScheduleConfig, Scheduler
+from collectors.syslog import SyslogReceiver, parse_addr
 from collectors.system import SystemCollector
+from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.leader import make_leader_lock
 from storage.live import make_bus
+from storage.logs import LogStore
 from storage.metrics import MetricsStore
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,18 @@ def build_runtime(settings: Settings) -> Runtime:
     bus = make_bus(settings.redis_url)
     timings = RequestTimings()
     collectors = build_collectors(settings, timings, engine)
+    # Every committed write wakes the live tails of every process (through Redis if set).
+    logs = LogStore(
+        engine, on_commit=lambda n: bus.publish(LOGS_CHANNEL, {"type": "logs", "count": n})
+    )
+    tailer = None
+    if settings.tail_files:
+        tailer = FileTailer(
+            settings.tail_files,
+            logs.write,
+            settings.data_dir / "tail-positions.json",
+            settings.hostname,
+        )
     scheduler = Scheduler(
         collectors,
         metrics,
@@ -88,9 +104,19 @@ def build_runtime(settings: Settings) -> Runtime:
             rollup_retention=settings.rollup_retention_days * 86400,
             hourly_retention=settings.hourly_retention_days * 86400,
         ),
+        jobs=[LeaderJob("tail", tailer.poll, 1.0)] if tailer else (),
     )
     return Runtime(
-        settings, engine, metrics, AccountStore(engine), bus, collectors, scheduler, timings
+        settings,
+        engine,
+        metrics,
+        AccountStore(engine),
+        bus,
+        collectors,
+        scheduler,
+        timings,
+        logs,
+        tailer=tailer,
     )
 
 
@@ -119,6 +145,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     if settings.is_sqlite:
         db.upgrade(settings.database_url)
     rt = build_runtime(settings)
+    rt.log_handler = log_handler.install(rt.logs, settings.hostname)
     try:
         ensure_first_admin(rt)
     except SQLAlchemyError as exc:
@@ -145,7 +172,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # Ingest checks its own (configured) limit; this is the ceiling for everything else.
+        MAX_CONTENT_LENGTH=max(16 * 1024 * 1024, settings.ingest_max_bytes),
         SOCK_SERVER_OPTIONS={"ping_interval": 25},
     )
     server.extensions["pulseboard"] = rt
@@ -156,6 +184,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     timing.install(server, rt.timings)
     server.register_blueprint(monitoring_bp)
     server.register_blueprint(accounts_bp)
+    server.register_blueprint(logs_bp)
     sock.init_app(server)
 
     app.layout = shell
@@ -167,6 +196,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
             auth.inline_script_hashes(app.index()), settings.allowed_origins
         )
     )
+    if settings.syslog_addr:
+        # Every process tries; one binds, the others log that the port is taken.
+        rt.syslog = SyslogReceiver(*parse_addr(settings.syslog_addr), rt.logs.write)
+        rt.syslog.start()
     if settings.start_scheduler:
         rt.scheduler.start()
     return app

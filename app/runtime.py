@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -12,9 +14,17 @@ from app.token_cache import AUTH_CHANNEL, TokenCache
 from collectors.base import Collector
 from collectors.requests import RequestTimings
 from collectors.scheduler import Scheduler
+from collectors.syslog import SyslogReceiver
+from collectors.tail import FileTailer
 from storage.accounts import AccountStore
 from storage.live import LiveBus
+from storage.logs import LogStore
 from storage.metrics import MetricsStore
+
+if TYPE_CHECKING:
+    from app.log_handler import LogStoreHandler
+
+INGEST_WRITE_SLOTS = 4
 
 
 @dataclass
@@ -29,7 +39,14 @@ class Runtime:
     collectors: list[Collector]
     scheduler: Scheduler
     timings: RequestTimings
+    logs: LogStore
     token_cache: TokenCache = field(default_factory=TokenCache)
+    ingest_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(INGEST_WRITE_SLOTS)
+    )
+    log_handler: LogStoreHandler | None = None
+    syslog: SyslogReceiver | None = None
+    tailer: FileTailer | None = None
 
     def auth_changed(self) -> None:
         """Tell every process that a token or user changed: cached token answers go."""
@@ -37,8 +54,18 @@ class Runtime:
         self.bus.publish(AUTH_CHANNEL, {"type": "auth-changed"})
 
     def close(self) -> None:
-        """Stop the scheduler, the bus and the database pool."""
+        """Stop the scheduler, syslog and tailer, the log handler (writing what it holds), the
+        bus and the pool."""
         self.scheduler.shutdown()
+        if self.syslog is not None:
+            self.syslog.stop()
+        if self.tailer is not None:
+            self.tailer.close()
+        if self.log_handler is not None:
+            from app.log_handler import uninstall
+
+            uninstall(self.log_handler)
+            self.log_handler = None
         self.bus.close()
         self.engine.dispose()
 

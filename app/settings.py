@@ -40,6 +40,20 @@ def _psycopg_url(url: str) -> str:
     return url
 
 
+def _addr(env: Mapping[str, str], key: str) -> str | None:
+    """``host:port`` (IPv6 as ``[::1]:514``), or None when unset."""
+    raw = (env.get(key) or "").strip()
+    if not raw:
+        return None
+    host, sep, port = raw.rpartition(":")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not bare or (":" in bare and bare == host) or not port.isdigit():
+        raise SettingsError(f"{key} must be host:port (IPv6 as [::1]:514), got {raw!r}")
+    if not 1 <= int(port) <= 65535:
+        raise SettingsError(f"{key} port must be between 1 and 65535, got {port}")
+    return raw
+
+
 def _flag(env: Mapping[str, str], key: str) -> bool:
     return env.get(key, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -57,6 +71,8 @@ class Settings:
     raw_retention_hours: int = 48
     rollup_retention_days: int = 30
     hourly_retention_days: int = 365
+    log_retention_days: int = 14
+    ingest_max_bytes: int = 8 * 1024 * 1024
     leader_lock_ttl: int = 15
     hostname: str = field(default_factory=socket.gethostname)
     allowed_origins: tuple[str, ...] = ()
@@ -65,6 +81,8 @@ class Settings:
     metrics_token: str | None = None
     monitor_postgres: tuple[str, ...] = ()
     monitor_redis: tuple[str, ...] = ()
+    syslog_addr: str | None = None
+    tail_files: tuple[str, ...] = ()
     start_scheduler: bool = True
 
     @property
@@ -92,6 +110,10 @@ class Settings:
             "raw_retention_hours": _int(env, "PULSEBOARD_RAW_RETENTION_HOURS", 48, 1, 24 * 365),
             "rollup_retention_days": _int(env, "PULSEBOARD_ROLLUP_RETENTION_DAYS", 30, 1, 3650),
             "hourly_retention_days": _int(env, "PULSEBOARD_HOURLY_RETENTION_DAYS", 365, 1, 36500),
+            "log_retention_days": _int(env, "PULSEBOARD_LOG_RETENTION_DAYS", 14, 1, 36500),
+            "ingest_max_bytes": _int(
+                env, "PULSEBOARD_INGEST_MAX_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024
+            ),
             "leader_lock_ttl": _int(env, "PULSEBOARD_LEADER_LOCK_TTL", 15, 3, 600),
             "hostname": env.get("PULSEBOARD_HOSTNAME") or socket.gethostname(),
             "allowed_origins": origins,
@@ -101,6 +123,8 @@ class Settings:
                 _psycopg_url(u) for u in _list(env, "PULSEBOARD_MONITOR_POSTGRES")
             ),
             "monitor_redis": _list(env, "PULSEBOARD_MONITOR_REDIS"),
+            "syslog_addr": _addr(env, "PULSEBOARD_SYSLOG_ADDR"),
+            "tail_files": _list(env, "PULSEBOARD_TAIL_FILES"),
             "session_idle_minutes": _int(env, "PULSEBOARD_SESSION_IDLE_MINUTES", 480, 1, 7 * 1440),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.

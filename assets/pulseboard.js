@@ -6,7 +6,7 @@
   const LIVE_STATUS = "overview-live-status";
   const MAX_POINTS = 1500;
   const RESYNC_STORE = "overview-resync";
-  const RESYNC_EVERY_MS = 5000;
+  const RESYNC_EVERY_MS = 15000;
 
   function canonicalLabels(labels) {
     const keys = Object.keys(labels || {}).sort();

@@ -53,6 +53,15 @@ class ScheduleConfig:
     buffer_limit: int = 200_000
 
 
+@dataclass(frozen=True)
+class LeaderJob:
+    """An extra job that only the leader runs, every ``interval`` seconds (e.g. file tailing)."""
+
+    name: str
+    fn: Callable[[], object]
+    interval: float = 1.0
+
+
 class Scheduler:
     """Runs the collectors and maintenance jobs in the one process that holds the lock."""
 
@@ -64,8 +73,10 @@ class Scheduler:
         lock: LeaderLock,
         config: ScheduleConfig,
         clock: Callable[[], float] = time.time,
+        jobs: Sequence[LeaderJob] = (),
     ) -> None:
         self.collectors = list(collectors)
+        self.jobs = list(jobs)
         self.metrics = metrics
         self.bus = bus
         self.lock = lock
@@ -100,6 +111,10 @@ class Scheduler:
         scheduler.add_job(
             self.retention, "interval", seconds=cfg.retention_interval, id="retention"
         )
+        for job in self.jobs:
+            scheduler.add_job(
+                self.run_job, "interval", seconds=job.interval, args=[job], id=f"job:{job.name}"
+            )
         scheduler.start()
         self._scheduler = scheduler
         self.started_at = self.clock()
@@ -169,6 +184,12 @@ class Scheduler:
             )
             or {}
         )
+
+    def run_job(self, job: LeaderJob) -> object:
+        """Run an extra job once, tracked like the others (leader only)."""
+        if not self.is_leader:
+            return None
+        return self._tracked(job.name, job.fn)
 
     def _store(self, samples: list[Sample]) -> int:
         """Write the backlog and ``samples``; keep them (bounded) if the database is away."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -59,9 +59,11 @@ class LogRecord:
 class LogStore:
     """Reads and writes ``log_records`` on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_commit: Callable[[int], None] | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.on_commit = on_commit
+        """Called with the count after each committed write (the app wakes live tails)."""
 
     def write(self, entries: Sequence[LogEntry]) -> int:
         """Store ``entries`` in one transaction (committed when this returns); their count."""
@@ -84,6 +86,8 @@ class LogStore:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [(_sqlite_time(r[0]), *r[1:]) for r in rows],
                 )
+        if self.on_commit is not None:
+            self.on_commit(len(rows))
         return len(rows)
 
     # -- reading -----------------------------------------------------------------------
@@ -115,6 +119,13 @@ class LogStore:
         stmt = stmt.where(LogRow.id > last_id).order_by(LogRow.id).limit(limit)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(stmt)]
+
+    def count_between(self, first_id: int, last_id: int, query: Query) -> int:
+        """Matching records with ids in (first_id, last_id]."""
+        stmt = self._filtered(select(func.count()).select_from(LogRow), query, None, None)
+        stmt = stmt.where(LogRow.id > first_id, LogRow.id <= last_id)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).scalar_one()
 
     def latest_id(self) -> int:
         """The highest record id (0 when empty)."""

@@ -258,3 +258,26 @@ class AuditPage(BaseModel):
 
     items: list[AuditOut]
     next_cursor: int | None
+
+
+class LogRecordIn(BaseModel):
+    """One record of POST /api/v1/logs (a line of NDJSON, or an item of a JSON array)."""
+
+    ts: Timestamp | None = Field(
+        None,
+        description="ISO 8601 or epoch seconds; default now; within the log retention "
+        "and at most 10 minutes ahead",
+    )
+    level: str = Field(
+        "info", description="debug, info, warning, error, critical (or warn, err, fatal, crit)"
+    )
+    message: str = Field(description="The text; the store keeps the first 64 KiB")
+    source: str = Field("api", max_length=200)
+    host: str | None = Field(None, max_length=200, description="Default: the caller's address")
+    attrs: dict | None = Field(None, description="Any JSON object")
+
+
+class IngestAccepted(BaseModel):
+    """Records committed by POST /api/v1/logs."""
+
+    accepted: int

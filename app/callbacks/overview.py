@@ -56,7 +56,10 @@ def register(app: dash.Dash) -> None:
             elif trigger == ids.OVERVIEW_APPLY:
                 window = overview.custom_window(start, end)
             else:
-                window = overview.zoom_window(ctx.triggered[0]["value"])
+                # Several charts may report at once (a resize relayouts them all): take
+                # the first report that is about the x range.
+                reports = (overview.zoom_window(t["value"]) for t in ctx.triggered)
+                window = next((w for w in reports if w is not False), False)
                 if window is False:
                     raise dash.exceptions.PreventUpdate
         except FieldError as exc:

@@ -69,6 +69,14 @@ class _Exposition:
         )
         dropped.add_metric([], state["dropped_samples"])
         yield dropped
+        handler = self.rt.log_handler
+        if handler is not None:
+            log_dropped = CounterMetricFamily(
+                "pulseboard_log_handler_dropped",
+                "Pulseboard's own log records dropped (queue full or store away)",
+            )
+            log_dropped.add_metric([], handler.dropped)
+            yield log_dropped
         bus = GaugeMetricFamily(
             "pulseboard_live_bus_up", "1 while the live bus works", labels=["backend"]
         )

@@ -36,6 +36,7 @@ def test_metrics_expose_every_latest_series_with_its_labels(make_app):
     runs = {s.labels["job"]: s.value for s in families["pulseboard_job_runs"].samples}
     assert runs["collector:system"] >= 1
     assert families["pulseboard_live_bus_up"].samples[0].labels == {"backend": "memory"}
+    assert families["pulseboard_log_handler_dropped"].samples[0].value == 0
     rt.scheduler.shutdown()
 
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from dash.testing.composite import DashComposite
 from dash.testing.wait import until
+from selenium.common.exceptions import StaleElementReferenceException
 
 from storage.metrics import Sample
 from tests.conftest import truncate_tables
@@ -40,6 +41,16 @@ def panels(dash_duo: DashComposite, make_app, pg_url, shared_redis_url) -> DashC
     login(dash_duo, app)
     dash_duo.app = app
     return dash_duo
+
+
+def text_of(dash_duo: DashComposite, selector: str) -> str:
+    """An element's text, read again if a redraw replaced the element meanwhile."""
+    for _ in range(5):
+        try:
+            return dash_duo.find_element(selector).text
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    return dash_duo.find_element(selector).text
 
 
 def points(dash_duo: DashComposite, chart: str) -> int:
@@ -99,11 +110,11 @@ def test_zooming_a_chart_requeries_every_chart_at_that_window(panels: DashCompos
         last,
     )
     until(
-        lambda: " to " in dash_duo.find_element("#overview-updated").text,
+        lambda: " to " in text_of(dash_duo, "#overview-updated"),
         timeout=10,
         msg="the zoom did not set a window",
     )
-    shown = dash_duo.find_element("#overview-updated").text
+    shown = text_of(dash_duo, "#overview-updated")
     assert first[:16] in shown.replace("T", " ")
     memory = dash_duo.driver.execute_script(X_RANGE, "#overview-chart-memory")
     assert memory is not None and memory[0] >= first[:19] and memory[1] <= last
@@ -112,7 +123,7 @@ def test_zooming_a_chart_requeries_every_chart_at_that_window(panels: DashCompos
     assert points(dash_duo, "cpu") == count, "a zoomed window must not grow live"
     dash_duo.find_element("label[for$='overview-range_input_1h'], #overview-range label").click()
     until(
-        lambda: "updated" in dash_duo.find_element("#overview-updated").text,
+        lambda: "updated" in text_of(dash_duo, "#overview-updated"),
         timeout=10,
         msg="a preset did not clear the zoom",
     )
@@ -134,7 +145,7 @@ def test_a_custom_range_is_validated_and_applied(panels: DashComposite):
     driver.execute_script(set_value, "overview-to", time.strftime("%Y-%m-%dT%H:%M", hour_ago))
     dash_duo.find_element("#overview-apply").click()
     until(
-        lambda: "must be earlier" in dash_duo.find_element("#overview-error").text,
+        lambda: "must be earlier" in text_of(dash_duo, "#overview-error"),
         10,
         msg="a reversed range was not refused",
     )
@@ -142,7 +153,7 @@ def test_a_custom_range_is_validated_and_applied(panels: DashComposite):
     driver.execute_script(set_value, "overview-to", time.strftime("%Y-%m-%dT%H:%M", now))
     dash_duo.find_element("#overview-apply").click()
     until(
-        lambda: " to " in dash_duo.find_element("#overview-updated").text,
+        lambda: " to " in text_of(dash_duo, "#overview-updated"),
         timeout=10,
         msg="the custom range was not shown",
     )
@@ -183,6 +194,7 @@ def test_auto_refresh_off_stops_live_growth(panels: DashComposite):
     dash_duo = panels
     until(lambda: points(dash_duo, "cpu") >= 2, timeout=15, msg="no CPU points")
     dash_duo.find_element("#overview-auto-refresh").click()
+    time.sleep(1.5)  # let an update already in flight land
     count = points(dash_duo, "cpu")
     time.sleep(3)
     assert points(dash_duo, "cpu") == count

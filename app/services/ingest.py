@@ -1,0 +1,347 @@
+"""Log ingest over HTTP: read a capped (optionally gzipped) body, validate the whole batch,
+write it in one transaction.
+
+The body is NDJSON (one record a line) or a JSON array of records. A batch is all or
+nothing: any bad record refuses it with the bad ones named (``line N`` for NDJSON,
+``record N`` for an array, counted from 1). Messages longer than the store keeps
+(``storage.logs.MAX_MESSAGE``) are cut by the store, which notes the original length in
+``attrs.truncated_from``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.api.models import parse_timestamp
+from app.runtime import Runtime
+from storage.logquery import LEVEL_ALIASES, LEVELS
+from storage.logs import LogEntry
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+JSON_TYPE = "application/json"
+GZIP_ENCODINGS = ("gzip", "x-gzip")
+MAX_RECORDS = 50_000
+MAX_REPORTED = 20
+MAX_TEXT = 200  # source and host: the columns' width
+FUTURE_SLACK = timedelta(minutes=10)
+DEFAULT_SOURCE = "api"
+DEFAULT_LEVEL = "info"
+RETRY_AFTER = 1
+_CHUNK = 64 * 1024
+
+
+@dataclass
+class IngestRefused(Exception):
+    """A batch refused whole: the HTTP status, an error code and message, the bad fields."""
+
+    status: int
+    code: str
+    message: str
+    fields: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _BadRecord(ValueError):
+    """One record's problem, as ``field: what is wrong``."""
+
+
+def _too_large(max_bytes: int, what: str = "Request body") -> IngestRefused:
+    return IngestRefused(413, "too_large", f"{what} larger than {max_bytes} bytes.")
+
+
+def read_body(stream: IO[bytes], content_length: int | None, max_bytes: int) -> bytes:
+    """The raw body, refusing (413) more than ``max_bytes`` before and while reading it."""
+    if content_length is not None and content_length > max_bytes:
+        raise _too_large(max_bytes)
+    chunks, size = [], 0
+    while chunk := stream.read(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def gunzip(data: bytes, max_bytes: int) -> bytes:
+    """Decompress gzip ``data`` without ever holding more than ``max_bytes`` of output."""
+    out, size = [], 0
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            while data:
+                piece = inflater.decompress(data, max_bytes - size + 1)
+                size += len(piece)
+                if size > max_bytes:
+                    raise _too_large(max_bytes, "Decompressed body")
+                out.append(piece)
+                data = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+                if not piece and not data:
+                    break
+        except zlib.error:
+            raise IngestRefused(
+                400, "invalid", "Invalid parameter: body", {"body": "not valid gzip data"}
+            ) from None
+        if not inflater.eof:
+            raise IngestRefused(
+                400, "invalid", "Invalid parameter: body", {"body": "gzip data is truncated"}
+            )
+        data = inflater.unused_data  # another gzip member may follow
+    return b"".join(out)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads(data: bytes | str) -> Any:
+    return json.loads(data, parse_constant=_reject_constant)
+
+
+def _ndjson_records(body: bytes) -> Iterator[tuple[str, Any]]:
+    """(label, decoded value or the decoding problem) of each non-blank line."""
+    for number, line in enumerate(body.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        label = f"line {number}"
+        try:
+            yield label, _loads(line)
+        except (ValueError, RecursionError):
+            yield label, _BadRecord("not valid JSON")
+
+
+def _count_ndjson(body: bytes) -> int:
+    return sum(1 for line in body.split(b"\n") if line.strip())
+
+
+def _array_records(body: bytes) -> list[tuple[str, Any]]:
+    try:
+        data = _loads(body)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise IngestRefused(
+            400, "invalid", "Invalid parameter: body", {"body": f"not valid JSON ({where})"}
+        ) from None
+    except (ValueError, RecursionError):
+        raise IngestRefused(
+            400, "invalid", "Invalid parameter: body", {"body": "not valid JSON"}
+        ) from None
+    if not isinstance(data, list):
+        raise IngestRefused(
+            400, "invalid", "Invalid parameter: body", {"body": "expected a JSON array of records"}
+        )
+    return [(f"record {number}", value) for number, value in enumerate(data, 1)]
+
+
+def _clean(text: str) -> str:
+    """Text the database can hold: no NUL, no lone surrogates."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(record: dict, key: str, default: str) -> str:
+    value = record.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise _BadRecord(f"{key}: must be a string")
+    if not value.strip():
+        raise _BadRecord(f"{key}: must not be empty")
+    if len(value) > MAX_TEXT:
+        raise _BadRecord(f"{key}: longer than {MAX_TEXT} characters")
+    return _clean(value)
+
+
+def _level(record: dict) -> str:
+    value = record.get("level")
+    if value is None:
+        return DEFAULT_LEVEL
+    if not isinstance(value, str):
+        raise _BadRecord("level: must be a string")
+    level = value.strip().lower()
+    level = LEVEL_ALIASES.get(level, level)
+    if level not in LEVELS:
+        raise _BadRecord(f"level: unknown {_short(value)} (one of {', '.join(LEVELS)})")
+    return level
+
+
+def _ts(record: dict, now: datetime, oldest: datetime, retention_days: int) -> datetime:
+    value = record.get("ts")
+    if value is None:
+        return now
+    try:
+        seconds = parse_timestamp(value)
+        if not math.isfinite(seconds):
+            raise ValueError("not a finite number")
+        ts = datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise _BadRecord(f"ts: {exc}") from None
+    if ts > now + FUTURE_SLACK:
+        minutes = int(FUTURE_SLACK.total_seconds() // 60)
+        raise _BadRecord(f"ts: {ts.isoformat()} is more than {minutes} minutes in the future")
+    if ts < oldest:
+        raise _BadRecord(
+            f"ts: {ts.isoformat()} is older than the log retention ({retention_days} days)"
+        )
+    return ts
+
+
+def _entry(
+    value: Any, *, now: datetime, oldest: datetime, retention_days: int, host: str
+) -> LogEntry:
+    if isinstance(value, _BadRecord):
+        raise value
+    if not isinstance(value, dict):
+        raise _BadRecord("not a JSON object")
+    message = value.get("message")
+    if message is None:
+        raise _BadRecord("message: required")
+    if not isinstance(message, str):
+        raise _BadRecord("message: must be a string")
+    attrs = value.get("attrs")
+    if attrs is None:
+        attrs = {}
+    elif not isinstance(attrs, dict):
+        raise _BadRecord("attrs: must be a JSON object")
+    return LogEntry(
+        ts=_ts(value, now, oldest, retention_days),
+        level=_level(value),
+        source=_text(value, "source", DEFAULT_SOURCE),
+        host=_text(value, "host", host),
+        message=_clean(message),
+        attrs=attrs,
+    )
+
+
+def parse_batch(
+    body: bytes,
+    ndjson: bool,
+    *,
+    host: str,
+    retention_days: int,
+    now: datetime | None = None,
+) -> list[LogEntry]:
+    """Every record of ``body`` as a LogEntry, or IngestRefused naming the bad ones."""
+    now = now or datetime.now(UTC)
+    oldest = now - timedelta(days=retention_days)
+    if ndjson:
+        count = _count_ndjson(body)
+        if count > MAX_RECORDS:
+            raise _too_many(count)
+        records: Any = _ndjson_records(body)
+    else:
+        records = _array_records(body)
+        if len(records) > MAX_RECORDS:
+            raise _too_many(len(records))
+    entries: list[LogEntry] = []
+    bad: dict[str, str] = {}
+    bad_count = 0
+    for label, value in records:
+        try:
+            entries.append(
+                _entry(value, now=now, oldest=oldest, retention_days=retention_days, host=host)
+            )
+        except _BadRecord as exc:
+            bad_count += 1
+            if len(bad) < MAX_REPORTED:
+                bad[label] = str(exc)
+    if bad_count:
+        more = f" (the first {len(bad)} are named)" if bad_count > len(bad) else ""
+        raise IngestRefused(
+            400,
+            "invalid",
+            f"{bad_count} bad record(s); nothing was stored{more}.",
+            bad,
+        )
+    if not entries:
+        raise IngestRefused(
+            400, "invalid", "Invalid parameter: body", {"body": "no records in the batch"}
+        )
+    return entries
+
+
+def _too_many(count: int) -> IngestRefused:
+    return IngestRefused(
+        413,
+        "too_many_records",
+        f"{count} records in one batch; send at most {MAX_RECORDS} per request.",
+    )
+
+
+def write_batch(rt: Runtime, entries: list[LogEntry]) -> int:
+    """Write ``entries`` in one committed transaction; 429 when every write slot is busy."""
+    if not rt.ingest_slots.acquire(blocking=False):
+        raise IngestRefused(
+            429,
+            "busy",
+            "The log writer is saturated; retry shortly.",
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
+    try:
+        return rt.logs.write(entries)
+    except SQLAlchemyError:
+        raise IngestRefused(
+            503,
+            "unavailable",
+            "The database is unavailable; nothing was stored, retry shortly.",
+            headers={"Retry-After": str(RETRY_AFTER * 5)},
+        ) from None
+    finally:
+        rt.ingest_slots.release()
+
+
+def ingest(
+    rt: Runtime,
+    stream: IO[bytes],
+    *,
+    content_type: str | None,
+    content_encoding: str | None,
+    content_length: int | None,
+    remote_addr: str | None,
+) -> int:
+    """Read, validate and store one batch; the number of records committed."""
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype not in (*NDJSON_TYPES, JSON_TYPE):
+        raise IngestRefused(
+            415,
+            "unsupported_media_type",
+            "Send application/x-ndjson (one record a line) or application/json (an array).",
+            {"body": f"unsupported Content-Type {_short(mimetype or 'none')}"},
+        )
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding not in ("identity", *GZIP_ENCODINGS):
+        raise IngestRefused(
+            415,
+            "unsupported_media_type",
+            "Content-Encoding must be gzip or absent.",
+            {"body": f"unsupported Content-Encoding {_short(encoding)}"},
+        )
+    max_bytes = rt.settings.ingest_max_bytes
+    body = read_body(stream, content_length, max_bytes)
+    if encoding in GZIP_ENCODINGS:
+        body = gunzip(body, max_bytes)
+    entries = parse_batch(
+        body,
+        mimetype in NDJSON_TYPES,
+        host=(remote_addr or "unknown")[:MAX_TEXT],
+        retention_days=rt.settings.log_retention_days,
+    )
+    return write_batch(rt, entries)
