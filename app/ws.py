@@ -9,8 +9,10 @@ from flask_sock import ConnectionClosed, Sock
 
 from app.auth import READERS, roles
 from app.runtime import runtime
+from app.services import FieldError
+from app.services.log_search import build_query
 from collectors.scheduler import METRICS_CHANNEL
-from storage.logquery import Query, QueryError, parse
+from storage.logquery import Query
 
 sock = Sock()
 CLIENT_QUEUE = 100
@@ -53,13 +55,7 @@ MAX_LAG = 10_000
 
 def tail_query(args) -> Query:
     """The tail's filter: ``q`` plus the ``level``/``source``/``host`` shorthands."""
-    parts = [args.get("q", "")]
-    for field in ("level", "source", "host"):
-        value = args.get(field)
-        if value:
-            quoted = value.replace("\\", "\\\\").replace('"', '\\"')
-            parts.append(f"level>={value}" if field == "level" else f'{field}:"{quoted}"')
-    return parse(" ".join(p for p in parts if p))
+    return build_query(args.get("q", ""), args.get("level"), args.get("source"), args.get("host"))
 
 
 @sock.route("/api/v1/admin/logs/stream")
@@ -80,7 +76,7 @@ def logs_stream(ws) -> None:
         last_id = None if last_id in (None, "") else int(last_id)
         if backlog < 0 or (last_id is not None and last_id < 0):
             raise ValueError("backlog and last_id must not be negative")
-    except (QueryError, ValueError) as exc:
+    except (FieldError, ValueError) as exc:
         ws.send(json.dumps({"type": "error", "message": str(exc)}))
         ws.close(reason=1008, message="bad query")
         return

@@ -281,3 +281,48 @@ class IngestAccepted(BaseModel):
     """Records committed by POST /api/v1/logs."""
 
     accepted: int
+
+
+# -- log search -----------------------------------------------------------------------------
+
+
+class LogSearchQuery(BaseModel):
+    """Query string of GET /api/v1/admin/logs and /api/v1/admin/logs/histogram."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    q: str = Field("", max_length=2000, description="Query language, e.g. level>=warning api")
+    level: ShortText | None = Field(None, description="Minimum level")
+    source: ShortText | None = None
+    host: ShortText | None = None
+    from_: Timestamp | None = Field(None, alias="from")
+    to: Timestamp | None = None
+    cursor: str | None = Field(None, max_length=100, description="next_cursor of a page")
+    limit: int = Field(100, ge=1, le=1000)
+    buckets: int = Field(60, ge=1, le=500, description="Histogram buckets")
+
+
+class LogOut(BaseModel):
+    """A stored log record."""
+
+    id: int
+    ts: str
+    level: str
+    source: str
+    host: str
+    message: str
+    attrs: dict
+
+
+class LogPage(BaseModel):
+    """A page of matching records, newest first."""
+
+    items: list[LogOut]
+    next_cursor: str | None
+
+
+class LogHistogram(BaseModel):
+    """Counts per level per bucket of ``step`` seconds."""
+
+    step: float
+    buckets: list[dict]
