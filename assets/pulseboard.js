@@ -5,8 +5,6 @@
   const LIVE_STORE = "overview-live";
   const LIVE_STATUS = "overview-live-status";
   const MAX_POINTS = 1500;
-  const RESYNC_STORE = "overview-resync";
-  const RESYNC_EVERY_MS = 15000;
 
   function canonicalLabels(labels) {
     const keys = Object.keys(labels || {}).sort();
@@ -17,33 +15,6 @@
 
   function timeLabel(ts) {
     return new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " ");
-  }
-
-  // A series that appears after a chart was drawn (a new route, a new target) cannot be
-  // extended into it: ask the server for a redraw, at most every few seconds.
-  let lastResync = 0;
-  function wanted(meta, sample) {
-    const labels = sample.labels || {};
-    return meta.metrics.indexOf(sample.name) >= 0 &&
-      !meta.exclude.some(function (e) { return labels[e[0]] === e[1]; }) &&
-      meta.only.every(function (o) { return labels[o[0]] === o[1]; });
-  }
-
-  function requestResyncIfMissing(figures, samples) {
-    const now = Date.now();
-    if (now - lastResync < RESYNC_EVERY_MS) { return; }
-    const missing = figures.some(function (fig) {
-      const meta = fig && fig.layout && fig.layout.meta;
-      if (!meta || !Array.isArray(meta.metrics)) { return false; }
-      const drawn = new Set((fig.data || []).map(function (t) { return t.meta; }));
-      return samples.some(function (s) {
-        return wanted(meta, s) && !drawn.has(s.name + "|" + canonicalLabels(s.labels));
-      });
-    });
-    if (missing) {
-      lastResync = now;
-      setProps(RESYNC_STORE, { data: now });
-    }
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -66,10 +37,9 @@
         }
         const values = {};
         message.samples.forEach(function (s) {
-          values[s.name + "|" + canonicalLabels(s.labels)] = s.value;
+          values[s.host + "|" + s.name + "|" + canonicalLabels(s.labels)] = s.value;
         });
         const x = timeLabel(message.ts);
-        requestResyncIfMissing(figures, message.samples);
         return figures.map(function (fig) {
           if (!fig || !fig.data) { return noUpdate; }
           const indices = [], xs = [], ys = [];

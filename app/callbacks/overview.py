@@ -80,10 +80,9 @@ def register(app: dash.Dash) -> None:
         Input(ids.OVERVIEW_REFRESH, "n_intervals"),
         Input(ids.OVERVIEW_HOST, "value"),
         Input(ids.THEME_STORE, "data"),
-        Input(ids.OVERVIEW_RESYNC, "data"),
         roles=READERS,
     )
-    def refresh_charts(window, range_key, _n, host, theme, _resync):
+    def refresh_charts(window, range_key, _n, host, theme):
         """Redraw every chart for the shown window; keep the old ones if the database is
         away."""
         rt, now = runtime(), time.time()

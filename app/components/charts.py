@@ -39,7 +39,7 @@ def time_series_figure(
                 y=[p[1] for p in s.points],
                 mode="lines",
                 name=trace_label(s.name, s.labels, s.host, many_hosts, many_targets),
-                meta=trace_key(s.name, s.labels),
+                meta=trace_key(s.host, s.name, s.labels),
                 hovertemplate=HOVER.get(spec.unit, "%{y:.3s} " + spec.unit)
                 + "<extra>%{fullData.name}</extra>",
             )
@@ -55,12 +55,6 @@ def time_series_figure(
         legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
         hovermode="x unified",
         uirevision=revision or spec.key,
-        # Lets the live client spot series this chart should show but lacks.
-        meta={
-            "metrics": list(spec.metrics),
-            "exclude": [list(e) for e in spec.exclude],
-            "only": [list(o) for o in spec.only],
-        },
         xaxis={"type": "date", "title": None},
         yaxis={
             "ticksuffix": spec.unit if spec.unit == "%" else "",

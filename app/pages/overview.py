@@ -154,7 +154,6 @@ def layout(**_query) -> html.Div:
             dcc.Interval(id=ids.OVERVIEW_REFRESH, interval=REFRESH_MS),
             dcc.Store(id=ids.OVERVIEW_LIVE),
             dcc.Store(id=ids.OVERVIEW_WINDOW),
-            dcc.Store(id=ids.OVERVIEW_RESYNC),
         ],
         id=ids.OVERVIEW_PAGE,
     )

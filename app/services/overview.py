@@ -169,9 +169,9 @@ _THRESHOLDS = {  # metric -> (degraded at, down at)
 }
 
 
-def trace_key(name: str, labels: dict[str, str]) -> str:
-    """The id a live sample and a chart line share: metric name and canonical labels."""
-    return f"{name}|{labels_key(labels)}"
+def trace_key(host: str, name: str, labels: dict[str, str]) -> str:
+    """The id a live sample and a chart line share: host, metric name, canonical labels."""
+    return f"{host}|{name}|{labels_key(labels)}"
 
 
 def trace_label(

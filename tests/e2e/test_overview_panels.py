@@ -72,7 +72,7 @@ def test_application_database_and_redis_panels_show_live_values(panels: DashComp
     ):
         until(
             lambda c=chart: points(dash_duo, c) > 0,
-            timeout=20,
+            timeout=40,  # series that appear after the first draw show at the next refresh
             msg=f"the {chart} chart has no points",
         )
     before = points(dash_duo, "redis-ops")
@@ -101,7 +101,7 @@ def test_application_database_and_redis_panels_show_live_values(panels: DashComp
 
 def test_zooming_a_chart_requeries_every_chart_at_that_window(panels: DashComposite):
     dash_duo = panels
-    until(lambda: points(dash_duo, "cpu") >= 3, timeout=15, msg="too few CPU points")
+    until(lambda: points(dash_duo, "cpu") >= 3, timeout=30, msg="too few CPU points")
     first, last, _ = dash_duo.driver.execute_script(X_RANGE, "#overview-chart-cpu")
     dash_duo.driver.execute_script(
         "const gd = document.querySelector('#overview-chart-cpu .js-plotly-plot');"
@@ -171,7 +171,7 @@ def test_host_selector_appears_with_a_second_host_and_filters(panels: DashCompos
     dash_duo.driver.refresh()
     until(
         lambda: dash_duo.find_element("#overview-host-group").is_displayed(),
-        15,
+        30,
         msg="the host selector did not appear",
     )
     dash_duo.driver.execute_script(
