@@ -22,7 +22,6 @@ from app.api.models import (
 from app.api.spec import operation, parse_body, parse_query
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
-from app.services import FieldError
 from app.services import accounts as service
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1/admin")
@@ -36,8 +35,6 @@ def _call(fn, *args, **kwargs):
     """Run a service call, turning its errors into API errors."""
     try:
         return fn(*args, **kwargs)
-    except FieldError as exc:
-        raise bad_request({exc.field: exc.message}) from None
     except service.Conflict as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     except service.NotFound as exc:

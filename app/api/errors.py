@@ -7,6 +7,8 @@ from flask import Flask, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from app.services import FieldError
+
 
 class ApiError(Exception):
     """An error the API reports to the caller as ``{"error": {...}}``."""
@@ -49,6 +51,11 @@ def install(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(FieldError)
+    def _field_error(exc: FieldError):
+        error = bad_request({exc.field: exc.message})
+        return jsonify(error.body()), error.status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -7,14 +7,14 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.api.errors import ApiError, bad_request
+from app.api.errors import ApiError
 from app.api.models import Catalogue, HealthResponse, Liveness, MetricsQuery, SeriesResponse
 from app.api.spec import openapi_document, operation, parse_query
 from app.auth import READERS, public, roles
 from app.runtime import runtime
-from app.services import FieldError, prometheus
 from app.services import health as health_service
 from app.services import metrics as metrics_service
+from app.services import prometheus
 
 bp = Blueprint("monitoring", __name__)
 
@@ -75,10 +75,7 @@ def metrics():
     rt = runtime()
     if not query.name:
         return jsonify(metrics_service.catalogue(rt, host=query.host))
-    try:
-        result = metrics_service.series(
-            rt, query.name, query.from_, query.to, query.host, query.max_points, time.time()
-        )
-    except FieldError as exc:
-        raise bad_request({exc.field: exc.message}) from None
+    result = metrics_service.series(
+        rt, query.name, query.from_, query.to, query.host, query.max_points, time.time()
+    )
     return jsonify(result)
