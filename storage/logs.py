@@ -102,7 +102,7 @@ class LogStore:
         limit: int = 100,
     ) -> Page:
         """Matching records newest first, ``limit`` at a time (keyset paging by cursor)."""
-        stmt = self._filtered(select(LogRow), query, start, end)
+        stmt = self.matching(select(LogRow), query, start, end)
         if cursor is not None:
             ts, record_id = decode_cursor(cursor)
             stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
@@ -115,14 +115,14 @@ class LogStore:
 
     def after(self, last_id: int, query: Query, limit: int = 1000) -> list[LogRecord]:
         """Matching records with ids above ``last_id``, oldest first: what a tail missed."""
-        stmt = self._filtered(select(LogRow), query, None, None)
+        stmt = self.matching(select(LogRow), query, None, None)
         stmt = stmt.where(LogRow.id > last_id).order_by(LogRow.id).limit(limit)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(stmt)]
 
     def count_between(self, first_id: int, last_id: int, query: Query) -> int:
         """Matching records with ids in (first_id, last_id]."""
-        stmt = self._filtered(select(func.count()).select_from(LogRow), query, None, None)
+        stmt = self.matching(select(func.count()).select_from(LogRow), query, None, None)
         stmt = stmt.where(LogRow.id > first_id, LogRow.id <= last_id)
         with self.engine.connect() as conn:
             return conn.execute(stmt).scalar_one()
@@ -151,7 +151,7 @@ class LogStore:
             else cast((epoch - base) / step, Integer)
         )
         stmt = (
-            self._filtered(select(bucket.label("b"), LogRow.level, func.count()), query, start, end)
+            self.matching(select(bucket.label("b"), LogRow.level, func.count()), query, start, end)
             .group_by("b", LogRow.level)
             .order_by("b")
         )
@@ -170,13 +170,14 @@ class LogStore:
     ) -> Iterator[LogRecord]:
         """Every matching record oldest first, read through a server-side cursor so memory
         stays flat whatever the count."""
-        stmt = self._filtered(select(LogRow), query, start, end).order_by(LogRow.ts, LogRow.id)
+        stmt = self.matching(select(LogRow), query, start, end).order_by(LogRow.ts, LogRow.id)
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
             for row in result:
                 yield _record(row)
 
-    def _filtered(self, stmt, query: Query, start: datetime | None, end: datetime | None):
+    def matching(self, stmt, query: Query, start: datetime | None, end: datetime | None):
+        """``stmt`` narrowed to records matching ``query`` within [start, end)."""
         if start is not None:
             stmt = stmt.where(LogRow.ts >= start)
         if end is not None:
