@@ -2,7 +2,7 @@
 
 import dash
 
-from app.callbacks import overview, settings, shell
+from app.callbacks import logs, overview, settings, shell
 
 
 def register_all(app: dash.Dash) -> None:
@@ -10,3 +10,4 @@ def register_all(app: dash.Dash) -> None:
     shell.register(app)
     overview.register(app)
     settings.register(app)
+    logs.register(app)

@@ -1,0 +1,247 @@
+"""Pieces of the Logs page: grid columns, the level histogram, the detail panel, the
+query syntax and the export menu."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from app import ids
+from storage.logquery import LEVELS
+
+LEVEL_COLOURS = {
+    "debug": "#8c959f",
+    "info": "#0d6efd",
+    "warning": "#f0ad00",
+    "error": "#dc3545",
+    "critical": "#7b1fa2",
+}
+
+# Values are shown as text by the grid (never as HTML), so log lines cannot inject markup.
+COLUMNS = [
+    {
+        "field": "ts",
+        "headerName": "Time (UTC)",
+        "width": 190,
+        "valueFormatter": {"function": "pulseboardLogTime(params.value)"},
+    },
+    {
+        "field": "level",
+        "headerName": "Level",
+        "width": 100,
+        "cellClass": {"function": "pulseboardLevelClass(params.value)"},
+    },
+    {"field": "source", "headerName": "Source", "width": 120},
+    {"field": "host", "headerName": "Host", "width": 120},
+    {"field": "message", "headerName": "Message", "flex": 1, "minWidth": 300},
+]
+
+SYNTAX = [
+    ("timeout", "the message contains the word (any case)"),
+    ('"connection reset"', "the message contains the phrase"),
+    ("level:error", "exactly this level"),
+    ("level>=warning", "this level or worse (also >, <, <=)"),
+    ("source:api  host:web-1", "where it came from"),
+    ("attrs.user_id:42", "an attribute equals a value"),
+    ("-healthcheck  -source:cron", "negation: leave these out"),
+]
+"""The query language, as the syntax help lists it (terms are ANDed)."""
+
+
+def syntax_help() -> dbc.Popover:
+    """The query language in a popover next to the query box."""
+    return dbc.Popover(
+        [
+            dbc.PopoverHeader("Query syntax (terms are ANDed)"),
+            dbc.PopoverBody(
+                html.Table(
+                    [
+                        html.Tr([html.Td(html.Code(example)), html.Td(meaning, className="ps-2")])
+                        for example, meaning in SYNTAX
+                    ],
+                    className="small",
+                )
+            ),
+        ],
+        id=ids.LOGS_SYNTAX_HELP,
+        target=ids.LOGS_SYNTAX,
+        trigger="legacy",
+        placement="bottom",
+    )
+
+
+def level_toggles(shown: list[str]) -> dbc.Checklist:
+    """One toggle button per level; a level switched off is left out of the search."""
+    return dbc.Checklist(
+        id=ids.LOGS_LEVELS,
+        options=[{"label": level, "value": level} for level in LEVELS],
+        value=shown,
+        className="btn-group btn-group-sm level-toggles",
+        inputClassName="btn-check",
+        labelClassName="btn btn-outline-secondary",
+        labelCheckedClassName="active",
+    )
+
+
+def histogram_figure(data: dict, start: float, end: float, dark: bool) -> go.Figure:
+    """Stacked bars of counts per level per bucket; each bar carries its bucket start so
+    a click can narrow the range to it."""
+    step = data["step"]
+    fig = go.Figure()
+    for level in LEVELS:
+        rows = [b for b in data["buckets"] if b["level"] == level]
+        if not rows:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=[_bar_time(b["ts"] + step / 2) for b in rows],
+                y=[b["count"] for b in rows],
+                customdata=[b["ts"] for b in rows],
+                name=level,
+                marker_color=LEVEL_COLOURS[level],
+                hovertemplate=f"%{{y}} {level}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        bargap=0.1,
+        height=150,
+        margin={"l": 40, "r": 10, "t": 5, "b": 25},
+        showlegend=True,
+        legend={"orientation": "h", "y": 1.15, "x": 1, "xanchor": "right"},
+        template="plotly_dark" if dark else "plotly_white",
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis={"range": [_bar_time(start), _bar_time(end)], "type": "date"},
+        yaxis={"rangemode": "tozero"},
+        clickmode="event",
+        dragmode=False,
+        uirevision=f"{start}-{end}",
+    )
+    return fig
+
+
+def _bar_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def detail_panel(record: dict | None) -> list:
+    """The full message and attributes of one record, as text."""
+    if record is None:
+        return [html.Div("Click a row to see the whole record.", className="text-body-secondary")]
+    fields = [("Time", record["ts"]), ("Level", record["level"])]
+    fields += [("Source", record["source"]), ("Host", record["host"]), ("Id", record["id"])]
+    return [
+        html.Dl(
+            [
+                part
+                for name, value in fields
+                for part in (
+                    html.Dt(name, className="col-4"),
+                    html.Dd(str(value), className="col-8 mb-1 text-break"),
+                )
+            ],
+            className="row small mb-2",
+        ),
+        html.Div("Message", className="small fw-semibold"),
+        html.Pre(record["message"], className="log-detail-message"),
+        html.Div("Attributes", className="small fw-semibold"),
+        html.Pre(record["attrs"], className="log-detail-attrs"),
+    ]
+
+
+def export_form(csrf: str) -> html.Form:
+    """Export the current search: a plain form POST, so the browser streams the file to
+    disk whatever its size. The format comes from the menu button pressed."""
+    formats = [("csv", "CSV"), ("json", "JSON"), ("ndjson", "NDJSON")]
+    return html.Form(
+        [
+            dcc.Input(type="hidden", name="csrf_token", value=csrf, id=ids.LOGS_EXPORT_CSRF),
+            dcc.Input(type="hidden", name="q", id=ids.LOGS_EXPORT_Q),
+            dcc.Input(type="hidden", name="from", id=ids.LOGS_EXPORT_FROM),
+            dcc.Input(type="hidden", name="to", id=ids.LOGS_EXPORT_TO),
+            dcc.Input(type="hidden", name="gzip", id=ids.LOGS_EXPORT_GZIP_FIELD, value="false"),
+            dbc.DropdownMenu(
+                [
+                    *[
+                        html.Button(
+                            label,
+                            type="submit",
+                            name="format",
+                            value=value,
+                            className="dropdown-item",
+                            id=f"logs-export-{value}",
+                        )
+                        for value, label in formats
+                    ],
+                    dbc.DropdownMenuItem(divider=True),
+                    html.Div(
+                        dbc.Switch(
+                            id=ids.LOGS_EXPORT_GZIP, label="gzip", value=False, className="mb-0"
+                        ),
+                        className="px-3",
+                    ),
+                ],
+                label="Export",
+                id=ids.LOGS_EXPORT_MENU,
+                size="sm",
+                color="outline-primary",
+                align_end=True,
+            ),
+        ],
+        id=ids.LOGS_EXPORT_FORM,
+        method="post",
+        action="/api/v1/admin/logs/export",
+        className="mb-0",
+    )
+
+
+def tail_controls() -> dbc.Row:
+    """Pause/resume, follow, and the live tail's connection, rate and dropped badges."""
+    return dbc.Row(
+        [
+            dbc.Col(
+                dbc.Button("Pause", id=ids.LOGS_TAIL_PAUSE, size="sm", color="outline-primary"),
+                width="auto",
+            ),
+            dbc.Col(
+                dbc.Switch(id=ids.LOGS_TAIL_FOLLOW, label="Follow", value=True, className="mb-0"),
+                width="auto",
+            ),
+            dbc.Col(
+                [
+                    dbc.Badge("off", id=ids.LOGS_TAIL_STATUS, color="secondary", className="me-2"),
+                    dbc.Badge("0 lines/s", id=ids.LOGS_TAIL_RATE, color="info", className="me-2"),
+                    dbc.Badge(
+                        "0 dropped", id=ids.LOGS_TAIL_DROPPED, color="light", text_color="dark"
+                    ),
+                ],
+                width="auto",
+            ),
+        ],
+        className="g-2 align-items-center mb-2",
+    )
+
+
+def archives_list(archives: list[dict]) -> html.Div:
+    """Archived days with a download link each."""
+    if not archives:
+        return html.Div("No archives yet.", className="text-body-secondary small")
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.A(a["name"], href=a["url"], download=a["name"]),
+                    html.Span(
+                        f" · {a['records']:,} records · {a['size'] / 1024:,.0f} KiB",
+                        className="text-body-secondary",
+                    ),
+                ]
+            )
+            for a in archives
+        ],
+        className="small mb-0",
+    )

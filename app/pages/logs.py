@@ -1,0 +1,204 @@
+"""Logs: search in the query language over a time range, the level histogram, every
+matching row through an infinite grid, one record in detail, a live tail and export."""
+
+import time
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+from flask import session
+
+from app import ids
+from app.components import logs as parts
+from app.services.log_view import DEFAULT_RANGE, RANGES, view
+from storage.logquery import LEVELS
+
+dash.register_page(__name__, path="/logs", name="Logs", title="Pulseboard · Logs", order=10)
+
+BLOCK_ROWS = 100
+
+
+def _query_bar() -> dbc.Row:
+    return dbc.Row(
+        [
+            dbc.Col(html.H4("Logs", className="mb-0"), width="auto"),
+            dbc.Col(
+                dbc.InputGroup(
+                    [
+                        dbc.Input(
+                            id=ids.LOGS_QUERY,
+                            placeholder='level>=warning source:api "connection reset" -healthcheck',
+                            debounce=True,
+                            maxLength=2000,
+                            autocomplete="off",
+                        ),
+                        dbc.Button(
+                            html.I(className="bi bi-question-circle"),
+                            id=ids.LOGS_SYNTAX,
+                            color="outline-secondary",
+                            title="Query syntax",
+                        ),
+                        dbc.Button("Search", id=ids.LOGS_SEARCH, color="primary"),
+                    ],
+                    size="sm",
+                ),
+                className="flex-grow-1",
+            ),
+            dbc.Col(parts.export_form(session.get("csrf", "")), width="auto"),
+        ],
+        className="g-2 align-items-center mb-2",
+    )
+
+
+def _filter_bar() -> dbc.Row:
+    return dbc.Row(
+        [
+            dbc.Col(parts.level_toggles(list(LEVELS)), width="auto"),
+            dbc.Col(
+                dbc.RadioItems(
+                    id=ids.LOGS_RANGE,
+                    options=[{"label": key, "value": key} for key in RANGES],
+                    value=DEFAULT_RANGE,
+                    className="btn-group btn-group-sm range-picker",
+                    inputClassName="btn-check",
+                    labelClassName="btn btn-outline-primary",
+                    labelCheckedClassName="active",
+                ),
+                width="auto",
+            ),
+            dbc.Col(
+                dbc.InputGroup(
+                    [
+                        dbc.InputGroupText("From"),
+                        dbc.Input(
+                            id=ids.LOGS_FROM, type="datetime-local", step=1, className="range-input"
+                        ),
+                        dbc.InputGroupText("to"),
+                        dbc.Input(
+                            id=ids.LOGS_TO, type="datetime-local", step=1, className="range-input"
+                        ),
+                        dbc.Button("Show", id=ids.LOGS_APPLY, color="outline-primary"),
+                    ],
+                    size="sm",
+                ),
+                width="auto",
+            ),
+            dbc.Col(
+                dbc.Switch(id=ids.LOGS_LIVE, label="Live tail", value=False, className="mb-0"),
+                width="auto",
+                className="ms-xl-auto",
+            ),
+        ],
+        className="g-2 align-items-center mb-2",
+    )
+
+
+def _search_area() -> html.Div:
+    return html.Div(
+        [
+            dcc.Graph(
+                id=ids.LOGS_HISTOGRAM,
+                config={"displayModeBar": False, "responsive": True},
+                style={"height": "150px"},
+            ),
+            html.Div(id=ids.LOGS_SUMMARY, className="small text-body-secondary mb-1"),
+            dag.AgGrid(
+                id=ids.LOGS_GRID,
+                columnDefs=parts.COLUMNS,
+                rowModelType="infinite",
+                getRowId="params.data.id + ''",
+                dashGridOptions={
+                    "cacheBlockSize": BLOCK_ROWS,
+                    "maxBlocksInCache": 50,
+                    "infiniteInitialRowCount": 1,
+                    # One block at a time: each continues from the cursor the last one left.
+                    "maxConcurrentDatasourceRequests": 1,
+                    "rowSelection": {
+                        "mode": "singleRow",
+                        "checkboxes": False,
+                        "enableClickSelection": True,
+                    },
+                    "animateRows": False,
+                    "rowHeight": 30,
+                },
+                style={"height": "60vh"},
+                className="logs-grid",
+            ),
+        ],
+        id=ids.LOGS_SEARCH_AREA,
+    )
+
+
+def _tail_area() -> html.Div:
+    return html.Div(
+        [
+            parts.tail_controls(),
+            dag.AgGrid(
+                id=ids.LOGS_TAIL_GRID,
+                columnDefs=parts.COLUMNS,
+                rowData=[],
+                getRowId="params.data.id + ''",
+                dashGridOptions={
+                    "rowSelection": {
+                        "mode": "singleRow",
+                        "checkboxes": False,
+                        "enableClickSelection": True,
+                    },
+                    "animateRows": False,
+                    "rowHeight": 30,
+                },
+                style={"height": "70vh"},
+                className="logs-grid",
+            ),
+        ],
+        id=ids.LOGS_TAIL_AREA,
+        style={"display": "none"},
+    )
+
+
+def layout(**_query) -> html.Div:
+    """Query and filter bars, the histogram over the grid (or the live tail), the detail
+    panel, archives, and the stores the callbacks share."""
+    return html.Div(
+        [
+            _query_bar(),
+            parts.syntax_help(),
+            _filter_bar(),
+            dbc.Alert(id=ids.LOGS_ERROR, color="danger", is_open=False, dismissable=True),
+            dbc.Row(
+                [
+                    dbc.Col([_search_area(), _tail_area()], xs=12, xl=8),
+                    dbc.Col(
+                        [
+                            dbc.Card(
+                                [
+                                    dbc.CardHeader("Record"),
+                                    dbc.CardBody(parts.detail_panel(None), id=ids.LOGS_DETAIL),
+                                ],
+                                className="mb-3",
+                            ),
+                            dbc.Card(
+                                [
+                                    dbc.CardHeader("Archives"),
+                                    dbc.CardBody(id=ids.LOGS_ARCHIVES),
+                                ]
+                            ),
+                        ],
+                        xs=12,
+                        xl=4,
+                    ),
+                ],
+                className="g-3",
+            ),
+            dcc.Store(
+                id=ids.LOGS_VIEW, data=view("", list(LEVELS), DEFAULT_RANGE, None, time.time())
+            ),
+            dcc.Store(id=ids.LOGS_WINDOW),
+            dcc.Store(id=ids.LOGS_HISTOGRAM_STEP),
+            dcc.Store(id=ids.LOGS_CURSORS, data={}),
+            dcc.Store(id=ids.LOGS_PURGED),
+            dcc.Store(id=ids.LOGS_TAIL_CONTROL),
+        ],
+        id=ids.LOGS_PAGE,
+    )

@@ -1,0 +1,149 @@
+"""What the Logs page shows: the search it runs, blocks of rows for its grid, the level
+histogram and the detail of one record."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from app.runtime import Runtime
+from app.services import FieldError
+from app.services.log_search import histogram
+from app.services.overview import custom_window
+from storage.logquery import LEVELS, QueryError, parse
+from storage.logs import encode_cursor
+
+RANGES: dict[str, int] = {
+    "15m": 900,
+    "1h": 3600,
+    "6h": 21600,
+    "24h": 86400,
+    "7d": 604800,
+    "14d": 1209600,
+}
+DEFAULT_RANGE = "1h"
+HISTOGRAM_BUCKETS = 60
+MAX_CURSORS = 500
+"""Cursors the grid remembers (one per block it has read), so scrolling on stays keyset."""
+
+
+def view(
+    text: str | None,
+    levels: list[str] | None,
+    range_key: str | None,
+    window: dict | None,
+    now: float,
+) -> dict:
+    """The search the page runs: the query typed plus one ``-level:x`` per level switched
+    off, over a fixed time range (a preset ends now, so later blocks agree with the first).
+
+    FieldError names ``q`` with the position of a mistake, or the bad range bound.
+    """
+    text = (text or "").strip()
+    try:
+        parse(text)
+    except QueryError as exc:
+        raise FieldError("q", f"{exc.message} (at character {exc.position + 1})") from None
+    shown = [lv for lv in LEVELS if lv in (levels or [])]
+    hidden = " ".join(f"-level:{lv}" for lv in LEVELS if lv not in shown)
+    if window:
+        start, end = float(window["from"]), float(window["to"])
+    else:
+        end = now
+        start = now - RANGES.get(range_key or DEFAULT_RANGE, RANGES[DEFAULT_RANGE])
+    return {
+        "text": text,
+        "q": " ".join(part for part in (text, hidden) if part),
+        "levels": shown,
+        "from": start,
+        "to": end,
+    }
+
+
+def window_from_inputs(start: str | None, end: str | None) -> dict:
+    """A custom window from the page's From/To inputs; FieldError names the bad one."""
+    return custom_window(start, end)
+
+
+def window_inputs(window: dict) -> tuple[str, str]:
+    """The From and To input values (UTC, to the second) that show ``window``."""
+    return tuple(
+        datetime.fromtimestamp(window[k], UTC).strftime("%Y-%m-%dT%H:%M:%S") for k in ("from", "to")
+    )
+
+
+def window_from_bar(click: dict | None, step: float) -> dict | None:
+    """The time range of the histogram bar that was clicked, or None."""
+    points = (click or {}).get("points") or []
+    if not points or "customdata" not in points[0]:
+        return None
+    start = float(points[0]["customdata"])
+    return {"from": start, "to": start + step}
+
+
+def grid_block(
+    rt: Runtime, state: dict, start_row: int, end_row: int, cursors: dict[str, str]
+) -> tuple[list[dict], int | None, dict[str, str]]:
+    """Rows ``start_row``..``end_row`` of the search, newest first; the total when this
+    block reached the end (else None), and the cursors updated with the next block's.
+
+    A block that follows one already read continues from its cursor; a jump further
+    down starts from the nearest known cursor and skips the rest.
+    """
+    known = [int(row) for row in cursors if int(row) <= start_row]
+    base = max(known, default=0)
+    limit = max(1, end_row - start_row)
+    page = rt.logs.search(
+        parse(state["q"]),
+        start=datetime.fromtimestamp(state["from"], UTC),
+        end=datetime.fromtimestamp(state["to"], UTC),
+        cursor=cursors.get(str(base)),
+        limit=limit,
+        offset=start_row - base,
+    )
+    rows = [record.to_dict() for record in page.records]
+    updated = dict(cursors)
+    if page.records:
+        updated[str(start_row + len(rows))] = encode_cursor(page.records[-1])
+    if len(updated) > MAX_CURSORS:
+        for row in sorted(updated, key=int)[: len(updated) - MAX_CURSORS]:
+            del updated[row]
+    total = None if page.next_cursor else start_row + len(rows)
+    return rows, total, updated
+
+
+def level_histogram(rt: Runtime, state: dict, now: float) -> dict:
+    """Counts per level per bucket over the page's range: ``{"step", "buckets"}``."""
+    return histogram(rt, parse(state["q"]), state["from"], state["to"], HISTOGRAM_BUCKETS, now)
+
+
+def detail(row: dict | None) -> dict | None:
+    """The record as the detail panel shows it: its fields, the full message and the
+    attributes as indented JSON."""
+    if not row:
+        return None
+    return {
+        "id": row.get("id"),
+        "ts": row.get("ts"),
+        "level": row.get("level"),
+        "source": row.get("source"),
+        "host": row.get("host"),
+        "message": str(row.get("message", "")),
+        "attrs": json.dumps(row.get("attrs") or {}, indent=2, ensure_ascii=False, sort_keys=True),
+    }
+
+
+def export_fields(state: dict | None) -> dict:
+    """The hidden fields of the export form for the current search."""
+    state = state or {}
+    return {"q": state.get("q", ""), "from": state.get("from", ""), "to": state.get("to", "")}
+
+
+def summary(state: dict, data: dict) -> str:
+    """The line under the histogram: how many records match, over which range (UTC)."""
+    total = sum(bucket["count"] for bucket in data["buckets"])
+    start, end = (datetime.fromtimestamp(state[k], UTC) for k in ("from", "to"))
+    noun = "record" if total == 1 else "records"
+    return (
+        f"{total:,} matching {noun} from {start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S} UTC"
+    )
