@@ -47,6 +47,9 @@ ADDRESS_FAILURE_LIMIT = 20
 SLOW_DOWN_AFTER = 3
 CSRF_HEADER = "X-CSRFToken"
 
+QUERY_TOKEN_PATHS = frozenset({"/embed/logs", "/api/v1/admin/logs/stream"})
+"""Where a bearer token may come as ``?token=`` (the embeddable tail and its WebSocket)."""
+
 _hasher = PasswordHasher()
 
 # Dash registers these itself; static bundles are public, everything with data is not.
@@ -119,6 +122,10 @@ def current_account() -> Account | None:
     account = None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    if not header and request.path in QUERY_TOKEN_PATHS and request.args.get("token"):
+        # Browsers cannot set headers on a WebSocket or an iframe: the embeddable tail
+        # takes its token from the query string instead.
+        scheme, token = "bearer", request.args["token"]
     if scheme.lower() == "bearer" and token.strip():
         account = _token_account(token.strip())
         g.auth_via = "token"
