@@ -16,11 +16,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import auth, log_handler, timing
 from app.api import errors
 from app.api.accounts import bp as accounts_bp
+from app.api.log_archives import bp as log_archives_bp
 from app.api.logs import bp as logs_bp
 from app.api.monitoring import bp as monitoring_bp
 from app.callbacks import register_all
+from app.embed import bp as embed_bp
 from app.layout import shell
 from app.runtime import Runtime
+from app.services import log_archive
 from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import LOGS_CHANNEL, sock
@@ -104,7 +107,14 @@ def build_runtime(settings: Settings) -> Runtime:
             rollup_retention=settings.rollup_retention_days * 86400,
             hourly_retention=settings.hourly_retention_days * 86400,
         ),
-        jobs=[LeaderJob("tail", tailer.poll, 1.0)] if tailer else (),
+        jobs=[
+            LeaderJob(
+                "log-archive",
+                functools.partial(log_archive.archive_expired, settings, logs),
+                log_archive.ARCHIVE_CHECK_INTERVAL,
+            ),
+            *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
+        ],
     )
     return Runtime(
         settings,
@@ -158,7 +168,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         pages_folder=str(Path(__file__).parent / "pages"),
         assets_folder=str(ROOT / "assets"),
         # Bootstrap and its icons are served from assets/: no CDN for a self-hosted console.
-        assets_ignore=r"login\.css",
+        # Pages of their own (login, the embeddable tail) load these; Dash pages do not.
+        assets_ignore=r"login\.css|embed-logs\.(css|js)",
         title="Pulseboard",
         update_title=None,
         suppress_callback_exceptions=True,
@@ -185,6 +196,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.register_blueprint(monitoring_bp)
     server.register_blueprint(accounts_bp)
     server.register_blueprint(logs_bp)
+    server.register_blueprint(log_archives_bp)
+    server.register_blueprint(embed_bp)
     sock.init_app(server)
 
     app.layout = shell

@@ -12,7 +12,7 @@ from app.auth import READERS, callback
 from app.components import logs as parts
 from app.components.grid import AG_THEME_MODE
 from app.runtime import runtime
-from app.services import FieldError, log_view
+from app.services import FieldError, log_archive, log_view
 
 UNAVAILABLE = "The database is unavailable: try again in a moment."
 
@@ -132,6 +132,16 @@ def register(app: dash.Dash) -> None:
         """The whole of the record last selected in either grid."""
         rows = tail_rows if ctx.triggered_id == ids.LOGS_TAIL_GRID else search_rows
         return parts.detail_panel(log_view.detail(rows[0] if rows else None))
+
+    @callback(
+        app,
+        Output(ids.LOGS_ARCHIVES, "children"),
+        Input(ids.LOGS_VIEW, "data"),
+        roles=READERS,
+    )
+    def list_archives(_view):
+        """The archived days, each with its download link."""
+        return parts.archives_list(log_archive.list_archives(runtime()))
 
     app.clientside_callback(
         ClientsideFunction("pulseboardLogs", "purge"),

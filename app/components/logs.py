@@ -236,7 +236,7 @@ def archives_list(archives: list[dict]) -> html.Div:
                 [
                     html.A(a["name"], href=a["url"], download=a["name"]),
                     html.Span(
-                        f" · {a['records']:,} records · {a['size'] / 1024:,.0f} KiB",
+                        f" · {_records(a['records'])} · {a['size'] / 1024:,.0f} KiB",
                         className="text-body-secondary",
                     ),
                 ]
@@ -245,3 +245,8 @@ def archives_list(archives: list[dict]) -> html.Div:
         ],
         className="small mb-0",
     )
+
+
+def _records(count: int | None) -> str:
+    # A file without its sidecar (copied in by hand) has no known count.
+    return "records not counted" if count is None else f"{count:,} records"
