@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -153,6 +154,71 @@ def token_create(name: str, label: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--url",
+    default=f"http://127.0.0.1:{DEFAULT_PORT}",
+    show_default=True,
+    help="Pulseboard to feed.",
+)
+@click.option(
+    "--duration",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to run; 0 runs until Ctrl-C.",
+)
+@click.option(
+    "--rate",
+    default=50.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 100_000),
+    help="Log lines per second.",
+)
+@click.option(
+    "--requests",
+    "requests_per_second",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0, 1000),
+    help="HTTP requests/s to Pulseboard's own endpoints.",
+)
+@click.option(
+    "--incident-every",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds between incidents (bursts of errors with stack traces).",
+)
+@click.option("--token", help="An ingest or admin token (default: a new one of the admin user).")
+@click.option("--seed", type=int, help="Random seed: the same seed sends the same logs.")
+def demo(
+    url: str,
+    duration: float,
+    rate: float,
+    requests_per_second: float,
+    incident_every: float,
+    token: str | None,
+    seed: int | None,
+) -> None:
+    """Send realistic demo logs and HTTP traffic to a running Pulseboard."""
+    from contextlib import nullcontext
+
+    from app.demo import DemoConfig, DemoError, admin_token
+    from app.demo import run as run_demo
+
+    config = DemoConfig(url, duration, rate, requests_per_second, incident_every, seed)
+    tokens = (
+        nullcontext(token)
+        if token
+        else admin_token(_settings().database_url, CLI_ACTOR, click.echo)
+    )
+    try:
+        run_demo(config, tokens, click.echo)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
 @click.option("--once", is_flag=True, required=True, help="Run every collector one time.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def collect(once: bool, as_json: bool) -> None:
@@ -175,3 +241,70 @@ def collect(once: bool, as_json: bool) -> None:
     for s in samples:
         labels = ",".join(f'{k}="{v}"' for k, v in s.labels.items())
         click.echo(f"{s.name}{{{labels}}} {s.value:g}")
+
+
+@main.group()
+def logs() -> None:
+    """Log retention: archives of old records."""
+
+
+@logs.command("archive")
+def logs_archive() -> None:
+    """Archive, then delete, every whole UTC day of logs older than the retention."""
+    from app.services.log_archive import archive_dir, archive_expired
+    from storage.accounts import AccountStore
+    from storage.db import make_engine
+    from storage.log_archive import ArchiveError
+    from storage.logs import LogStore
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        written = archive_expired(settings, LogStore(engine))
+        if written:
+            AccountStore(engine).audit(
+                "logs.archive", actor=CLI_ACTOR, details={"files": [a["name"] for a in written]}
+            )
+    except (ArchiveError, OSError) as exc:
+        raise click.ClickException(f"archiving failed, no records deleted: {exc}") from None
+    finally:
+        engine.dispose()
+    for archive in written:
+        click.echo(f"{archive['name']}: {archive['records']} records, {archive['size']} bytes")
+    if not written:
+        click.echo(f"no records older than {settings.log_retention_days} days to archive")
+    click.echo(f"archives are in {archive_dir(settings)}")
+
+
+@logs.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def logs_restore(file: Path) -> None:
+    """Load the records of archive FILE back into the database (with new ids)."""
+    from app.services.log_archive import restore
+    from storage.accounts import AccountStore
+    from storage.db import make_engine
+    from storage.log_archive import ArchiveError
+    from storage.logs import LogStore
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        restored = restore(settings, LogStore(engine), file)
+        AccountStore(engine).audit(
+            "logs.restore", actor=CLI_ACTOR, target=file.name, details=restored
+        )
+    except ArchiveError as exc:
+        raise click.ClickException(f"not restored: {exc}") from None
+    finally:
+        engine.dispose()
+    click.echo(
+        f"restored {restored['records']} records from {file.name} "
+        f"({restored['first']} to {restored['last']})"
+    )
+    if restored["rearchived"]:
+        click.echo(
+            f"note: they are older than the log retention ({settings.log_retention_days} days), "
+            "so the next archive run (within the hour) moves them out again; raise "
+            "PULSEBOARD_LOG_RETENTION_DAYS to keep them",
+            err=True,
+        )
