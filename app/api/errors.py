@@ -9,6 +9,9 @@ from werkzeug.exceptions import HTTPException
 
 from app.services import FieldError
 
+DASH_CATCH_ALL = "/<path:path>"
+"""The endpoint Dash registers for its pages: every path no other route claims."""
+
 
 class ApiError(Exception):
     """An error the API reports to the caller as ``{"error": {...}}``."""
@@ -47,6 +50,14 @@ def from_validation_error(exc: ValidationError) -> ApiError:
 
 def install(app: Flask) -> None:
     """Answer errors on API paths in the JSON shape, never with an HTML page or a trace."""
+
+    @app.before_request
+    def _unknown_api_path():
+        # Dash's page catch-all would answer any path with its index page.
+        if request.path.startswith("/api/") and request.endpoint == DASH_CATCH_ALL:
+            body = ApiError(404, "not_found", f"No such endpoint: {request.path[:200]}").body()
+            return jsonify(body), 404
+        return None
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
