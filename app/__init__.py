@@ -112,6 +112,7 @@ def build_runtime(settings: Settings) -> Runtime:
                 "log-archive",
                 functools.partial(log_archive.archive_expired, settings, logs),
                 log_archive.ARCHIVE_CHECK_INTERVAL,
+                first_delay=log_archive.ARCHIVE_FIRST_DELAY,
             ),
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
         ],

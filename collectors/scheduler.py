@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -60,6 +60,8 @@ class LeaderJob:
     name: str
     fn: Callable[[], object]
     interval: float = 1.0
+    first_delay: float | None = None
+    """Seconds from start to the first run; None waits one ``interval``."""
 
 
 class Scheduler:
@@ -112,8 +114,17 @@ class Scheduler:
             self.retention, "interval", seconds=cfg.retention_interval, id="retention"
         )
         for job in self.jobs:
+            # APScheduler reads an explicit next_run_time=None as "paused": only pass a time.
+            first = {}
+            if job.first_delay is not None:
+                first["next_run_time"] = datetime.now(UTC) + timedelta(seconds=job.first_delay)
             scheduler.add_job(
-                self.run_job, "interval", seconds=job.interval, args=[job], id=f"job:{job.name}"
+                self.run_job,
+                "interval",
+                seconds=job.interval,
+                args=[job],
+                id=f"job:{job.name}",
+                **first,
             )
         scheduler.start()
         self._scheduler = scheduler

@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 
 ARCHIVE_CHECK_INTERVAL = 3600.0
 """Seconds between the leader's checks for days past the retention. A check with nothing
-to do is one indexed query, and a process restarted every day still archives."""
+to do is one indexed query."""
+ARCHIVE_FIRST_DELAY = 300.0
+"""The first check comes this long after start (not a whole interval), so a process that
+restarts often still archives, without slowing its start."""
 ARCHIVES_URL = "/api/v1/admin/logs/archives/"
 
 

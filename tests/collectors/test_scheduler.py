@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from collectors.base import Field, Sample
-from collectors.scheduler import METRICS_CHANNEL, ScheduleConfig, Scheduler
+from collectors.scheduler import METRICS_CHANNEL, LeaderJob, ScheduleConfig, Scheduler
 from storage.db import make_engine
 from storage.leader import FileLeaderLock
 from storage.live import InProcessBus
@@ -156,3 +158,23 @@ def test_rollup_and_retention_jobs_run_only_on_the_leader(engine, tmp_path, step
     assert result["raw"] > 0
     scheduler.is_leader = False
     assert scheduler.rollup() == 0 and scheduler.retention() == {}
+
+
+def test_a_leader_job_with_a_first_delay_runs_that_soon_not_an_interval_later(engine, tmp_path):
+    ran, ran_early = threading.Event(), threading.Event()
+    soon = LeaderJob("soon", ran.set, interval=3600, first_delay=0.2)
+    late = LeaderJob("late", ran_early.set, interval=3600)
+    scheduler = Scheduler(
+        [],
+        MetricsStore(engine),
+        InProcessBus(),
+        FileLeaderLock(tmp_path / "lock"),
+        ScheduleConfig(collect_interval=3600),
+        jobs=[soon, late],
+    )
+    scheduler.start()
+    try:
+        assert ran.wait(10), "the job with a first delay never ran"
+        assert not ran_early.is_set(), "a job without one ran before its interval"
+    finally:
+        scheduler.shutdown()
