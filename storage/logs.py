@@ -7,16 +7,42 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import product
 
-from sqlalchemy import Engine, Integer, String, and_, case, cast, func, not_, or_, select
+from sqlalchemy import (
+    Engine,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    not_,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from storage.accounts import utc
 from storage.logquery import LEVELS, Query, Term
+from storage.models import LOG_SEARCH_FTS
 from storage.models import LogRecord as LogRow
 
 MAX_MESSAGE = 64 * 1024
 """Characters of a message that are kept; longer ones are cut (and say so in attrs)."""
+
+EXACT_COUNT_LIMIT = 100_000
+"""Up to this many matches ``LogStore.count`` counts them; past it, it estimates."""
+
+_FTS = table(LOG_SEARCH_FTS, column("rowid", Integer), column("message", Text))
+"""SQLite's FTS5 trigram index over the messages (external content: its rowid is the id)."""
+
+MAX_SPELLINGS = 16
+"""On SQLite, a word with more spellings than this (five non-ASCII letters and up) is
+always looked up in the full-text index rather than tested row by row with LIKE."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +126,15 @@ class LogStore:
         end: datetime | None = None,
         cursor: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> Page:
-        """Matching records newest first, ``limit`` at a time (keyset paging by cursor)."""
+        """Matching records newest first, ``limit`` at a time (keyset paging by cursor);
+        ``offset`` skips that many more, for a jump to a row no cursor is known for."""
         stmt = self.matching(select(LogRow), query, start, end)
         if cursor is not None:
             ts, record_id = decode_cursor(cursor)
             stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
-        stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(limit + 1)
+        stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(limit + 1).offset(offset)
         with self.engine.connect() as conn:
             records = [_record(r) for r in conn.execute(stmt)]
         more = len(records) > limit
@@ -115,17 +143,40 @@ class LogStore:
 
     def after(self, last_id: int, query: Query, limit: int = 1000) -> list[LogRecord]:
         """Matching records with ids above ``last_id``, oldest first: what a tail missed."""
-        stmt = self.matching(select(LogRow), query, None, None)
+        stmt = self.matching(select(LogRow), query, None, None, scan=True)
         stmt = stmt.where(LogRow.id > last_id).order_by(LogRow.id).limit(limit)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(stmt)]
 
     def count_between(self, first_id: int, last_id: int, query: Query) -> int:
         """Matching records with ids in (first_id, last_id]."""
-        stmt = self.matching(select(func.count()).select_from(LogRow), query, None, None)
+        stmt = self.matching(select(func.count()).select_from(LogRow), query, None, None, scan=True)
         stmt = stmt.where(LogRow.id > first_id, LogRow.id <= last_id)
         with self.engine.connect() as conn:
             return conn.execute(stmt).scalar_one()
+
+    def count(
+        self,
+        query: Query,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        exact_limit: int = EXACT_COUNT_LIMIT,
+    ) -> tuple[int, bool]:
+        """How many records match within [start, end), and whether that is exact.
+
+        Up to ``exact_limit`` matches are counted. Past that PostgreSQL's planner estimates
+        the count and SQLite answers ``exact_limit``; either way it is never below it."""
+        matches = self.matching(select(LogRow.id), query, start, end)
+        capped = select(func.count()).select_from(matches.limit(exact_limit + 1).subquery())
+        with self.engine.connect() as conn:
+            counted = conn.execute(capped).scalar_one()
+            if counted <= exact_limit:
+                return counted, True
+            if self.dialect != "postgresql":
+                return exact_limit, False
+            sql = matches.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+            plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}", sql.params).scalar_one()
+        return max(int(plan[0]["Plan"]["Plan Rows"]), exact_limit), False
 
     def latest_id(self) -> int:
         """The highest record id (0 when empty)."""
@@ -176,23 +227,31 @@ class LogStore:
             for row in result:
                 yield _record(row)
 
-    def matching(self, stmt, query: Query, start: datetime | None, end: datetime | None):
-        """``stmt`` narrowed to records matching ``query`` within [start, end)."""
+    def matching(
+        self,
+        stmt,
+        query: Query,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        scan: bool = False,
+    ):
+        """``stmt`` narrowed to records matching ``query`` within [start, end).
+
+        ``scan`` tests each row for words instead of looking them up in SQLite's full-text
+        index, for a statement that other conditions bound to a few rows already."""
         if start is not None:
             stmt = stmt.where(LogRow.ts >= start)
         if end is not None:
             stmt = stmt.where(LogRow.ts < end)
         for term in query.terms:
-            condition = self._condition(term)
+            condition = self._condition(term, scan)
             stmt = stmt.where(not_(condition) if term.negated else condition)
         return stmt
 
-    def _condition(self, term: Term):
+    def _condition(self, term: Term, scan: bool):
         if term.field is None:
-            pattern = "%" + _escape_like(term.value) + "%"
-            if self.dialect == "postgresql":
-                return LogRow.message.ilike(pattern, escape="\\")
-            return LogRow.message.like(pattern, escape="\\")  # case-blind for ASCII
+            return self._contains(term.value, scan)
         if term.field == "level":
             wanted = LEVELS.index(term.value)
             allowed = [lv for rank, lv in enumerate(LEVELS) if _compare(rank, term.op, wanted)]
@@ -201,6 +260,36 @@ class LogStore:
             path = term.field.removeprefix("attrs.").split(".")
             return func.coalesce(self._attr_text(path), "") == term.value
         return getattr(LogRow, term.field) == term.value
+
+    def _contains(self, text: str, scan: bool):
+        """The message contains ``text``, case-insensitively."""
+        if self.dialect == "postgresql":
+            # Backslash is PostgreSQL's default LIKE escape; a bare ILIKE is the ``~~*``
+            # operator that ix_log_records_message_trgm serves, where the planner finds
+            # that it pays.
+            return LogRow.message.ilike(f"%{_escape_like(text)}%")
+        spellings = _spellings(text)
+        if spellings and (len(text) < 3 or scan or self._common(text)):
+            # LIKE folds ASCII letters only, hence one pattern per spelling of the others.
+            return or_(
+                *(LogRow.message.like(f"%{_escape_like(s)}%", escape="\\") for s in spellings)
+            )
+        return LogRow.id.in_(_indexed(text))
+
+    def _common(self, text: str) -> bool:
+        """Whether so many messages hold ``text`` that testing rows newest first fills a
+        page sooner than fetching and sorting every match the full-text index finds.
+
+        With m matches in n rows, a page of 100 takes about 100·n/m rows tested; a match
+        fetched and sorted costs about as much as five rows tested: the two are even near
+        m = 4·√n."""
+        with self.engine.connect() as conn:
+            # Apart, as SQLite reads min() or max() off the index only when alone.
+            low = conn.execute(select(func.min(LogRow.id))).scalar()
+            high = conn.execute(select(func.max(LogRow.id))).scalar()
+            enough = math.ceil(4 * math.sqrt(high - low + 1)) if high else 1
+            probe = select(func.count()).select_from(_indexed(text).limit(enough).subquery())
+            return conn.execute(probe).scalar_one() >= enough
 
     def _attr_text(self, path: list[str]):
         """An attribute as the text the query language compares (``true``, ``42``)."""
@@ -236,6 +325,25 @@ def _record(row) -> LogRecord:
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _indexed(text: str):
+    """Ids of the messages holding ``text``, from SQLite's full-text index: a quoted phrase
+    of trigrams is an exact substring match, case-folded over all of Unicode; inside the
+    quotes every character but '"' is plain text."""
+    phrase = '"' + text.replace('"', '""') + '"'
+    return select(_FTS.c.rowid).where(_FTS.c.message.match(phrase))
+
+
+def _spellings(text: str) -> list[str]:
+    """``text`` with its non-ASCII letters in each case, for SQLite's LIKE (which folds
+    ASCII letters itself): ``École`` gives ``École`` and ``école``. None at all when there
+    would be more than ``MAX_SPELLINGS``."""
+    options = [{c} if c.isascii() else {c, c.lower(), c.upper()} for c in text]
+    if math.prod(map(len, options)) > MAX_SPELLINGS:
+        return []
+    spellings = map("".join, product(*options))
+    return sorted({s for s in spellings if s.lower() == text.lower()})
 
 
 def _compare(rank: int, op: str, wanted: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import (
@@ -77,6 +78,12 @@ class LogRecord(Base):
         Index("ix_log_records_ts", "ts"),
         Index("ix_log_records_level_ts", "level", "ts"),
         Index("ix_log_records_source_ts", "source", "ts"),
+        Index(
+            "ix_log_records_message_trgm",
+            "message",
+            postgresql_using="gin",
+            postgresql_ops={"message": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -86,6 +93,29 @@ class LogRecord(Base):
     host: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
     attrs: Mapped[str] = mapped_column(Text, default="{}")
+
+
+LOG_SEARCH_FTS = "log_records_fts"
+"""SQLite only: the FTS5 trigram index over ``log_records.message`` (migration 0002), a
+virtual table rather than a model."""
+
+_FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
+_POSTGRESQL_ONLY_INDEXES = frozenset({"ix_log_records_message_trgm"})
+
+
+def schema_filters(dialect: str) -> dict[str, Callable[..., bool]]:
+    """Alembic's ``include_name`` and ``include_object`` hooks for a ``dialect`` database:
+    what the models and the migrated schema must agree on. Left out are the SQLite FTS5
+    table with its shadow tables, and PostgreSQL-only indexes on other databases."""
+    fts_tables = {LOG_SEARCH_FTS, *(LOG_SEARCH_FTS + s for s in _FTS5_SHADOW_SUFFIXES)}
+
+    def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+        return not (type_ == "table" and name in fts_tables)
+
+    def include_object(obj, name: str | None, type_: str, reflected: bool, compare_to) -> bool:
+        return type_ != "index" or name not in _POSTGRESQL_ONLY_INDEXES or dialect == "postgresql"
+
+    return {"include_name": include_name, "include_object": include_object}
 
 
 class User(Base):

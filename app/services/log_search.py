@@ -14,6 +14,8 @@ DEFAULT_SPAN = timedelta(hours=1)
 
 def build_query(q: str, level: str | None, source: str | None, host: str | None) -> Query:
     """``q`` plus the shorthand filters; FieldError names ``q`` and the position."""
+    if "\x00" in q:  # PostgreSQL cannot compare text holding one
+        raise FieldError("q", "must not contain NUL characters")
     parts = [q]
     if level:
         if level_rank(level) < 0:
@@ -37,6 +39,11 @@ def _when(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
+def _check_range(start: float | None, end: float | None) -> None:
+    if start is not None and end is not None and start >= end:
+        raise FieldError("from", "must be earlier than 'to'")
+
+
 def search(
     rt: Runtime,
     query: Query,
@@ -46,8 +53,7 @@ def search(
     limit: int,
 ) -> Page:
     """A page of matching records, newest first."""
-    if start is not None and end is not None and start >= end:
-        raise FieldError("from", "must be earlier than 'to'")
+    _check_range(start, end)
     if cursor is not None:
         try:
             decode_cursor(cursor)
@@ -66,3 +72,11 @@ def histogram(
         raise FieldError("from", "must be earlier than 'to'")
     step, rows = rt.logs.histogram(query, start_dt, end_dt, buckets)
     return {"step": step, "buckets": rows}
+
+
+def count(rt: Runtime, query: Query, start: float | None, end: float | None) -> dict:
+    """How many records match over the range: ``{"count": n, "exact": bool}``; past
+    ``storage.logs.EXACT_COUNT_LIMIT`` matches it is an estimate."""
+    _check_range(start, end)
+    n, exact = rt.logs.count(query, _when(start), _when(end))
+    return {"count": n, "exact": exact}

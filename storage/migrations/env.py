@@ -1,9 +1,10 @@
 """Alembic environment: runs Pulseboard's migrations against the configured URL."""
 
 from alembic import context
+from sqlalchemy.engine import make_url
 
 from storage.db import make_engine
-from storage.models import Base
+from storage.models import Base, schema_filters
 
 config = context.config
 target_metadata = Base.metadata
@@ -11,11 +12,13 @@ target_metadata = Base.metadata
 
 def run_migrations_offline() -> None:
     """Emit SQL for the configured URL without connecting."""
+    url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=url,
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        **schema_filters(make_url(url).get_backend_name()),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -38,6 +41,7 @@ def _run(connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        **schema_filters(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

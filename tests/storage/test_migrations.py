@@ -1,10 +1,12 @@
-"""Alembic migrations on SQLite and PostgreSQL: every table, agreement with the models, WAL."""
+"""Alembic migrations on SQLite and PostgreSQL: every table, agreement with the models, the
+message search indexes, WAL."""
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,16 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from storage.db import alembic_config, make_engine, upgrade
-from storage.models import Base
+from storage.logquery import parse
+from storage.logs import LogEntry, LogStore
+from storage.models import LOG_SEARCH_FTS, Base, schema_filters
 from tests.services import pg_admin_url, unavailable
 
 TABLES = set(Base.metadata.tables)
+FTS5_TABLES = {LOG_SEARCH_FTS} | {
+    f"{LOG_SEARCH_FTS}_{shadow}" for shadow in ("data", "idx", "docsize", "config")
+}
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -49,10 +57,34 @@ def empty_url(request, tmp_path: Path) -> str:
 
 
 def table_names(url: str) -> set[str]:
-    """The tables that exist in the database at ``url``."""
+    """Every table that exists in the database at ``url``, SQLite's FTS5 tables included."""
     engine = make_engine(url)
     try:
         return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def model_tables(url: str) -> set[str]:
+    """The tables at ``url`` that the comparison with the models looks at."""
+    include = schema_filters(make_url(url).get_backend_name())["include_name"]
+    return {name for name in table_names(url) if include(name, "table", {})}
+
+
+def differences(url: str) -> list:
+    """What Alembic finds different between the database at ``url`` and the models."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": True,
+                    **schema_filters(conn.dialect.name),
+                },
+            )
+            return compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
 
@@ -74,34 +106,91 @@ def test_upgrade_on_an_empty_database_creates_every_table(empty_url: str):
 
     upgrade(empty_url)
 
-    assert table_names(empty_url) == TABLES | {"alembic_version"}
+    assert model_tables(empty_url) == TABLES | {"alembic_version"}
+    extra = FTS5_TABLES if empty_url.startswith("sqlite") else set()
+    assert table_names(empty_url) - model_tables(empty_url) == extra
 
 
 def test_the_migrated_schema_matches_the_models(empty_url: str):
     upgrade(empty_url)
+
+    assert differences(empty_url) == []
+
+
+def test_the_comparison_skips_only_the_full_text_tables(empty_url: str):
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_log_records_ts"))
+        conn.execute(text("CREATE TABLE log_records_stray (id INTEGER PRIMARY KEY)"))
+    engine.dispose()
+
+    found = {(diff[0], diff[1].name) for diff in differences(empty_url)}
+
+    assert found == {("add_index", "ix_log_records_ts"), ("remove_table", "log_records_stray")}
+
+
+def test_substring_search_indexes_exist_on_each_backend(empty_url: str):
+    upgrade(empty_url)
     engine = make_engine(empty_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(
-                conn, opts={"compare_type": True, "compare_server_default": True}
-            )
-            differences = compare_metadata(context, Base.metadata)
+            if conn.dialect.name == "postgresql":
+                definition = conn.execute(
+                    text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                    {"name": "ix_log_records_message_trgm"},
+                ).scalar_one()
+                assert "USING gin (message gin_trgm_ops)" in definition
+            else:
+                schema = dict(conn.execute(text("SELECT name, sql FROM sqlite_master")).all())
+                assert "tokenize='trigram'" in schema[LOG_SEARCH_FTS]
+                assert "content='log_records'" in schema[LOG_SEARCH_FTS]
+                assert {"insert", "delete", "update"} == {
+                    name.removeprefix(f"{LOG_SEARCH_FTS}_")
+                    for name, sql in schema.items()
+                    if sql and sql.startswith("CREATE TRIGGER")
+                }
     finally:
         engine.dispose()
 
-    assert differences == []
+
+def test_upgrading_a_database_with_records_makes_them_searchable(empty_url: str):
+    upgrade(empty_url, "0001")
+    engine = make_engine(empty_url)
+    try:
+        LogStore(engine).write(
+            [
+                LogEntry(T0, "error", "api", "web-1", "Query TIMEOUT after 30 s"),
+                LogEntry(T0, "info", "api", "web-1", "login ok"),
+            ]
+        )
+        upgrade(empty_url)
+        found = LogStore(engine).search(parse("timeout"))
+        assert [r.message for r in found.records] == ["Query TIMEOUT after 30 s"]
+        assert LogStore(engine).count(parse("-timeout")) == (1, True)
+
+        command.downgrade(alembic_config(empty_url), "0001")
+        assert table_names(empty_url) == TABLES | {"alembic_version"}
+        missing = {(diff[0], diff[1].name) for diff in differences(empty_url)}
+        postgres = engine.dialect.name == "postgresql"
+        assert missing == ({("add_index", "ix_log_records_message_trgm")} if postgres else set())
+        LogStore(engine).write([LogEntry(T0, "info", "api", "web-1", "no trigger left behind")])
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM log_records")).scalar_one() == 3
+    finally:
+        engine.dispose()
 
 
 def test_upgrade_is_idempotent_and_downgrade_removes_every_table(empty_url: str):
     upgrade(empty_url)
     upgrade(empty_url)
-    assert table_names(empty_url) == TABLES | {"alembic_version"}
+    assert model_tables(empty_url) == TABLES | {"alembic_version"}
 
     command.downgrade(alembic_config(empty_url), "base")
     assert table_names(empty_url) <= {"alembic_version"}
 
     upgrade(empty_url)
-    assert table_names(empty_url) == TABLES | {"alembic_version"}
+    assert model_tables(empty_url) == TABLES | {"alembic_version"}
 
 
 def test_sqlite_databases_run_in_wal_mode_with_a_busy_timeout(tmp_path: Path):

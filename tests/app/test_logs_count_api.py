@@ -1,0 +1,84 @@
+"""GET /api/v1/admin/logs/count: exact counts with the search filters, and bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage.logs import LogEntry
+
+COUNT = "/api/v1/admin/logs/count"
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def reader(app, accounts):
+    """Headers of an analyst's token, with 25 records written a minute apart."""
+    app.server.extensions["pulseboard"].logs.write(
+        [
+            LogEntry(
+                T0 + timedelta(minutes=i),
+                "error" if i % 5 == 0 else "info",
+                "api" if i % 2 else "worker",
+                f"web-{i % 3}",
+                f"request {i} done in 100% time",
+            )
+            for i in range(25)
+        ]
+    )
+    return {"Authorization": f"Bearer {accounts.token('analyst')}"}
+
+
+MATCHES = [
+    ({"q": "-source:pulseboard"}, 25),
+    ({"q": "DONE -source:pulseboard"}, 25),
+    ({"q": '"request 1"'}, 11),
+    ({"q": "100%"}, 25),
+    ({"q": "0%"}, 25),
+    ({"q": "-done"}, 0),
+    ({"level": "error", "source": "worker"}, 3),
+    ({"host": "web-0", "q": "done"}, 9),
+    ({"q": "done", "from": T0.timestamp(), "to": (T0 + timedelta(minutes=10)).timestamp()}, 10),
+    ({"q": "'; DROP TABLE log_records; --"}, 0),
+]
+MISTAKES = [
+    ({"q": "level:loud"}, "q"),
+    ({"q": '"unclosed'}, "q"),
+    ({"q": "done\x00"}, "q"),
+    ({"q": "x" * 5000}, "q"),
+    ({"level": "loud"}, "level"),
+    ({"source": ""}, "source"),
+    ({"from": 200, "to": 100}, "from"),
+    ({"from": "yesterday"}, "from"),
+    ({"to": "nan"}, "to"),
+    ({"bogus": "1"}, "bogus"),
+]
+
+
+def test_count_matches_the_search_filters(client, reader):
+    for params, expected in MATCHES:
+        response = client.get(COUNT, query_string=params, headers=reader)
+        assert response.status_code == 200, (params, response.get_json())
+        assert response.get_json() == {"count": expected, "exact": True}, params
+
+
+def test_bad_count_input_gets_400_naming_the_field(client, reader):
+    for params, field in MISTAKES:
+        response = client.get(COUNT, query_string=params, headers=reader)
+        assert response.status_code == 400, params
+        assert field in response.get_json()["error"]["fields"], params
+
+
+def test_count_needs_a_reader(client, accounts):
+    assert client.get(COUNT).status_code == 401
+    ingest = {"Authorization": f"Bearer {accounts.token('ingest')}"}
+    assert client.get(COUNT, headers=ingest).status_code == 403
+
+
+def test_the_operation_is_in_the_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    op = doc["paths"][COUNT]["get"]
+    assert "estimate" in op["summary"]
+    assert op["x-roles"] == ["admin", "analyst"]
+    assert "LogCount" in doc["components"]["schemas"]
