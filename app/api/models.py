@@ -326,3 +326,49 @@ class LogHistogram(BaseModel):
 
     step: float
     buckets: list[dict]
+
+
+class LogExportRequest(BaseModel):
+    """Body of POST /api/v1/admin/logs/export, as JSON or as an HTML form post."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    q: Annotated[str, AfterValidator(no_nul)] = Field(
+        "", max_length=2000, description="Query language, e.g. level>=warning api"
+    )
+    level: ShortText | None = Field(None, description="Minimum level")
+    source: ShortText | None = None
+    host: ShortText | None = None
+    from_: Timestamp | None = Field(None, alias="from", description="Start (default: no limit)")
+    to: Timestamp | None = Field(None, description="End, excluded (default: now)")
+    format: Literal["csv", "json", "ndjson"] = Field("csv", description="File format")
+    gzip: bool = Field(False, description="Compress into a .gz file")
+
+
+# -- log archives ---------------------------------------------------------------------------
+
+
+class LogArchiveOut(BaseModel):
+    """One archive: the records of a UTC day (or a later part of it) as gzip NDJSON."""
+
+    name: str = Field(description="logs-YYYY-MM-DD.ndjson.gz, or logs-YYYY-MM-DD.N.ndjson.gz")
+    day: str = Field(description="The UTC day, YYYY-MM-DD")
+    part: int = Field(description="0 for the first file of the day, then 1, 2, ...")
+    size: int = Field(description="File size in bytes")
+    records: int | None = Field(description="Records in the file (null without its sidecar)")
+    sha256: str | None = Field(description="SHA-256 of the file, hex")
+    created: str = Field(description="When it was written, ISO 8601 UTC")
+    url: str = Field(description="Where to download it")
+
+
+class LogArchiveList(BaseModel):
+    """Every log archive, newest day first."""
+
+    items: list[LogArchiveOut]
+
+
+class LogCount(BaseModel):
+    """How many records match a query."""
+
+    count: int = Field(description="Exact, or an estimate of at least 100,000 when not exact")
+    exact: bool = Field(description="False when the count is an estimate")
