@@ -206,8 +206,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     # Dash adds its page-routing scripts while it sets itself up on the first request, so
     # the policy hashes the index page as it stands then.
     server.extensions[auth.CSP_KEY] = functools.cache(
-        lambda: auth.content_security_policy(
-            auth.inline_script_hashes(app.index()), settings.allowed_origins
+        lambda framed: auth.content_security_policy(
+            auth.inline_script_hashes(app.index()), settings.allowed_origins if framed else ()
         )
     )
     if settings.syslog_addr:

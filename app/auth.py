@@ -47,6 +47,8 @@ ADDRESS_FAILURE_LIMIT = 20
 SLOW_DOWN_AFTER = 3
 CSRF_HEADER = "X-CSRFToken"
 
+EMBEDDABLE_PATHS = frozenset({"/embed/logs"})
+"""The pages the origins in ``PULSEBOARD_ALLOWED_ORIGINS`` may frame; the console is not."""
 QUERY_TOKEN_PATHS = frozenset({"/embed/logs", "/api/v1/admin/logs/stream"})
 """Where a bearer token may come as ``?token=`` (the embeddable tail and its WebSocket)."""
 
@@ -332,7 +334,8 @@ def security_headers(response):
     """CSP, no MIME sniffing, no referrer leaks, on every response."""
     policy = current_app.extensions.get(CSP_KEY)
     if policy is not None:
-        response.headers.setdefault("Content-Security-Policy", policy())
+        framed = request.path in EMBEDDABLE_PATHS
+        response.headers.setdefault("Content-Security-Policy", policy(framed))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")

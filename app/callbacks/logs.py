@@ -90,13 +90,14 @@ def register(app: dash.Dash) -> None:
     def load_block(request, view, cursors):
         """The block of rows the grid scrolled to, continuing from the cursors of the
         blocks already read for this search."""
-        if not request or not view:
+        if not isinstance(request, dict) or not isinstance(view, dict):
             raise dash.exceptions.PreventUpdate
-        key = f"{view['q']}|{view['from']}|{view['to']}"
-        known = cursors.get("rows", {}) if (cursors or {}).get("key") == key else {}
+        key = f"{view.get('q')}|{view.get('from')}|{view.get('to')}"
+        same = isinstance(cursors, dict) and cursors.get("key") == key
+        known = cursors.get("rows", {}) if same else {}
         try:
             rows, total, known = log_view.grid_block(
-                runtime(), view, request["startRow"], request["endRow"], known
+                runtime(), view, request.get("startRow"), request.get("endRow"), known
             )
         except SQLAlchemyError:
             return {"rowData": [], "rowCount": request["startRow"]}, dash.no_update
@@ -131,7 +132,8 @@ def register(app: dash.Dash) -> None:
     def show_detail(search_rows, tail_rows):
         """The whole of the record last selected in either grid."""
         rows = tail_rows if ctx.triggered_id == ids.LOGS_TAIL_GRID else search_rows
-        return parts.detail_panel(log_view.detail(rows[0] if rows else None))
+        first = rows[0] if isinstance(rows, list) and rows else None
+        return parts.detail_panel(log_view.detail(first))
 
     @callback(
         app,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from app.runtime import Runtime
 from app.services import FieldError
-from app.services.log_search import histogram
+from app.services.log_search import build_query, histogram
 from app.services.overview import custom_window
-from storage.logquery import LEVELS, QueryError, parse
-from storage.logs import encode_cursor
+from storage.logquery import LEVELS, Query
+from storage.logs import decode_cursor, encode_cursor
 
 RANGES: dict[str, int] = {
     "15m": 900,
@@ -23,6 +23,8 @@ RANGES: dict[str, int] = {
 }
 DEFAULT_RANGE = "1h"
 HISTOGRAM_BUCKETS = 60
+MAX_BLOCK_ROWS = 1000
+"""The most rows one grid block may ask for (the page asks for 100 at a time)."""
 MAX_CURSORS = 500
 """Cursors the grid remembers (one per block it has read), so scrolling on stays keyset."""
 
@@ -37,15 +39,15 @@ def view(
     """The search the page runs: the query typed plus one ``-level:x`` per level switched
     off, over a fixed time range (a preset ends now, so later blocks agree with the first).
 
-    FieldError names ``q`` with the position of a mistake, or the bad range bound.
+    FieldError names ``q`` with the position of a mistake.
     """
     text = (text or "").strip()
-    try:
-        parse(text)
-    except QueryError as exc:
-        raise FieldError("q", f"{exc.message} (at character {exc.position + 1})") from None
     shown = [lv for lv in LEVELS if lv in (levels or [])]
     hidden = " ".join(f"-level:{lv}" for lv in LEVELS if lv not in shown)
+    q = " ".join(part for part in (text, hidden) if part)
+    # Checked as it will run: the negations can push the text past the length or term
+    # limits, and the grid and histogram would only fail later.
+    build_query(q, None, None, None)
     if window:
         start, end = float(window["from"]), float(window["to"])
     else:
@@ -53,7 +55,7 @@ def view(
         start = now - RANGES.get(range_key or DEFAULT_RANGE, RANGES[DEFAULT_RANGE])
     return {
         "text": text,
-        "q": " ".join(part for part in (text, hidden) if part),
+        "q": q,
         "levels": shown,
         "from": start,
         "to": end,
@@ -73,11 +75,12 @@ def window_inputs(window: dict) -> tuple[str, str]:
 
 
 def window_from_bar(click: dict | None, step: float) -> dict | None:
-    """The time range of the histogram bar that was clicked, or None."""
-    points = (click or {}).get("points") or []
-    if not points or "customdata" not in points[0]:
+    """The time range of the histogram bar that was clicked, or None (also for a click
+    the chart would not have sent)."""
+    try:
+        start = float(click["points"][0]["customdata"])
+    except (KeyError, IndexError, TypeError, ValueError):
         return None
-    start = float(points[0]["customdata"])
     return {"from": start, "to": start + step}
 
 
@@ -88,17 +91,21 @@ def grid_block(
     block reached the end (else None), and the cursors updated with the next block's.
 
     A block that follows one already read continues from its cursor; a jump further
-    down starts from the nearest known cursor and skips the rest.
+    down starts from the nearest known cursor and skips the rest. Everything here comes
+    back from the browser: FieldError names what the page would not have sent.
     """
-    known = [int(row) for row in cursors if int(row) <= start_row]
-    base = max(known, default=0)
-    limit = max(1, end_row - start_row)
+    if not isinstance(start_row, int) or start_row < 0:
+        raise FieldError("startRow", "must be a row number, 0 or more")
+    if not isinstance(end_row, int) or not start_row < end_row <= start_row + MAX_BLOCK_ROWS:
+        raise FieldError("endRow", f"must be 1 to {MAX_BLOCK_ROWS} rows past startRow")
+    query, start, end = _search(state)
+    base = max((row for row in _rows(cursors) if row <= start_row), default=0)
     page = rt.logs.search(
-        parse(state["q"]),
-        start=datetime.fromtimestamp(state["from"], UTC),
-        end=datetime.fromtimestamp(state["to"], UTC),
+        query,
+        start=start,
+        end=end,
         cursor=cursors.get(str(base)),
-        limit=limit,
+        limit=end_row - start_row,
         offset=start_row - base,
     )
     rows = [record.to_dict() for record in page.records]
@@ -114,13 +121,37 @@ def grid_block(
 
 def level_histogram(rt: Runtime, state: dict, now: float) -> dict:
     """Counts per level per bucket over the page's range: ``{"step", "buckets"}``."""
-    return histogram(rt, parse(state["q"]), state["from"], state["to"], HISTOGRAM_BUCKETS, now)
+    query, start, end = _search(state)
+    return histogram(rt, query, start.timestamp(), end.timestamp(), HISTOGRAM_BUCKETS, now)
+
+
+def _search(state: dict) -> tuple[Query, datetime, datetime]:
+    """The query and range of a search ``view`` made; FieldError names ``view`` when
+    the browser sent back something else."""
+    try:
+        start, end = (datetime.fromtimestamp(float(state[k]), UTC) for k in ("from", "to"))
+        text = state["q"]
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        raise FieldError("view", "not a search this page made") from None
+    if not isinstance(text, str):
+        raise FieldError("view", "not a search this page made")
+    return build_query(text, None, None, None), start, end
+
+
+def _rows(cursors: dict[str, str]) -> list[int]:
+    """The rows the cursors lead to; FieldError when one is not a cursor of this page."""
+    try:
+        for cursor in cursors.values():
+            decode_cursor(cursor)
+        return [int(row) for row in cursors]
+    except (TypeError, ValueError, AttributeError, OverflowError, OSError):
+        raise FieldError("cursors", "not cursors this page made") from None
 
 
 def detail(row: dict | None) -> dict | None:
     """The record as the detail panel shows it: its fields, the full message and the
     attributes as indented JSON."""
-    if not row:
+    if not isinstance(row, dict) or not row:
         return None
     return {
         "id": row.get("id"),
@@ -131,12 +162,6 @@ def detail(row: dict | None) -> dict | None:
         "message": str(row.get("message", "")),
         "attrs": json.dumps(row.get("attrs") or {}, indent=2, ensure_ascii=False, sort_keys=True),
     }
-
-
-def export_fields(state: dict | None) -> dict:
-    """The hidden fields of the export form for the current search."""
-    state = state or {}
-    return {"q": state.get("q", ""), "from": state.get("from", ""), "to": state.get("to", "")}
 
 
 def summary(state: dict, data: dict) -> str:
