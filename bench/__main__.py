@@ -24,6 +24,11 @@ BENCHMARKS = {
     "long_range": "bench.long_range",
     "collect_postgres": "bench.collect_postgres",
     "metrics_render": "bench.metrics_render",
+    "logs_write": "bench.logs_write",
+    "logs_ingest": "bench.logs_ingest",
+    "logs_query": "bench.logs_query",
+    "logs_export": "bench.logs_export",
+    "logs_tail": "bench.logs_tail",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 

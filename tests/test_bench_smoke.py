@@ -74,3 +74,11 @@ def test_postgres_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _require_postgres()
     results = _run_bench(tmp_path, "write_postgres", "query", "long_range", "collect_postgres")
     _assert_numbers(results, expected_rows=11)
+
+
+def test_log_benchmarks_produce_numbers(tmp_path: Path) -> None:
+    _require_postgres()
+    results = _run_bench(
+        tmp_path, "logs_write", "logs_ingest", "logs_query", "logs_export", "logs_tail"
+    )
+    _assert_numbers(results, expected_rows=11)
