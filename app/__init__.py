@@ -22,11 +22,12 @@ from app.api.monitoring import bp as monitoring_bp
 from app.callbacks import register_all
 from app.embed import bp as embed_bp
 from app.layout import shell
+from app.log_tail import LOGS_CHANNEL, TailHub
 from app.runtime import Runtime
 from app.services import log_archive
 from app.settings import Settings
 from app.token_cache import follow_auth_changes
-from app.ws import LOGS_CHANNEL, sock
+from app.ws import sock
 from collectors.base import Collector
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
@@ -128,6 +129,7 @@ def build_runtime(settings: Settings) -> Runtime:
         timings,
         logs,
         tailer=tailer,
+        tail_hub=TailHub(logs, bus),
     )
 
 

@@ -23,6 +23,7 @@ from storage.metrics import MetricsStore
 
 if TYPE_CHECKING:
     from app.log_handler import LogStoreHandler
+    from app.log_tail import TailHub
 
 INGEST_WRITE_SLOTS = 4
 
@@ -47,6 +48,7 @@ class Runtime:
     log_handler: LogStoreHandler | None = None
     syslog: SyslogReceiver | None = None
     tailer: FileTailer | None = None
+    tail_hub: TailHub | None = None
 
     def auth_changed(self) -> None:
         """Tell every process that a token or user changed: cached token answers go."""
@@ -57,6 +59,8 @@ class Runtime:
         """Stop the scheduler, syslog and tailer, the log handler (writing what it holds), the
         bus and the pool."""
         self.scheduler.shutdown()
+        if self.tail_hub is not None:
+            self.tail_hub.close()
         if self.syslog is not None:
             self.syslog.stop()
         if self.tailer is not None:

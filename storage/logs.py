@@ -31,6 +31,8 @@ from storage.logquery import LEVELS, Query, Term
 from storage.models import LOG_SEARCH_FTS
 from storage.models import LogRecord as LogRow
 
+WRITE_LOCK_KEY = 0x50554C5346
+"""Transaction advisory lock that orders log writes on PostgreSQL (the leader lock's + 1)."""
 MAX_MESSAGE = 64 * 1024
 """Characters of a message that are kept; longer ones are cut (and say so in attrs)."""
 
@@ -98,6 +100,11 @@ class LogStore:
         rows = [_row(e) for e in entries]
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
+                # Ids come from a sequence before commit: without this, a batch could
+                # commit after a later one and a tail reading "ids above the last seen"
+                # would pass over it. One writer at a time commits ids in order (SQLite's
+                # write lock already does the same).
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
                 with (
                     conn.connection.driver_connection.cursor() as cur,
                     cur.copy(
@@ -141,19 +148,25 @@ class LogStore:
         records = records[:limit]
         return Page(records, encode_cursor(records[-1]) if more and records else None)
 
-    def after(self, last_id: int, query: Query, limit: int = 1000) -> list[LogRecord]:
-        """Matching records with ids above ``last_id``, oldest first: what a tail missed."""
+    def after(
+        self, last_id: int, query: Query, limit: int = 1000, upto: int | None = None
+    ) -> list[LogRecord]:
+        """Matching records with ids above ``last_id`` (and at most ``upto``), oldest
+        first: what a tail missed."""
         stmt = self.matching(select(LogRow), query, None, None, scan=True)
-        stmt = stmt.where(LogRow.id > last_id).order_by(LogRow.id).limit(limit)
+        stmt = stmt.where(LogRow.id > last_id)
+        if upto is not None:
+            stmt = stmt.where(LogRow.id <= upto)
         with self.engine.connect() as conn:
-            return [_record(r) for r in conn.execute(stmt)]
+            return [_record(r) for r in conn.execute(stmt.order_by(LogRow.id).limit(limit))]
 
-    def count_between(self, first_id: int, last_id: int, query: Query) -> int:
-        """Matching records with ids in (first_id, last_id]."""
-        stmt = self.matching(select(func.count()).select_from(LogRow), query, None, None, scan=True)
-        stmt = stmt.where(LogRow.id > first_id, LogRow.id <= last_id)
+    def latest(self, query: Query, upto: int, limit: int) -> list[LogRecord]:
+        """The last ``limit`` matching records with ids at most ``upto``, oldest first: a
+        tail's backlog."""
+        stmt = self.matching(select(LogRow), query, None, None).where(LogRow.id <= upto)
+        stmt = stmt.order_by(LogRow.id.desc()).limit(limit)
         with self.engine.connect() as conn:
-            return conn.execute(stmt).scalar_one()
+            return [_record(r) for r in reversed(conn.execute(stmt).all())]
 
     def count(
         self,

@@ -315,11 +315,12 @@ def test_live_tail_receives_new_lines_and_pauses(
     dash_duo.find_element("#logs-live").click()
     until(lambda: badge(dash_duo, "status") == "live", WAIT, msg="the tail is not live")
     assert not dash_duo.find_element("#logs-grid").is_displayed()
-    oldest_first = SEEDED[::-1]
-    wait_for_messages(dash_duo, oldest_first, grid="logs-tail-grid")
+    # The tail shows records in arrival (id) order; these were written newest first.
+    in_arrival_order = SEEDED
+    wait_for_messages(dash_duo, in_arrival_order, grid="logs-tail-grid")
 
     write(logs_app, entry("tail new 0", ago=0), entry("tail new 1", "error", ago=0))
-    shown = [*oldest_first, "tail new 0", "tail new 1"]
+    shown = [*in_arrival_order, "tail new 0", "tail new 1"]
     wait_for_messages(dash_duo, shown, grid="logs-tail-grid")
     until(lambda: badge(dash_duo, "rate") != "0.0 lines/s", WAIT, msg="no arrival rate")
 
