@@ -125,6 +125,14 @@ class LogStore:
 
     # -- reading -----------------------------------------------------------------------
 
+    def _reading(self):
+        """A connection for one read: autocommit on PostgreSQL, so a read costs no BEGIN
+        and no ROLLBACK round trip, only its query."""
+        conn = self.engine.connect()
+        if self.dialect == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
+
     def search(
         self,
         query: Query,
@@ -142,8 +150,8 @@ class LogStore:
             ts, record_id = decode_cursor(cursor)
             stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
         stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(limit + 1).offset(offset)
-        with self.engine.connect() as conn:
-            records = [_record(r) for r in conn.execute(stmt)]
+        with self._reading() as conn:
+            records = [_record(*r) for r in conn.execute(stmt).all()]
         more = len(records) > limit
         records = records[:limit]
         return Page(records, encode_cursor(records[-1]) if more and records else None)
@@ -157,16 +165,18 @@ class LogStore:
         stmt = stmt.where(LogRow.id > last_id)
         if upto is not None:
             stmt = stmt.where(LogRow.id <= upto)
-        with self.engine.connect() as conn:
-            return [_record(r) for r in conn.execute(stmt.order_by(LogRow.id).limit(limit))]
+        with self._reading() as conn:
+            rows = conn.execute(stmt.order_by(LogRow.id).limit(limit)).all()
+        return [_record(*r) for r in rows]
 
     def latest(self, query: Query, upto: int, limit: int) -> list[LogRecord]:
         """The last ``limit`` matching records with ids at most ``upto``, oldest first: a
         tail's backlog."""
         stmt = self.matching(select(LogRow), query, None, None).where(LogRow.id <= upto)
         stmt = stmt.order_by(LogRow.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            return [_record(r) for r in reversed(conn.execute(stmt).all())]
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        return [_record(*r) for r in reversed(rows)]
 
     def count(
         self,
@@ -238,7 +248,7 @@ class LogStore:
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
             for row in result:
-                yield _record(row)
+                yield _record(*row)
 
     def matching(
         self,
@@ -324,16 +334,10 @@ def _sqlite_time(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime(_SQLITE_TIME)
 
 
-def _record(row) -> LogRecord:
-    return LogRecord(
-        row.id,
-        utc(row.ts),
-        row.level,
-        row.source,
-        row.host,
-        row.message,
-        json.loads(row.attrs or "{}"),
-    )
+def _record(
+    id: int, ts: datetime, level: str, source: str, host: str, message: str, attrs: str | None
+) -> LogRecord:
+    return LogRecord(id, utc(ts), level, source, host, message, json.loads(attrs or "{}"))
 
 
 def _escape_like(value: str) -> str:
