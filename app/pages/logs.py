@@ -11,6 +11,7 @@ from flask import session
 
 from app import ids
 from app.components import logs as parts
+from app.components.time_range import custom_range, preset_picker
 from app.services.log_view import DEFAULT_RANGE, RANGES, view
 from storage.logquery import LEVELS
 
@@ -55,33 +56,9 @@ def _filter_bar() -> dbc.Row:
     return dbc.Row(
         [
             dbc.Col(parts.level_toggles(list(LEVELS)), width="auto"),
+            dbc.Col(preset_picker(ids.LOGS_RANGE, RANGES, DEFAULT_RANGE), width="auto"),
             dbc.Col(
-                dbc.RadioItems(
-                    id=ids.LOGS_RANGE,
-                    options=[{"label": key, "value": key} for key in RANGES],
-                    value=DEFAULT_RANGE,
-                    className="btn-group btn-group-sm range-picker",
-                    inputClassName="btn-check",
-                    labelClassName="btn btn-outline-primary",
-                    labelCheckedClassName="active",
-                ),
-                width="auto",
-            ),
-            dbc.Col(
-                dbc.InputGroup(
-                    [
-                        dbc.InputGroupText("From"),
-                        dbc.Input(
-                            id=ids.LOGS_FROM, type="datetime-local", step=1, className="range-input"
-                        ),
-                        dbc.InputGroupText("to"),
-                        dbc.Input(
-                            id=ids.LOGS_TO, type="datetime-local", step=1, className="range-input"
-                        ),
-                        dbc.Button("Show", id=ids.LOGS_APPLY, color="outline-primary"),
-                    ],
-                    size="sm",
-                ),
+                custom_range(ids.LOGS_FROM, ids.LOGS_TO, ids.LOGS_APPLY, seconds=True),
                 width="auto",
             ),
             dbc.Col(
@@ -94,6 +71,28 @@ def _filter_bar() -> dbc.Row:
     )
 
 
+def _grid(component_id: str, height: str, options: dict | None = None, **props) -> dag.AgGrid:
+    """A grid of log records: one selectable row at a time, ids as row ids."""
+    return dag.AgGrid(
+        id=component_id,
+        columnDefs=parts.COLUMNS,
+        getRowId="params.data.id + ''",
+        dashGridOptions={
+            "rowSelection": {
+                "mode": "singleRow",
+                "checkboxes": False,
+                "enableClickSelection": True,
+            },
+            "animateRows": False,
+            "rowHeight": 30,
+            **(options or {}),
+        },
+        style={"height": height},
+        className="logs-grid",
+        **props,
+    )
+
+
 def _search_area() -> html.Div:
     return html.Div(
         [
@@ -103,27 +102,17 @@ def _search_area() -> html.Div:
                 style={"height": "150px"},
             ),
             html.Div(id=ids.LOGS_SUMMARY, className="small text-body-secondary mb-1"),
-            dag.AgGrid(
-                id=ids.LOGS_GRID,
-                columnDefs=parts.COLUMNS,
-                rowModelType="infinite",
-                getRowId="params.data.id + ''",
-                dashGridOptions={
+            _grid(
+                ids.LOGS_GRID,
+                "60vh",
+                {
                     "cacheBlockSize": BLOCK_ROWS,
                     "maxBlocksInCache": 50,
                     "infiniteInitialRowCount": 1,
                     # One block at a time: each continues from the cursor the last one left.
                     "maxConcurrentDatasourceRequests": 1,
-                    "rowSelection": {
-                        "mode": "singleRow",
-                        "checkboxes": False,
-                        "enableClickSelection": True,
-                    },
-                    "animateRows": False,
-                    "rowHeight": 30,
                 },
-                style={"height": "60vh"},
-                className="logs-grid",
+                rowModelType="infinite",
             ),
         ],
         id=ids.LOGS_SEARCH_AREA,
@@ -132,26 +121,7 @@ def _search_area() -> html.Div:
 
 def _tail_area() -> html.Div:
     return html.Div(
-        [
-            parts.tail_controls(),
-            dag.AgGrid(
-                id=ids.LOGS_TAIL_GRID,
-                columnDefs=parts.COLUMNS,
-                rowData=[],
-                getRowId="params.data.id + ''",
-                dashGridOptions={
-                    "rowSelection": {
-                        "mode": "singleRow",
-                        "checkboxes": False,
-                        "enableClickSelection": True,
-                    },
-                    "animateRows": False,
-                    "rowHeight": 30,
-                },
-                style={"height": "70vh"},
-                className="logs-grid",
-            ),
-        ],
+        [parts.tail_controls(), _grid(ids.LOGS_TAIL_GRID, "70vh", rowData=[])],
         id=ids.LOGS_TAIL_AREA,
         style={"display": "none"},
     )

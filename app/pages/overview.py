@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from app import ids
 from app.components.cards import health_card
+from app.components.time_range import custom_range, preset_picker
 from app.services.overview import CARD_TITLES, DEFAULT_RANGE, RANGES, SECTIONS
 
 dash.register_page(__name__, path="/", name="Overview", title="Pulseboard · Overview", order=0)
@@ -44,36 +45,9 @@ def _controls() -> dbc.Row:
     return dbc.Row(
         [
             dbc.Col(html.H4("Overview", className="mb-0"), width="auto"),
+            dbc.Col(preset_picker(ids.OVERVIEW_RANGE, RANGES, DEFAULT_RANGE), width="auto"),
             dbc.Col(
-                # One joined button group: not ``inline`` (form-check-inline adds a margin
-                # and padding per option, which overflowed phone screens).
-                dbc.RadioItems(
-                    id=ids.OVERVIEW_RANGE,
-                    options=[{"label": key, "value": key} for key in RANGES],
-                    value=DEFAULT_RANGE,
-                    className="btn-group btn-group-sm range-picker",
-                    inputClassName="btn-check",
-                    labelClassName="btn btn-outline-primary",
-                    labelCheckedClassName="active",
-                ),
-                width="auto",
-            ),
-            dbc.Col(
-                dbc.InputGroup(
-                    [
-                        dbc.InputGroupText("From"),
-                        dbc.Input(
-                            id=ids.OVERVIEW_FROM, type="datetime-local", className="range-input"
-                        ),
-                        dbc.InputGroupText("to"),
-                        dbc.Input(
-                            id=ids.OVERVIEW_TO, type="datetime-local", className="range-input"
-                        ),
-                        dbc.Button("Show", id=ids.OVERVIEW_APPLY, color="outline-primary"),
-                    ],
-                    size="sm",
-                ),
-                width="auto",
+                custom_range(ids.OVERVIEW_FROM, ids.OVERVIEW_TO, ids.OVERVIEW_APPLY), width="auto"
             ),
             dbc.Col(
                 dbc.Select(id=ids.OVERVIEW_HOST, size="sm", options=[], value=""),
