@@ -100,6 +100,9 @@ def histogram_figure(data: dict, start: float, end: float, dark: bool) -> go.Fig
                 x=[_bar_time(b["ts"] + step / 2) for b in rows],
                 y=[b["count"] for b in rows],
                 customdata=[b["ts"] for b in rows],
+                # Widths in ms of the date axis: Plotly guesses a lone bar's width from the
+                # whole range otherwise.
+                width=[step * 1000 * 0.9] * len(rows),
                 name=level,
                 marker_color=LEVEL_COLOURS[level],
                 hovertemplate=f"%{{y}} {level}<extra></extra>",
@@ -107,7 +110,6 @@ def histogram_figure(data: dict, start: float, end: float, dark: bool) -> go.Fig
         )
     fig.update_layout(
         barmode="stack",
-        bargap=0.1,
         height=150,
         margin={"l": 40, "r": 10, "t": 5, "b": 25},
         showlegend=True,
