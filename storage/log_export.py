@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Text, cast, func, select
 
 from storage.logquery import Query
-from storage.logs import LogRecord, LogStore
+from storage.logs import LogStore
 from storage.models import LogRecord as LogRow
 
 FORMATS = ("csv", "json", "ndjson")
@@ -25,7 +25,6 @@ CSV_HEADER = ",".join(COLUMNS) + "\n"
 
 _CSV_QUOTE = re.compile(r'[,"\r\n]')
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_ATTRS_JSON = json.JSONEncoder(separators=(",", ":"))  # as the store writes attrs
 
 
 class LogExport:
@@ -96,8 +95,8 @@ class LogExport:
     def _encoded(self) -> Iterator[bytes]:
         opening, encode, separator, closing = _ENCODINGS[self.fmt]
         parts, size, rows = [opening], len(opening), 0
-        for record in self.store.stream(self.query, self.start, self.end):
-            text = separator + encode(record) if rows else encode(record)
+        for row in self.store.stream_rows(self.query, self.start, self.end):
+            text = separator + encode(row) if rows else encode(row)
             parts.append(text)
             size += len(text)
             rows += 1
@@ -126,34 +125,25 @@ def _csv_field(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _csv_line(record: LogRecord) -> str:
-    fields = (
-        record.level,
-        record.source,
-        record.host,
-        record.message,
-        _ATTRS_JSON.encode(record.attrs),
-    )
-    return f"{record.id},{_iso(record.ts)}," + ",".join(map(_csv_field, fields)) + "\n"
+def _csv_line(row: tuple) -> str:
+    row_id, ts, level, source, host, message, attrs = row
+    fields = (level, source, host, message, attrs)  # attrs: the JSON text as stored
+    return f"{row_id},{_iso(ts)}," + ",".join(map(_csv_field, fields)) + "\n"
 
 
-def _json_object(record: LogRecord) -> str:
-    return _JSON.encode(
-        {
-            "id": record.id,
-            "ts": _iso(record.ts),
-            "level": record.level,
-            "source": record.source,
-            "host": record.host,
-            "message": record.message,
-            "attrs": record.attrs,
-        }
+def _json_object(row: tuple) -> str:
+    row_id, ts, level, source, host, message, attrs = row
+    # The stored attrs are already compact JSON: embed them instead of parsing and
+    # encoding each again (most of an export's time otherwise).
+    head = _JSON.encode(
+        {"id": row_id, "ts": _iso(ts), "level": level, "source": source, "host": host}
     )
+    return f'{head[:-1]},"message":{_JSON.encode(message)},"attrs":{attrs}}}'
 
 
 # format -> (opening, one record, between records, closing)
 _ENCODINGS = {
     "csv": (CSV_HEADER, _csv_line, "", ""),
-    "json": ("[", lambda record: "\n" + _json_object(record), ",", "\n]\n"),
-    "ndjson": ("", lambda record: _json_object(record) + "\n", "", ""),
+    "json": ("[", lambda row: "\n" + _json_object(row), ",", "\n]\n"),
+    "ndjson": ("", lambda row: _json_object(row) + "\n", "", ""),
 }

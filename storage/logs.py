@@ -244,11 +244,23 @@ class LogStore:
     ) -> Iterator[LogRecord]:
         """Every matching record oldest first, read through a server-side cursor so memory
         stays flat whatever the count."""
+        for row in self.stream_rows(query, start, end, batch):
+            yield _record(*row)
+
+    def stream_rows(
+        self,
+        query: Query,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        batch: int = 2000,
+    ) -> Iterator[tuple[int, datetime, str, str, str, str, str]]:
+        """``stream`` as plain rows: id, UTC time, level, source, host, message and the
+        attrs as the JSON text stored (for writers that need not parse it)."""
         stmt = self.matching(select(LogRow), query, start, end).order_by(LogRow.ts, LogRow.id)
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
-            for row in result:
-                yield _record(*row)
+            for row_id, ts, level, source, host, message, attrs in result:
+                yield row_id, utc(ts), level, source, host, message, attrs or "{}"
 
     def matching(
         self,
