@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from storage.logs import LogEntry
+from tests.app.log_helpers import T0, write_minutely
 
 LOGS = "/api/v1/admin/logs"
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def reader(app, accounts):
     """Headers of an analyst's token, with 25 records written a minute apart."""
-    app.server.extensions["pulseboard"].logs.write(
-        [
-            LogEntry(
-                T0 + timedelta(minutes=i),
-                "error" if i % 5 == 0 else "info",
-                "api" if i % 2 else "worker",
-                f"web-{i % 3}",
-                f"request {i} done",
-            )
-            for i in range(25)
-        ]
-    )
+    write_minutely(app, "request {i} done")
     return {"Authorization": f"Bearer {accounts.token('analyst')}"}
 
 

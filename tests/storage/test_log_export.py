@@ -7,17 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
 
 from storage.log_export import CHUNK_BYTES, COLUMNS, LogExport
 from storage.logquery import parse
 from storage.logs import LogEntry, LogStore
+from tests.storage.conftest import T0
 from tests.storage.test_logquery import RECORDS
 
-T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 HOSTILE = [
     'she said "hi", then left',
     "two\nlines",
@@ -36,12 +35,6 @@ HOSTILE = [
     "'; DROP TABLE log_records; --",
 ]
 ATTRS = {"user": 'a"b,c', "n": 42, "ok": True, "nested": {"k": [1, 2.5, None]}, "uni": "é"}
-
-
-@pytest.fixture
-def store(engine: Engine) -> LogStore:
-    """A log store on a fresh database of each backend."""
-    return LogStore(engine)
 
 
 @pytest.fixture
@@ -137,20 +130,8 @@ def test_json_and_ndjson_shapes(store: LogStore):
         "under_score",
     ],
 )
-def test_filters_and_time_range_match_the_search(store, fmt, query):
-    store.write(
-        [
-            LogEntry(
-                T0 + timedelta(minutes=i),
-                r["level"],
-                r["source"],
-                r["host"],
-                r["message"],
-                r["attrs"] or {},
-            )
-            for i, r in enumerate(RECORDS.values())
-        ]
-    )
+def test_filters_and_time_range_match_the_search(loaded, fmt, query):
+    store = loaded
     q = parse(query)
     everything = [r["message"] for r in RECORDS.values() if q.matches(r)]
     assert [r["message"] for r in parsed(fmt, export(store, fmt, query))] == everything

@@ -5,41 +5,15 @@ trigram indexes, and counts that turn into estimates past a limit."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import event, text
 
 from storage.logquery import parse
 from storage.logs import MAX_MESSAGE, LogEntry, LogStore, decode_cursor
+from tests.storage.conftest import T0
 from tests.storage.test_logquery import RECORDS
-
-T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(engine: Engine) -> LogStore:
-    """A log store on a fresh database of each backend."""
-    return LogStore(engine)
-
-
-@pytest.fixture
-def loaded(store: LogStore) -> LogStore:
-    """The query-language test records, a minute apart."""
-    store.write(
-        [
-            LogEntry(
-                T0 + timedelta(minutes=i),
-                r["level"],
-                r["source"],
-                r["host"],
-                r["message"],
-                r["attrs"] or {},
-            )
-            for i, r in enumerate(RECORDS.values())
-        ]
-    )
-    return store
 
 
 @pytest.mark.parametrize(
