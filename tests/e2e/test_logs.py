@@ -18,13 +18,14 @@ import dash
 import pytest
 from dash.testing.composite import DashComposite
 from dash.testing.wait import until
-from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from app.auth import hash_password
 from app.runtime import Runtime
 from storage.logs import LogEntry
+from tests.e2e.browser import text_of
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -146,16 +147,6 @@ def wait_for(read: Callable[[], T], check: Callable[[T], object], what: str) -> 
 def wait_for_messages(dash_duo: DashComposite, expected: list[str], grid: str = "logs-grid"):
     """Wait until the grid holds exactly these messages, in this order."""
     wait_for(lambda: messages(dash_duo, grid), expected.__eq__, f"{grid} does not show {expected}")
-
-
-def text_of(dash_duo: DashComposite, selector: str) -> str:
-    """The text of an element, read again if Dash re-rendered it meanwhile."""
-    for _ in range(5):
-        try:
-            return dash_duo.find_element(selector).text
-        except StaleElementReferenceException:
-            time.sleep(0.1)
-    return dash_duo.find_element(selector).text
 
 
 def summary(dash_duo: DashComposite) -> str:

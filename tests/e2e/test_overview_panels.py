@@ -8,10 +8,10 @@ import time
 import pytest
 from dash.testing.composite import DashComposite
 from dash.testing.wait import until
-from selenium.common.exceptions import StaleElementReferenceException
 
 from storage.metrics import Sample
 from tests.conftest import truncate_tables
+from tests.e2e.browser import text_of
 from tests.e2e.test_overview import POINT_COUNTS, login
 
 pytestmark = pytest.mark.browser
@@ -41,16 +41,6 @@ def panels(dash_duo: DashComposite, make_app, pg_url, shared_redis_url) -> DashC
     login(dash_duo, app)
     dash_duo.app = app
     return dash_duo
-
-
-def text_of(dash_duo: DashComposite, selector: str) -> str:
-    """An element's text, read again if a redraw replaced the element meanwhile."""
-    for _ in range(5):
-        try:
-            return dash_duo.find_element(selector).text
-        except StaleElementReferenceException:
-            time.sleep(0.1)
-    return dash_duo.find_element(selector).text
 
 
 def points(dash_duo: DashComposite, chart: str) -> int:
