@@ -20,7 +20,13 @@ from app.auth import hash_password
 from app.settings import Settings
 from storage.db import make_engine, upgrade
 from storage.live import InProcessBus, RedisBus
-from tests.services import ThrowawayRedis, pg_admin_url, redis_url, unavailable
+from tests.services import (
+    ThrowawayPostgres,
+    ThrowawayRedis,
+    pg_admin_url,
+    redis_url,
+    unavailable,
+)
 
 os.environ.setdefault("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
 
@@ -120,6 +126,15 @@ def shared_redis_url() -> str:
     except redis.RedisError as exc:
         unavailable("Redis", exc)
     return url
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    """A running PostgreSQL cluster of this test's own, which it may stop and start."""
+    server = ThrowawayPostgres()
+    server.start()
+    yield server
+    server.remove()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Where the test session finds PostgreSQL and Redis, and throwaway Redis servers."""
+"""Where the test session finds PostgreSQL and Redis, and throwaway servers of both."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -97,6 +98,63 @@ class ThrowawayRedis:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of the test's own (``initdb`` as ``postgres`` on a free port),
+    which a test may stop (as a crash would) and start again on the same port and data."""
+
+    def __init__(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not found:
+            unavailable("PostgreSQL server binaries", "initdb not installed")
+        self.bin = found[-1].parent
+        # Not under pytest's tmp_path: that is private to root, and initdb refuses to run
+        # as root, so the cluster lives in a directory the postgres user owns.
+        self.workdir = Path(tempfile.mkdtemp(prefix="pulseboard-pg-"))
+        self.datadir = self.workdir / "data"
+        self.port = free_port()
+        self.datadir.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres")
+            shutil.chown(self.datadir, "postgres")
+        self._as_postgres("initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres")
+
+    def _as_postgres(self, tool: str, *args: str) -> None:
+        command = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL of the cluster's ``postgres`` database."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1"
+        self._as_postgres(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-w",
+            "-l",
+            str(self.datadir / "log"),
+            "-o",
+            options,
+            "start",
+        )
+
+    def stop(self) -> None:
+        """Stop the server at once, dropping every connection (``-m immediate``)."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._as_postgres("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        """Stop the server and delete the cluster."""
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def database_name_from(url: str) -> str:
