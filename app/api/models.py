@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-EARLIEST = 0.0
-LATEST = 4102444800.0  # 2100-01-01: anything later is a typo, not a time
-
-
-def parse_timestamp(value: object) -> float:
-    """Epoch seconds from epoch seconds (number or string) or an ISO 8601 time."""
-    if isinstance(value, bool):
-        raise ValueError("expected an ISO 8601 time or epoch seconds")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(text)
-            except ValueError:
-                raise ValueError("expected an ISO 8601 time or epoch seconds") from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            seconds = parsed.timestamp()
-    else:
-        raise ValueError("expected an ISO 8601 time or epoch seconds")
-    if not EARLIEST <= seconds <= LATEST:  # also refuses nan and inf
-        raise ValueError("time out of range (1970 to 2100)")
-    return seconds
-
+from app.services.timerange import parse_timestamp
 
 Timestamp = Annotated[
     float,

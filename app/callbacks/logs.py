@@ -12,7 +12,7 @@ from app.auth import READERS, callback
 from app.components import logs as parts
 from app.components.grid import AG_THEME_MODE
 from app.runtime import runtime
-from app.services import FieldError, log_archive, log_view
+from app.services import FieldError, log_archive, log_view, timerange
 
 UNAVAILABLE = "The database is unavailable: try again in a moment."
 
@@ -46,14 +46,14 @@ def register(app: dash.Dash) -> None:
             return None, dash.no_update, None, None, None, False
         try:
             if ctx.triggered_id == ids.LOGS_APPLY:
-                window = log_view.window_from_inputs(start, end)
+                window = timerange.custom_window(start, end)
             else:
                 window = log_view.window_from_bar(click, step or 0)
         except FieldError as exc:
             return (*[dash.no_update] * 4, f"Time range: {exc.field} {exc.message}.", True)
         if window is None:
             raise dash.exceptions.PreventUpdate
-        shown = log_view.window_inputs(window)
+        shown = timerange.window_inputs(window)
         return window, None, *shown, None, False
 
     @callback(

@@ -13,7 +13,7 @@ from app.components.cards import card_outputs, card_values
 from app.components.charts import time_label, time_series_figure
 from app.components.grid import AG_THEME_MODE
 from app.runtime import runtime
-from app.services import FieldError, overview
+from app.services import FieldError, overview, timerange
 
 CHART_INPUTS = [Input(chart_id, "relayoutData") for chart_id in ids.OVERVIEW_CHARTS]
 
@@ -54,7 +54,7 @@ def register(app: dash.Dash) -> None:
             if trigger == ids.OVERVIEW_RANGE:
                 window = None
             elif trigger == ids.OVERVIEW_APPLY:
-                window = overview.custom_window(start, end)
+                window = timerange.custom_window(start, end)
             else:
                 # Several charts may report at once (a resize relayouts them all): take
                 # the first report that is about the x range.
@@ -86,7 +86,7 @@ def register(app: dash.Dash) -> None:
         """Redraw every chart for the shown window; keep the old ones if the database is
         away."""
         rt, now = runtime(), time.time()
-        start, end = overview.time_window(range_key, window, now)
+        start, end = timerange.time_window(range_key, window, now)
         try:
             series = [
                 overview.chart_series(rt, spec, start, end, host or None)

@@ -12,7 +12,8 @@ from flask import session
 from app import ids
 from app.components import logs as parts
 from app.components.time_range import custom_range, preset_picker
-from app.services.log_view import DEFAULT_RANGE, RANGES, view
+from app.services.log_view import view
+from app.services.timerange import DEFAULT_RANGE, RANGES
 from storage.logquery import LEVELS
 
 dash.register_page(__name__, path="/logs", name="Logs", title="Pulseboard · Logs", order=10)

@@ -9,7 +9,8 @@ from dash import dcc, html
 from app import ids
 from app.components.cards import health_card
 from app.components.time_range import custom_range, preset_picker
-from app.services.overview import CARD_TITLES, DEFAULT_RANGE, RANGES, SECTIONS
+from app.services.overview import CARD_TITLES, SECTIONS
+from app.services.timerange import DEFAULT_RANGE, RANGES
 
 dash.register_page(__name__, path="/", name="Overview", title="Pulseboard · Overview", order=0)
 

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.models import parse_timestamp
 from app.runtime import Runtime
+from app.services.timerange import parse_timestamp
 from storage.logquery import LEVEL_ALIASES, LEVELS
 from storage.logs import LogEntry
 

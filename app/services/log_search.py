@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from app.runtime import Runtime
 from app.services import FieldError
+from app.services.timerange import DEFAULT_SPAN, check_range
 from storage.logquery import LEVELS, Query, QueryError, level_rank, parse
 from storage.logs import Page, decode_cursor
-
-DEFAULT_SPAN = timedelta(hours=1)
 
 
 def build_query(q: str, level: str | None, source: str | None, host: str | None) -> Query:
@@ -39,11 +38,6 @@ def _when(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
-def _check_range(start: float | None, end: float | None) -> None:
-    if start is not None and end is not None and start >= end:
-        raise FieldError("from", "must be earlier than 'to'")
-
-
 def search(
     rt: Runtime,
     query: Query,
@@ -53,7 +47,7 @@ def search(
     limit: int,
 ) -> Page:
     """A page of matching records, newest first."""
-    _check_range(start, end)
+    check_range(start, end)
     if cursor is not None:
         try:
             decode_cursor(cursor)
@@ -67,9 +61,8 @@ def histogram(
 ) -> dict:
     """Counts per level per bucket over the range (default: the last hour)."""
     end_dt = _when(end) or datetime.fromtimestamp(now, UTC)
-    start_dt = _when(start) or end_dt - DEFAULT_SPAN
-    if start_dt >= end_dt:
-        raise FieldError("from", "must be earlier than 'to'")
+    start_dt = _when(start) or end_dt - timedelta(seconds=DEFAULT_SPAN)
+    check_range(start_dt.timestamp(), end_dt.timestamp())
     step, rows = rt.logs.histogram(query, start_dt, end_dt, buckets)
     return {"step": step, "buckets": rows}
 
@@ -77,6 +70,6 @@ def histogram(
 def count(rt: Runtime, query: Query, start: float | None, end: float | None) -> dict:
     """How many records match over the range: ``{"count": n, "exact": bool}``; past
     ``storage.logs.EXACT_COUNT_LIMIT`` matches it is an estimate."""
-    _check_range(start, end)
+    check_range(start, end)
     n, exact = rt.logs.count(query, _when(start), _when(end))
     return {"count": n, "exact": exact}

@@ -9,19 +9,10 @@ from datetime import UTC, datetime
 from app.runtime import Runtime
 from app.services import FieldError
 from app.services.log_search import build_query, histogram
-from app.services.overview import custom_window
+from app.services.timerange import preset_window
 from storage.logquery import LEVELS, Query
 from storage.logs import decode_cursor, encode_cursor
 
-RANGES: dict[str, int] = {
-    "15m": 900,
-    "1h": 3600,
-    "6h": 21600,
-    "24h": 86400,
-    "7d": 604800,
-    "14d": 1209600,
-}
-DEFAULT_RANGE = "1h"
 HISTOGRAM_BUCKETS = 60
 MAX_BLOCK_ROWS = 1000
 """The most rows one grid block may ask for (the page asks for 100 at a time)."""
@@ -51,8 +42,7 @@ def view(
     if window:
         start, end = float(window["from"]), float(window["to"])
     else:
-        end = now
-        start = now - RANGES.get(range_key or DEFAULT_RANGE, RANGES[DEFAULT_RANGE])
+        start, end = preset_window(range_key, now)
     return {
         "text": text,
         "q": q,
@@ -60,18 +50,6 @@ def view(
         "from": start,
         "to": end,
     }
-
-
-def window_from_inputs(start: str | None, end: str | None) -> dict:
-    """A custom window from the page's From/To inputs; FieldError names the bad one."""
-    return custom_window(start, end)
-
-
-def window_inputs(window: dict) -> tuple[str, str]:
-    """The From and To input values (UTC, to the second) that show ``window``."""
-    return tuple(
-        datetime.fromtimestamp(window[k], UTC).strftime("%Y-%m-%dT%H:%M:%S") for k in ("from", "to")
-    )
 
 
 def window_from_bar(click: dict | None, step: float) -> dict | None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from app.runtime import Runtime
 from app.services import FieldError
+from app.services.timerange import DEFAULT_SPAN, check_range
 from collectors.base import Field
-
-DEFAULT_RANGE = 3600.0
 
 
 def field_catalogue(rt: Runtime) -> dict[str, Field]:
@@ -52,9 +51,8 @@ def series(
     if unknown:
         raise FieldError("name", f"unknown metric: {', '.join(sorted(unknown))}")
     end = now if end is None else end
-    start = end - DEFAULT_RANGE if start is None else start
-    if start >= end:
-        raise FieldError("from", "must be earlier than 'to'")
+    start = end - DEFAULT_SPAN if start is None else start
+    check_range(start, end)
     data = rt.metrics.query(names, start, end, host=host, max_points=max_points)
     step, source = (data[0].step, data[0].source) if data else (0, "raw")
     return {

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
-from app.services import FieldError
 from app.services.health import check_health
+from app.services.timerange import parse_input_time
 from storage.metrics import SeriesData, labels_key
 
-RANGES: dict[str, int] = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800}
-DEFAULT_RANGE = "1h"
 CHART_POINTS = 600  # about one point per horizontal pixel of a half-width chart
 
 
@@ -261,13 +258,6 @@ def health_cards(rt: Runtime, now: float) -> list[Card]:
     return cards
 
 
-def time_window(range_key: str, window: dict | None, now: float) -> tuple[float, float]:
-    """The (start, end) shown: a zoomed or custom ``window``, else the preset up to now."""
-    if window:
-        return float(window["from"]), float(window["to"])
-    return now - RANGES.get(range_key, RANGES[DEFAULT_RANGE]), now
-
-
 def chart_series(
     rt: Runtime, spec: ChartSpec, start: float, end: float, host: str | None = None
 ) -> list[SeriesData]:
@@ -281,17 +271,6 @@ def chart_series(
     ]
 
 
-def parse_chart_time(value: str) -> float:
-    """Epoch seconds from a chart's x value or a datetime-local input (both UTC)."""
-    text = value.strip().replace("T", " ").rstrip("Z")
-    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            continue
-    raise FieldError("time", f"not a time: {value[:40]!r}")
-
-
 def zoom_window(relayout: dict | None) -> dict | bool | None:
     """What a chart's relayout means for the shown window: a new window when the user
     zoomed in, None when they reset the zoom, False when it is not about the x range."""
@@ -302,20 +281,8 @@ def zoom_window(relayout: dict | None) -> dict | bool | None:
     lo, hi = relayout.get("xaxis.range[0]"), relayout.get("xaxis.range[1]")
     if lo is None or hi is None:
         return False
-    start, end = parse_chart_time(str(lo)), parse_chart_time(str(hi))
+    start, end = parse_input_time(str(lo)), parse_input_time(str(hi))
     return {"from": start, "to": end} if end - start >= 1 else False
-
-
-def custom_window(start: str | None, end: str | None) -> dict:
-    """A window from the custom range inputs; FieldError names the bad one."""
-    if not start:
-        raise FieldError("from", "pick a start time")
-    if not end:
-        raise FieldError("to", "pick an end time")
-    lo, hi = parse_chart_time(start), parse_chart_time(end)
-    if lo >= hi:
-        raise FieldError("from", "must be earlier than the end")
-    return {"from": lo, "to": hi}
 
 
 def slowest_routes(rt: Runtime, host: str | None, limit: int = 10) -> list[dict]:

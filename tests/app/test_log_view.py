@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services import FieldError, log_view
+from app.services import FieldError, log_view, timerange
 from storage.logquery import LEVELS
 from storage.logs import LogEntry
 from tests.app.auth_helpers import csrf_of, login
@@ -80,7 +80,7 @@ def test_view_turns_levels_switched_off_into_negations():
 
 
 def test_a_preset_ends_now_and_a_window_is_used_as_given():
-    for key, seconds in log_view.RANGES.items():
+    for key, seconds in timerange.RANGES.items():
         state = log_view.view("", list(LEVELS), key, None, NOW)
         assert (state["from"], state["to"]) == (NOW - seconds, NOW), key
     default = log_view.view("", list(LEVELS), None, None, NOW)
@@ -210,13 +210,13 @@ def test_a_bar_click_narrows_to_that_bar():
 
 def test_the_from_and_to_inputs_show_a_window_to_the_second():
     window = {"from": T0.timestamp(), "to": T0.timestamp() + 90.75}
-    assert log_view.window_inputs(window) == ("2026-03-01T08:00:00", "2026-03-01T08:01:30")
-    assert log_view.window_from_inputs(*log_view.window_inputs(window)) == {
+    assert timerange.window_inputs(window) == ("2026-03-01T08:00:00", "2026-03-01T08:01:30")
+    assert timerange.custom_window(*timerange.window_inputs(window)) == {
         "from": T0.timestamp(),
         "to": T0.timestamp() + 90,
     }
     with pytest.raises(FieldError) as refused:
-        log_view.window_from_inputs("2026-03-01T09:00:00", "2026-03-01T08:00:00")
+        timerange.custom_window("2026-03-01T09:00:00", "2026-03-01T08:00:00")
     assert refused.value.field == "from"
 
 

@@ -15,7 +15,7 @@ from dash.testing.composite import DashComposite
 from dash.testing.wait import until
 
 from app.runtime import Runtime
-from app.services.overview import RANGES
+from app.services.timerange import RANGES
 from storage.metrics import ROLLUP_STEP
 
 pytestmark = pytest.mark.browser
