@@ -10,9 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.runtime import Runtime
 from collectors.scheduler import SCHEDULER_CHANNEL
 from storage.db import ping
+from storage.thresholds import THRESHOLDS
 
-DISK_DEGRADED_PERCENT = 90.0
-DISK_DOWN_PERCENT = 98.0
+HEALTH_STATUS = {"ok": "ok", "warning": "degraded", "critical": "down"}
+"""A threshold level as a health status."""
 
 
 def _component(status: str, detail: str | None = None, **info) -> dict:
@@ -96,13 +97,7 @@ def disk_health(rt: Runtime) -> dict:
     """How full the disk holding the data dir is."""
     usage = shutil.disk_usage(rt.settings.data_dir)
     percent = round(100.0 * usage.used / usage.total, 1) if usage.total else 0.0
-    status = (
-        "down"
-        if percent >= DISK_DOWN_PERCENT
-        else "degraded"
-        if percent >= DISK_DEGRADED_PERCENT
-        else "ok"
-    )
+    status = HEALTH_STATUS[THRESHOLDS["system_disk_used_percent"].level(percent)]
     detail = None if status == "ok" else f"data disk {percent}% full"
     return _component(
         status, detail, path=str(rt.settings.data_dir), used_percent=percent, free_bytes=usage.free

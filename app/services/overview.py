@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
-from app.services.health import check_health
+from app.services.health import HEALTH_STATUS, check_health
 from app.services.timerange import parse_input_time
 from storage.metrics import SeriesData, labels_key
+from storage.thresholds import THRESHOLDS
 
 CHART_POINTS = 600  # about one point per horizontal pixel of a half-width chart
 
@@ -159,12 +160,6 @@ _SHORT_NAMES = {
     "redis_blocked_clients": "blocked",
 }
 
-_THRESHOLDS = {  # metric -> (degraded at, down at)
-    "system_cpu_usage_percent": (80.0, 95.0),
-    "system_memory_used_percent": (85.0, 95.0),
-    "system_disk_used_percent": (90.0, 98.0),
-}
-
 
 def trace_key(host: str, name: str, labels: dict[str, str]) -> str:
     """The id a live sample and a chart line share: host, metric name, canonical labels."""
@@ -184,11 +179,6 @@ def trace_label(
     if many_hosts:
         parts.append(f"@{host}")
     return " ".join(p for p in parts if p)
-
-
-def _level(name: str, value: float) -> str:
-    degraded, down = _THRESHOLDS[name]
-    return "down" if value >= down else "degraded" if value >= degraded else "ok"
 
 
 def humanize_seconds(seconds: float) -> str:
@@ -229,7 +219,7 @@ def health_cards(rt: Runtime, now: float) -> list[Card]:
         value = latest.get((name, labels))
         if value is None:
             return Card(key, NO_VALUE, "no data yet", "unknown")
-        return Card(key, f"{value:.1f}%", detail, _level(name, value))
+        return Card(key, f"{value:.1f}%", detail, HEALTH_STATUS[THRESHOLDS[name].level(value)])
 
     cores = latest.get(("system_cpu_count", "{}"))
     used = latest.get(("system_memory_used_bytes", "{}"))
