@@ -203,8 +203,7 @@ def demo(
     """Send realistic demo logs and HTTP traffic to a running Pulseboard."""
     from contextlib import nullcontext
 
-    from app.demo import DemoConfig, DemoError, admin_token
-    from app.demo import run as run_demo
+    from app.demo import DemoConfig, DemoError, admin_token, run
 
     config = DemoConfig(url, duration, rate, requests_per_second, incident_every, seed)
     tokens = (
@@ -213,7 +212,7 @@ def demo(
         else admin_token(_settings().database_url, CLI_ACTOR, click.echo)
     )
     try:
-        run_demo(config, tokens, click.echo)
+        run(config, tokens, click.echo)
     except DemoError as exc:
         raise click.ClickException(str(exc)) from None
 

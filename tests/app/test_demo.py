@@ -1,9 +1,11 @@
 """``pulseboard demo`` against a running app: its logs are searchable, its requests are
-timed, and a bad URL, an unreachable server or a refused token is a clear error."""
+timed, and a bad URL, an unreachable server or a refused token is a clear error. The demo is
+a package of its own that the console never loads."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -192,3 +194,29 @@ def test_a_url_that_is_not_http_is_refused(tmp_path):
     assert result.returncode == 1
     assert "not an http(s) URL: 'ftp://127.0.0.1/'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_is_a_package_of_its_own_that_the_serving_console_never_loads(tmp_path):
+    spec = importlib.util.find_spec("app.demo")
+    assert spec is not None and spec.submodule_search_locations is not None
+    # The console as gunicorn runs it, after answering a page and an API call.
+    script = (
+        "import sys; from wsgi import server; client = server.test_client(); "
+        "assert client.get('/login').status_code == 200; "
+        "assert client.get('/healthz').status_code == 200; "
+        "print(sorted(m for m in sys.modules if m == 'app.demo' or m.startswith('app.demo.')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **os.environ,
+            "PULSEBOARD_DATA_DIR": str(tmp_path),
+            "PULSEBOARD_ADMIN_PASSWORD": "admin-password-1",
+        },
+        timeout=60,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
