@@ -18,6 +18,7 @@ from collectors.syslog import SyslogReceiver
 from collectors.tail import FileTailer
 from storage.accounts import AccountStore
 from storage.live import LiveBus
+from storage.login_throttle import LoginThrottle
 from storage.logs import LogStore
 from storage.metrics import MetricsStore
 
@@ -49,6 +50,11 @@ class Runtime:
     syslog: SyslogReceiver | None = None
     tailer: FileTailer | None = None
     tail_hub: TailHub | None = None
+    logins: LoginThrottle = field(init=False)
+    """Counts failed logins in the database, so every process throttles alike."""
+
+    def __post_init__(self) -> None:
+        self.logins = LoginThrottle(self.engine)
 
     def auth_changed(self) -> None:
         """Tell every process that a token or user changed: cached token answers go."""

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import ApiToken, AuditEntry, User
@@ -279,22 +279,6 @@ class AccountStore:
                     details=json.dumps(details or {}, sort_keys=True),
                 )
             )
-
-    def recent_failures(
-        self, since: datetime, *, actor: str, remote_addr: str | None
-    ) -> tuple[int, int, datetime | None]:
-        """Failed logins since ``since`` for ``actor`` and from ``remote_addr``, and the
-        oldest of them (when the window starts to free up)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(AuditEntry.actor, AuditEntry.remote_addr, AuditEntry.ts)
-                .where(AuditEntry.action == "login.failure", AuditEntry.ts >= since)
-                .where(or_(AuditEntry.actor == actor, AuditEntry.remote_addr == remote_addr))
-            ).all()
-        by_user = sum(1 for r in rows if r.actor == actor)
-        by_addr = sum(1 for r in rows if remote_addr is not None and r.remote_addr == remote_addr)
-        oldest = min((utc(r.ts) for r in rows), default=None)
-        return by_user, by_addr, oldest
 
     def list_audit(
         self,

@@ -158,3 +158,20 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class LoginCounter(Base):
+    """Failed logins of one subject in the current window: a (user, address) pair, an
+    address or a user name (``scope`` says which), with the lockout or trust it earned."""
+
+    __tablename__ = "login_counters"
+    __table_args__ = (Index("ix_login_counters_expires_at", "expires_at"),)
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    trusted_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -38,6 +38,7 @@ TABLES = (
     "api_tokens",
     "audit_log",
     "users",
+    "login_counters",
 )
 
 

@@ -2,9 +2,10 @@
 
 One module each: ``declarations`` (which roles a view or callback allows), ``guard`` (the
 check before every request), ``identity`` (the account behind a token or session),
-``passwords``, ``csrf``, ``csp`` (security headers), ``login`` (the login page and views)
-and ``wiring`` (``install`` into a server). Every public name is re-exported here:
-``from app import auth`` then ``auth.roles`` and so on.
+``passwords``, ``csrf``, ``csp`` (security headers), ``login`` (the login page and views,
+throttled by ``storage.login_throttle``) and ``wiring`` (``install`` into a server).
+Every public name is re-exported here: ``from app import auth`` then ``auth.roles`` and so
+on.
 """
 
 from app.auth.csp import (
@@ -36,21 +37,11 @@ from app.auth.guard import (
     origin_allowed,
 )
 from app.auth.identity import MAX_TOKEN_LENGTH, QUERY_TOKEN_PATHS, current_account, via_session
-from app.auth.login import (
-    ADDRESS_FAILURE_LIMIT,
-    LOGIN_PAGE,
-    LOGIN_WINDOW,
-    SLOW_DOWN_AFTER,
-    USER_FAILURE_LIMIT,
-    login,
-    login_page,
-    logout,
-)
+from app.auth.login import LOGIN_PAGE, REFUSALS, login, login_page, logout
 from app.auth.passwords import dummy_verify, hash_password, verify_password
 from app.auth.wiring import install
 
 __all__ = [
-    "ADDRESS_FAILURE_LIMIT",
     "CALLBACK_ROLES",
     "CSP_KEY",
     "CSRF_COOKIE",
@@ -60,14 +51,12 @@ __all__ = [
     "DASH_UPDATE",
     "EMBEDDABLE_PATHS",
     "LOGIN_PAGE",
-    "LOGIN_WINDOW",
     "MAX_TOKEN_LENGTH",
     "PUBLIC",
     "QUERY_TOKEN_PATHS",
     "READERS",
+    "REFUSALS",
     "ROLES_ATTR",
-    "SLOW_DOWN_AFTER",
-    "USER_FAILURE_LIMIT",
     "callback",
     "callback_roles",
     "check_request",

@@ -1,14 +1,14 @@
-"""The login page and the login and logout views.
+"""The login page and the login and logout views, with the throttle's answers.
 
-After a few failed logins for one user or address the answers slow down, and past the
-limit they are refused with ``429`` until the window has moved on.
+A refused attempt gets ``429`` with ``Retry-After``: for the lockout of a user at one
+address or of an address (15 minutes), or for a short wait when a user has failures from
+anywhere (see ``storage.login_throttle``).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import redirect, request, session, url_for
@@ -18,11 +18,10 @@ from app.auth.csrf import same_token
 from app.auth.declarations import READERS, public, roles
 from app.auth.passwords import dummy_verify, verify_password
 from app.runtime import runtime
+from storage.login_throttle import Refusal, Verdict
 
-LOGIN_WINDOW = timedelta(minutes=15)
-USER_FAILURE_LIMIT = 5
-ADDRESS_FAILURE_LIMIT = 20
-SLOW_DOWN_AFTER = 3
+MAX_NAME = 100
+MAX_PASSWORD = 1024
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Pulseboard · Log in</title>
@@ -38,6 +37,12 @@ LOGIN_PAGE = """<!doctype html>
 <p class="error" role="alert">{error}</p>
 <button id="login-submit" type="submit">Log in</button>
 </form></main></body></html>"""
+
+REFUSALS = {
+    Refusal.LOCKED: "Too many failed logins; try again later.",
+    Refusal.ADDRESS_LOCKED: "Too many failed logins from your address; try again later.",
+    Refusal.SLOW_DOWN: "Too many failed logins for this user; wait {seconds} s, then try again.",
+}
 
 
 def _safe_next(target: str | None) -> str:
@@ -59,43 +64,48 @@ def login_page(error: str = "", status: int = 200):
     return html, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
+def _refused(verdict: Verdict):
+    message = REFUSALS[verdict.refusal].format(seconds=verdict.retry_after)
+    html, _, headers = login_page(message, 429)
+    return html, 429, {**headers, "Retry-After": str(verdict.retry_after)}
+
+
 @public
 def login():
     """Show the login form, or check the credentials posted from it.
 
-    Failures are audited; after a few for one user or address the answers slow down, and
-    past the limit they are refused with 429 until the window has moved on.
+    Every attempt is audited; the throttle decides first whether it is checked at all.
     """
     if request.method == "GET":
         return login_page()
+    # No user name holds NUL (PostgreSQL cannot even store one in the audit log).
+    name = request.form.get("name", "")[:MAX_NAME].replace("\x00", "\ufffd")
     if not same_token(request.form.get("csrf_token"), session.get("csrf")):
         return login_page("Your session expired; please try again.", 400)
     rt = runtime()
-    # No user name holds NUL (PostgreSQL cannot even store one in the audit log).
-    name = request.form.get("name", "")[:100].replace("\x00", "\ufffd")
-    password = request.form.get("password", "")[:1024]
+    password = request.form.get("password", "")[:MAX_PASSWORD]
     address = request.remote_addr
-    since = datetime.now(UTC) - LOGIN_WINDOW
-    by_user, by_addr, oldest = rt.accounts.recent_failures(since, actor=name, remote_addr=address)
-    if by_user >= USER_FAILURE_LIMIT or by_addr >= ADDRESS_FAILURE_LIMIT:
+    verdict = rt.logins.reserve(name, address)
+    if not verdict.allowed:
         rt.accounts.audit(
             "login.throttled",
             actor=name or None,
             remote_addr=address,
-            details={"user_failures": by_user, "address_failures": by_addr},
+            details={
+                "reason": str(verdict.refusal),
+                "retry_after": verdict.retry_after,
+                "user_failures": verdict.user_failures,
+                "address_failures": verdict.address_failures,
+            },
         )
-        retry = int(((oldest or since) + LOGIN_WINDOW - datetime.now(UTC)).total_seconds()) + 1
-        html, _, headers = login_page("Too many failed logins; try again later.", 429)
-        return html, 429, {**headers, "Retry-After": str(max(retry, 1))}
+        return _refused(verdict)
     found = rt.accounts.credentials(name)
     if found is None:
         dummy_verify(password)  # as slow as a real check: timing tells no user names
     if found is None or not verify_password(found[1], password) or found[0].disabled:
         rt.accounts.audit("login.failure", actor=name or None, remote_addr=address)
-        failures = max(by_user, by_addr) + 1
-        if failures >= SLOW_DOWN_AFTER:  # each further guess costs the guesser time
-            time.sleep(min(0.25 * 2 ** (failures - SLOW_DOWN_AFTER), 2.0))
         return login_page("Wrong user name or password.", 401)
+    rt.logins.succeeded(name, address)
     account, _ = found
     if account.role == "ingest":
         return login_page("Ingest accounts cannot log in to the console.", 403)

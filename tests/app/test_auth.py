@@ -19,6 +19,7 @@ from sqlalchemy import text
 from app import auth
 from app.token_cache import DEFAULT_TTL, TokenCache
 from storage.accounts import token_digest
+from storage.login_throttle import LoginThrottle
 from tests.app.auth_helpers import (
     AUDIT,
     ME,
@@ -36,6 +37,7 @@ from tests.app.auth_helpers import (
     runtime_of,
 )
 from tests.conftest import wait_until
+from tests.storage.test_login_throttle import Clock
 
 DASH_UPDATE = "/_dash-update-component"
 PLACEHOLDER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>")
@@ -422,34 +424,43 @@ def test_an_idle_session_expires(web):
 # -- brute force ---------------------------------------------------------------------------
 
 
-def test_repeated_failed_logins_slow_down_then_are_throttled(app):
+def test_repeated_failed_logins_slow_down_then_lock_that_user_out_at_that_address(app):
     rt = runtime_of(app)
+    clock = Clock()
+    rt.logins = LoginThrottle(rt.engine, clock=clock)
     victim, _ = make_user(app, "analyst")
     attacker = Browser(app, "203.0.113.9")
-    durations = []
-    for attempt in range(auth.USER_FAILURE_LIMIT):
-        started = time.monotonic()
-        assert login_form(attacker, victim, f"guess-{attempt}").status_code == 401
-        durations.append(time.monotonic() - started)
-    # From the third failure on each answer waits 0.25 s, doubling: the fifth at least 1 s.
-    assert durations[auth.SLOW_DOWN_AFTER - 1] >= 0.25
-    assert durations[-1] >= 1.0 and durations[-1] > durations[0] + 0.5
+    answers = []
+    while len(answers) < 8:
+        response = login_form(attacker, victim, f"guess-{len(answers)}")
+        wait = int(response.headers.get("Retry-After", 0))
+        answers.append((response.status_code, wait))
+        if response.status_code == 429 and wait <= rt.logins.policy.max_delay:
+            clock.advance(wait)  # told to slow down: the guesser waits, then goes on
+    # Three guesses are checked at once, then each waits a doubling delay; the fifth locks.
+    assert answers == [(401, 0)] * 3 + [(429, 1), (401, 0), (429, 2), (401, 0), (429, 900)]
+    assert "Too many failed logins; try again later." in response.get_data(as_text=True)
 
-    response = login_form(attacker, victim, PASSWORD)  # the right password, but throttled
-    assert response.status_code == 429
-    assert 1 <= int(response.headers["Retry-After"]) <= auth.LOGIN_WINDOW.total_seconds() + 1
-    assert "Too many failed logins" in response.get_data(as_text=True)
-    assert attacker.get(ME).status_code == 401
-    assert login_form(Browser(app, "198.51.100.20"), victim, PASSWORD).status_code == 429
-
-    bystander = Browser(app, "198.51.100.7")
-    assert login_form(bystander, make_user(app, "analyst")[0], PASSWORD).status_code == 302
-    assert bystander.get(ME).status_code == 200
+    response = login_form(attacker, victim, PASSWORD)  # the right password, but locked
+    assert response.status_code == 429 and attacker.get(ME).status_code == 401
+    owner = Browser(app, "198.51.100.20")  # the victim from another address only waits
+    response = login_form(owner, victim, PASSWORD)
+    assert (response.status_code, response.headers["Retry-After"]) == (429, "4")
+    assert "wait 4 s, then try again" in response.get_data(as_text=True)
+    clock.advance(4)
+    assert login_form(owner, victim, PASSWORD).status_code == 302
+    assert owner.get(ME).status_code == 200
 
     failures = rt.accounts.list_audit(action="login.failure", actor=victim)
-    assert len(failures) == auth.USER_FAILURE_LIMIT
-    assert {f.remote_addr for f in failures} == {"203.0.113.9"}
-    assert len(rt.accounts.list_audit(action="login.throttled", actor=victim)) == 2
+    assert len(failures) == 5 and {f.remote_addr for f in failures} == {"203.0.113.9"}
+    throttled = rt.accounts.list_audit(action="login.throttled", actor=victim)
+    assert [t.details["reason"] for t in reversed(throttled)] == [
+        "slow-down",
+        "slow-down",
+        "locked",
+        "locked",
+        "slow-down",
+    ]
 
 
 # -- hostile login input -------------------------------------------------------------------

@@ -23,6 +23,9 @@ from storage.models import LOG_SEARCH_FTS, Base, schema_filters
 from tests.services import pg_admin_url, unavailable
 
 TABLES = set(Base.metadata.tables)
+ADDED_AFTER_0001 = {("add_table", "login_counters"), ("add_index", "ix_login_counters_expires_at")}
+"""What migrations after 0001 add, as Alembic names it when comparing a 0001 database."""
+LATER_TABLES = {name for kind, name in ADDED_AFTER_0001 if kind == "add_table"}
 FTS5_TABLES = {LOG_SEARCH_FTS} | {
     f"{LOG_SEARCH_FTS}_{shadow}" for shadow in ("data", "idx", "docsize", "config")
 }
@@ -170,10 +173,12 @@ def test_upgrading_a_database_with_records_makes_them_searchable(empty_url: str)
         assert LogStore(engine).count(parse("-timeout")) == (1, True)
 
         command.downgrade(alembic_config(empty_url), "0001")
-        assert table_names(empty_url) == TABLES | {"alembic_version"}
+        assert table_names(empty_url) == (TABLES - LATER_TABLES) | {"alembic_version"}
         missing = {(diff[0], diff[1].name) for diff in differences(empty_url)}
         postgres = engine.dialect.name == "postgresql"
-        assert missing == ({("add_index", "ix_log_records_message_trgm")} if postgres else set())
+        assert missing == ADDED_AFTER_0001 | (
+            {("add_index", "ix_log_records_message_trgm")} if postgres else set()
+        )
         LogStore(engine).write([LogEntry(T0, "info", "api", "web-1", "no trigger left behind")])
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM log_records")).scalar_one() == 3
