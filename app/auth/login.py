@@ -31,9 +31,10 @@ LOGIN_PAGE = """<!doctype html>
 <form method="post" action="/login">
 <input type="hidden" name="csrf_token" value="{csrf}">
 <input type="hidden" name="next" value="{next}">
-<label>User <input id="login-name" name="name" autocomplete="username" required autofocus></label>
+<label>User <input id="login-name" name="name" value="{name}" autocomplete="username"
+ required{name_focus}></label>
 <label>Password <input id="login-password" name="password" type="password"
- autocomplete="current-password" required></label>
+ autocomplete="current-password" required{password_focus}></label>
 <p class="error" role="alert">{error}</p>
 <button id="login-submit" type="submit">Log in</button>
 </form></main></body></html>"""
@@ -53,20 +54,24 @@ def _safe_next(target: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def login_page(error: str = "", status: int = 200):
-    """The login form with ``error`` shown."""
+def login_page(error: str = "", status: int = 200, name: str = ""):
+    """The login form (keeping the user name typed, if any) with ``error`` shown."""
     session.setdefault("csrf", secrets.token_urlsafe(32))
     html = LOGIN_PAGE.format(
         csrf=escape(session["csrf"]),
         error=escape(error),
         next=escape(_safe_next(request.values.get("next"))),
+        name=escape(name),
+        # With the name kept, the password is what is left to type.
+        name_focus="" if name else " autofocus",
+        password_focus=" autofocus" if name else "",
     )
     return html, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
-def _refused(verdict: Verdict):
+def _refused(verdict: Verdict, name: str):
     message = REFUSALS[verdict.refusal].format(seconds=verdict.retry_after)
-    html, _, headers = login_page(message, 429)
+    html, _, headers = login_page(message, 429, name)
     return html, 429, {**headers, "Retry-After": str(verdict.retry_after)}
 
 
@@ -81,7 +86,7 @@ def login():
     # No user name holds NUL (PostgreSQL cannot even store one in the audit log).
     name = request.form.get("name", "")[:MAX_NAME].replace("\x00", "\ufffd")
     if not same_token(request.form.get("csrf_token"), session.get("csrf")):
-        return login_page("Your session expired; please try again.", 400)
+        return login_page("Your session expired; please try again.", 400, name)
     rt = runtime()
     password = request.form.get("password", "")[:MAX_PASSWORD]
     address = request.remote_addr
@@ -98,17 +103,17 @@ def login():
                 "address_failures": verdict.address_failures,
             },
         )
-        return _refused(verdict)
+        return _refused(verdict, name)
     found = rt.accounts.credentials(name)
     if found is None:
         dummy_verify(password)  # as slow as a real check: timing tells no user names
     if found is None or not verify_password(found[1], password) or found[0].disabled:
         rt.accounts.audit("login.failure", actor=name or None, remote_addr=address)
-        return login_page("Wrong user name or password.", 401)
+        return login_page("Wrong user name or password.", 401, name)
     rt.logins.succeeded(name, address)
     account, _ = found
     if account.role == "ingest":
-        return login_page("Ingest accounts cannot log in to the console.", 403)
+        return login_page("Ingest accounts cannot log in to the console.", 403, name)
     session.clear()
     session.update(
         uid=account.id,

@@ -7,6 +7,7 @@ database run on both backends (the ``app`` fixture).
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import time
@@ -493,6 +494,21 @@ def test_hostile_login_input_gets_a_login_error(app):
             assert "<script>alert" not in page
             assert client.get(ME).status_code == 401
     assert rt.accounts.count_users() == users
+
+
+@pytest.mark.parametrize(
+    "name", ["alice-typo", '"><script>alert(1)</script>', "\u00fcn\u00efc\u00f8d\u00e9"]
+)
+def test_a_failed_login_keeps_the_name_typed_escaped_and_never_the_password(web, name):
+    response = login_form(Browser(web, "192.0.2.77"), name, "wrong-Secret-5e1f")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401
+    name_input = re.search(r'<input id="login-name"[^>]*>', page).group(0)
+    assert html.unescape(re.search(r'value="([^"]*)"', name_input).group(1)) == name
+    assert "<script>alert" not in page and "wrong-Secret-5e1f" not in page
+    # The name is there: the password is what is left to type.
+    assert "autofocus" not in name_input
+    assert re.search(r'<input id="login-password"[^>]*autofocus', page)
 
 
 # -- secrets, cookies, headers, errors -----------------------------------------------------
