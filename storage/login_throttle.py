@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, Engine, delete, update
+from sqlalchemy import Connection, Engine, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.accounts import utc
@@ -164,8 +164,7 @@ class LoginThrottle:
             by_address.count_failure(now, policy, policy.address_limit)
             user.count_failure(now, policy, None)
             self._write(conn, counters.values())
-            # Rows whose window, lockout and trust are over hold nothing: keep the table small.
-            conn.execute(delete(LoginCounter).where(LoginCounter.expires_at <= now))
+            self._prune(conn, now)
         return Verdict(None, 0, user_failures, address_failures)
 
     def succeeded(self, name: str, address: str | None) -> None:
@@ -234,6 +233,18 @@ class LoginThrottle:
                 utc(row.trusted_until),
             )
         return counters
+
+    def _prune(self, conn: Connection, now: datetime) -> None:
+        """Delete rows whose window, lockout and trust are over: they hold nothing."""
+        key = tuple_(LoginCounter.scope, LoginCounter.subject)
+        # Rows another attempt holds are left for later: waiting for them could deadlock
+        # with that attempt pruning a row this one holds.
+        expired = (
+            select(LoginCounter.scope, LoginCounter.subject)
+            .where(LoginCounter.expires_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+        conn.execute(delete(LoginCounter).where(key.in_(expired)))
 
     def _write(self, conn: Connection, counters) -> None:
         for c in counters:
