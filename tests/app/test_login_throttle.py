@@ -1,39 +1,27 @@
-"""Login throttling over real HTTP: parallel guesses are counted before they are checked,
-a (user, address) pair and an address are locked out, a user only slowed down, so an
-attacker elsewhere cannot keep the owner out. Both database backends; every assertion is
-on answers and counts, none on time."""
+"""Login throttling in the app: parallel guesses sent over HTTP to two ``pulseboard serve``
+processes are counted before they are checked; a (user, address) pair and an address are
+locked out, a user only slowed down, so an attacker elsewhere cannot keep the owner out.
+Both database backends; every assertion is on answers and counts, none on time."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
 
+import pytest
 import requests
-from werkzeug.serving import make_server
 
+from storage.accounts import AccountStore
+from storage.db import make_engine
 from storage.login_throttle import LoginPolicy, LoginThrottle
 from tests.app.auth_helpers import ME, PASSWORD, Browser, login_form, make_user, runtime_of
+from tests.app.test_processes import kill, start_server
 from tests.storage.test_login_throttle import Clock
 
 PARALLEL = 12
 GUESSES = 12
 """Guesses from an attacker using a new address after every 5 (each pair's limit)."""
-
-
-@contextlib.contextmanager
-def serving(*apps) -> Iterator[list[str]]:
-    """Each app behind a real threaded HTTP server of its own; their URLs."""
-    servers = [make_server("127.0.0.1", 0, app.server, threaded=True) for app in apps]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield [f"http://127.0.0.1:{s.server_port}" for s in servers]
-    finally:
-        for server in servers:
-            server.shutdown()
 
 
 def login_form_session(url: str) -> tuple[requests.Session, str]:
@@ -71,19 +59,23 @@ def post_all_at_once(urls: list[str], attempts: list[tuple[str, str]]) -> Counte
     return statuses
 
 
-def two_processes(make_app, database_url):
-    """Two apps on one database, as two gunicorn workers or hosts would be."""
-    return make_app(database_url=database_url), make_app(database_url=database_url)
-
-
+@pytest.mark.timeout(180)
 def test_parallel_wrong_passwords_for_one_user_are_checked_at_most_five_times(
-    make_app, database_url
+    tmp_path, database_url
 ):
-    first, second = two_processes(make_app, database_url)
-    victim, _ = make_user(first, "admin")
-    with serving(first, second) as urls:
-        statuses = post_all_at_once(urls, [(victim, f"guess-{i}") for i in range(PARALLEL)])
-    checked = runtime_of(first).accounts.list_audit(action="login.failure", actor=victim)
+    # Two `pulseboard serve` processes on one database, as two workers or hosts would be.
+    servers = [start_server(tmp_path, name, database_url) for name in ("alpha", "beta")]
+    try:
+        urls = [f"http://127.0.0.1:{port}" for _, port in servers]
+        statuses = post_all_at_once(urls, [("admin", f"guess-{i}") for i in range(PARALLEL)])
+    finally:
+        for process, _ in servers:
+            kill(process)
+    engine = make_engine(database_url)
+    try:
+        checked = AccountStore(engine).list_audit(action="login.failure", actor="admin")
+    finally:
+        engine.dispose()
     assert statuses[401] + statuses[429] == PARALLEL, statuses
     assert 1 <= statuses[401] <= 5
     assert len(checked) == statuses[401]
