@@ -73,7 +73,8 @@ class LoginPolicy:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether an attempt may be checked; if not, why and how many seconds to wait."""
+    """Whether an attempt may be checked; if not, why and how many seconds to wait. The
+    failure counts are those of the user and the address before this attempt."""
 
     refusal: Refusal | None = None
     retry_after: int = 0
