@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from app import serve_address
 from app.settings import DEFAULT_PORT, Settings, SettingsError
 
 CLI_ACTOR = "cli"
@@ -58,7 +59,11 @@ def serve(host: str, port: int, threads: int) -> None:
         "PULSEBOARD_ADMIN_PASSWORD, or the one printed when the user was created).",
         err=True,
     )
-    run(settings, host, port, threads)
+    serve_address.record(settings.data_dir, host, port)
+    try:
+        run(settings, host, port, threads)
+    finally:
+        serve_address.forget(settings.data_dir)
 
 
 @main.group()
@@ -156,9 +161,10 @@ def token_create(name: str, label: str) -> None:
 @main.command()
 @click.option(
     "--url",
-    default=f"http://127.0.0.1:{DEFAULT_PORT}",
-    show_default=True,
-    help="Pulseboard to feed.",
+    help=(
+        "Pulseboard to feed (default: the `pulseboard serve` running on this data dir, "
+        f"else http://127.0.0.1:{DEFAULT_PORT})."
+    ),
 )
 @click.option(
     "--duration",
@@ -192,7 +198,7 @@ def token_create(name: str, label: str) -> None:
 @click.option("--token", help="An ingest or admin token (default: a new one of the admin user).")
 @click.option("--seed", type=int, help="Random seed: the same seed sends the same logs.")
 def demo(
-    url: str,
+    url: str | None,
     duration: float,
     rate: float,
     requests_per_second: float,
@@ -205,11 +211,12 @@ def demo(
 
     from app.demo import DemoConfig, DemoError, admin_token, run
 
+    settings = _settings()
+    url = url or serve_address.running_url(settings.data_dir) or f"http://127.0.0.1:{DEFAULT_PORT}"
+    click.echo(f"Pulseboard demo: feeding {url}", err=True)
     config = DemoConfig(url, duration, rate, requests_per_second, incident_every, seed)
     tokens = (
-        nullcontext(token)
-        if token
-        else admin_token(_settings().database_url, CLI_ACTOR, click.echo)
+        nullcontext(token) if token else admin_token(settings.database_url, CLI_ACTOR, click.echo)
     )
     try:
         run(config, tokens, click.echo)

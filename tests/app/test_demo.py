@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -19,8 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
+from app import serve_address
 from app.demo import DemoError, DemoLogs, check_url
 from tests.app.auth_helpers import bearer, make_token, runtime_of
+from tests.app.test_processes import start_server
 from tests.services import free_port
 
 PULSEBOARD = str(Path(sys.executable).parent / "pulseboard")
@@ -220,3 +224,42 @@ def test_the_demo_is_a_package_of_its_own_that_the_serving_console_never_loads(t
     )
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_demo_finds_the_server_started_on_its_data_dir(tmp_path):
+    data_dir = tmp_path / "shop"
+    server, port = start_server(tmp_path, "shop", f"sqlite:///{data_dir / 'pulseboard.db'}")
+    try:
+        note = data_dir / serve_address.FILE_NAME
+        assert serve_address.running_url(data_dir) == f"http://127.0.0.1:{port}"
+        result = subprocess.run(
+            [PULSEBOARD, "demo", "--duration", "2", "--rate", "20", "--requests", "1"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PULSEBOARD_DATA_DIR": str(data_dir)},
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"feeding http://127.0.0.1:{port}" in result.stderr
+        assert SUMMARY.search(result.stdout + result.stderr)["failures"] == "0"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert not note.exists()
+    assert serve_address.running_url(data_dir) is None
+
+
+@pytest.mark.parametrize("pid", ["dead", 0, -1, "x"])
+def test_a_note_of_no_living_server_is_not_followed(tmp_path, pid):
+    if pid == "dead":
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        pid = gone.pid
+    note = {"url": "http://127.0.0.1:1", "pid": pid}
+    (tmp_path / serve_address.FILE_NAME).write_text(json.dumps(note))
+    assert serve_address.running_url(tmp_path) is None
+
+
+def test_a_server_bound_to_every_address_is_reached_on_loopback():
+    assert serve_address.url_for("0.0.0.0", 8050) == "http://127.0.0.1:8050"
+    assert serve_address.url_for("::", 8050) == "http://[::1]:8050"
