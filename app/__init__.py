@@ -22,7 +22,7 @@ from app.api.monitoring import bp as monitoring_bp
 from app.callbacks import register_all
 from app.embed import bp as embed_bp
 from app.layout import shell
-from app.log_tail import LOGS_CHANNEL, TailHub
+from app.log_tail import TailHub
 from app.runtime import Runtime
 from app.services import log_archive
 from app.settings import Settings
@@ -42,7 +42,7 @@ from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.leader import make_leader_lock
-from storage.live import make_bus
+from storage.live import LOGS_CHANNEL, make_bus
 from storage.logs import LogStore
 from storage.metrics import MetricsStore
 

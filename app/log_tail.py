@@ -8,14 +8,12 @@ import logging
 import threading
 from collections import deque
 
-from storage.live import LiveBus
+from storage.live import LOGS_CHANNEL, LiveBus
 from storage.logquery import Query
 from storage.logs import LogRecord, LogStore
 
 log = logging.getLogger(__name__)
 
-LOGS_CHANNEL = "logs"
-"""Bus channel every committed log write is announced on (in every process)."""
 READ_BATCH = 2000
 MAX_LAG = 10_000
 """Records a client may have queued before the oldest are skipped with a dropped notice."""

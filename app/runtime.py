@@ -10,14 +10,14 @@ from flask import current_app
 from sqlalchemy import Engine
 
 from app.settings import Settings
-from app.token_cache import AUTH_CHANNEL, TokenCache
+from app.token_cache import TokenCache
 from collectors.base import Collector
 from collectors.requests import RequestTimings
 from collectors.scheduler import Scheduler
 from collectors.syslog import SyslogReceiver
 from collectors.tail import FileTailer
 from storage.accounts import AccountStore
-from storage.live import LiveBus
+from storage.live import AUTH_CHANNEL, LiveBus
 from storage.login_throttle import LoginThrottle
 from storage.logs import LogStore
 from storage.metrics import MetricsStore

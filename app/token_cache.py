@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 
 from storage.accounts import Account
-from storage.live import LiveBus
+from storage.live import AUTH_CHANNEL, LiveBus
 
-AUTH_CHANNEL = "auth"
 DEFAULT_TTL = 5.0
 MAX_ENTRIES = 10_000
 

@@ -12,7 +12,7 @@ from app.log_tail import encode
 from app.runtime import runtime
 from app.services import FieldError
 from app.services.log_search import build_query
-from collectors.scheduler import METRICS_CHANNEL
+from storage.live import METRICS_CHANNEL
 from storage.logquery import Query
 
 sock = Sock()

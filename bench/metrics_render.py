@@ -9,7 +9,7 @@ from app import create_app
 from app.services import prometheus
 from app.settings import Settings
 from bench.common import HOST, Result, paired_medians
-from collectors.scheduler import METRICS_CHANNEL
+from storage.live import METRICS_CHANNEL
 
 TARGET = "report (no target)"
 SERIES = 5000

@@ -15,14 +15,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.base import Collector, Sample
 from storage.leader import LeaderLock
-from storage.live import LiveBus
+from storage.live import METRICS_CHANNEL, SCHEDULER_CHANNEL, LiveBus
 from storage.metrics import MetricsStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-METRICS_CHANNEL = "metrics"
-SCHEDULER_CHANNEL = "scheduler"
 
 
 @dataclass

@@ -17,6 +17,18 @@ import redis
 
 log = logging.getLogger(__name__)
 
+# -- the channels Pulseboard's processes talk on (every name is used through these) --------
+
+METRICS_CHANNEL = "metrics"
+"""Each collection's samples, ``{"type": "metrics", "ts", "samples": [...]}``, published by
+the scheduler leader after they are stored; its latest message is the newest snapshot."""
+SCHEDULER_CHANNEL = "scheduler"
+"""The leader's scheduler snapshot (jobs, collectors, buffer) after each collection."""
+LOGS_CHANNEL = "logs"
+"""``{"type": "logs", "count": n}`` after every committed log write: wakes the live tails."""
+AUTH_CHANNEL = "auth"
+"""``{"type": "auth-changed"}`` when a token or user changed: cached token answers go."""
+
 
 class Subscription:
     """A bounded queue of messages for one subscriber; the oldest are dropped when full."""

@@ -8,8 +8,8 @@ import time
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
-from collectors.scheduler import SCHEDULER_CHANNEL
 from storage.db import ping
+from storage.live import SCHEDULER_CHANNEL
 from storage.thresholds import THRESHOLDS
 
 HEALTH_STATUS = {"ok": "ok", "warning": "degraded", "critical": "down"}

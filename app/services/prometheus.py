@@ -9,7 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from app.runtime import Runtime
 from app.services.metrics import field_catalogue
-from collectors.scheduler import METRICS_CHANNEL
+from storage.live import METRICS_CHANNEL
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -11,7 +11,7 @@ import pytest
 import websocket
 from werkzeug.serving import make_server
 
-from collectors.scheduler import METRICS_CHANNEL
+from storage.live import METRICS_CHANNEL
 from tests.conftest import Accounts
 
 STREAM = "/api/v1/admin/monitoring/stream"

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from collectors.base import Field, Sample
-from collectors.scheduler import METRICS_CHANNEL, LeaderJob, ScheduleConfig, Scheduler
+from collectors.scheduler import LeaderJob, ScheduleConfig, Scheduler
 from storage.db import make_engine
 from storage.leader import FileLeaderLock
-from storage.live import InProcessBus
+from storage.live import METRICS_CHANNEL, InProcessBus
 from storage.metrics import MetricsStore
 from storage.models import MetricSample
 from tests.services import TcpProxy
