@@ -81,7 +81,7 @@ def build_runtime(settings: Settings) -> Runtime:
     """Stores, live bus, collectors and scheduler for ``settings`` (scheduler not started)."""
     engine = db.make_engine(settings.database_url)
     metrics = MetricsStore(engine)
-    bus = make_bus(settings.redis_url)
+    bus = make_bus(settings.redis_url, settings.redis_key_prefix)
     timings = RequestTimings()
     collectors = build_collectors(settings, timings, engine)
     # Every committed write wakes the live tails of every process (through Redis if set).

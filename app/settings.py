@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storage.live import deployment_prefix
+
 DEFAULT_PORT = 8050
 
 
@@ -66,6 +68,7 @@ class Settings:
     database_url: str
     redis_url: str | None
     secret_key: str
+    redis_prefix: str | None = None
     admin_password: str | None = None
     collect_interval: int = 5
     raw_retention_hours: int = 48
@@ -90,6 +93,12 @@ class Settings:
         """True when the metrics and logs live in the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
 
+    @property
+    def redis_key_prefix(self) -> str:
+        """What every Redis key and channel of this deployment starts with:
+        ``PULSEBOARD_REDIS_PREFIX``, else one derived from the database and Redis db."""
+        return self.redis_prefix or deployment_prefix(self.database_url, self.redis_url)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from environment variables (``os.environ`` by default)."""
@@ -104,6 +113,7 @@ class Settings:
             "data_dir": data_dir,
             "database_url": database_url,
             "redis_url": env.get("PULSEBOARD_REDIS_URL") or None,
+            "redis_prefix": env.get("PULSEBOARD_REDIS_PREFIX") or None,
             "secret_key": env.get("PULSEBOARD_SECRET_KEY") or _stored_secret(data_dir),
             "admin_password": env.get("PULSEBOARD_ADMIN_PASSWORD") or None,
             "collect_interval": _int(env, "PULSEBOARD_COLLECT_INTERVAL", 5, 1, 3600),

@@ -3,17 +3,25 @@
 Subscribers always read from a local fan-out, so they never see Redis errors: with Redis
 the fan-out is fed by one listener thread; without it (or while Redis is away) publishers
 deliver to the fan-out directly.
+
+Every Redis key and channel carries the deployment's prefix: pub/sub channels are global to
+a Redis server (database numbers do not separate them), so two deployments sharing one
+Redis would otherwise receive each other's messages.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import threading
 from collections import deque
 from typing import Protocol
 
 import redis
+from redis.connection import parse_url
+from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +144,9 @@ class InProcessBus:
 class RedisBus:
     """A live bus shared by every process through Redis pub/sub and snapshot keys."""
 
-    def __init__(self, url: str, *, prefix: str = "pulseboard:", retry_delay: float = 1.0) -> None:
+    def __init__(self, url: str, *, prefix: str, retry_delay: float = 1.0) -> None:
         self.prefix = prefix
+        """Starts every key and channel name of this deployment (see ``deployment_prefix``)."""
         self._local = InProcessBus()
         # Short timeouts: a dead Redis must cost a publisher milliseconds, not seconds.
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -215,7 +224,7 @@ class RedisBus:
         while not self._stop.is_set():
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub.psubscribe(self.prefix + "bus:*")
+                pubsub.psubscribe(_glob_escape(self.prefix + "bus:") + "*")
                 self._listening.set()
                 if self._error is not None:
                     log.info("Redis live bus connected again")
@@ -241,6 +250,12 @@ class RedisBus:
                     log.debug("closing a broken pub/sub connection failed", exc_info=True)
 
 
+def _glob_escape(text: str) -> str:
+    """``text`` matching only itself in a Redis glob pattern (a configured prefix may hold
+    ``*``, ``?`` or brackets, which would otherwise match other deployments' channels)."""
+    return re.sub(r"([\\*?\[\]])", r"\\\1", text)
+
+
 def _decode(data: bytes) -> dict | None:
     """A message as published by ``RedisBus.publish``, or None for anything else."""
     try:
@@ -250,6 +265,17 @@ def _decode(data: bytes) -> dict | None:
     return message if isinstance(message, dict) else None
 
 
-def make_bus(redis_url: str | None) -> LiveBus:
-    """The Redis bus when a URL is configured, else the in-process one."""
-    return RedisBus(redis_url) if redis_url else InProcessBus()
+def deployment_prefix(database_url: str, redis_url: str | None) -> str:
+    """The default prefix of one deployment's Redis keys and channels, ``pulseboard:<8 hex>:``:
+    the same for every process on the same database (whatever its password) and Redis
+    database number, different for another deployment on the same Redis."""
+    database = make_url(database_url).render_as_string(hide_password=True)  # '***'
+    redis_db = parse_url(redis_url).get("db", 0) if redis_url else 0
+    digest = hashlib.sha256(f"{database}\n{redis_db}".encode()).hexdigest()
+    return f"pulseboard:{digest[:8]}:"
+
+
+def make_bus(redis_url: str | None, prefix: str) -> LiveBus:
+    """The Redis bus (its keys and channels under ``prefix``) when a URL is configured, else
+    the in-process one."""
+    return RedisBus(redis_url, prefix=prefix) if redis_url else InProcessBus()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from storage.live import InProcessBus, LiveBus, RedisBus, Subscription
+from storage.live import InProcessBus, LiveBus, RedisBus, Subscription, deployment_prefix
 from tests.conftest import wait_until
 from tests.services import ThrowawayRedis
 
@@ -212,6 +213,45 @@ def test_redis_buses_with_other_prefixes_do_not_hear_each_other(shared_redis_url
     finally:
         first.close()
         second.close()
+
+
+def test_a_prefix_with_glob_characters_listens_to_its_own_channels_only(shared_redis_url: str):
+    tag = uuid.uuid4().hex[:8]
+    starred = redis_bus(shared_redis_url, f"pbtest-{tag}*:")
+    outsider = redis.Redis.from_url(shared_redis_url, socket_timeout=2)
+    try:
+        # PUBLISH answers how many listeners got the message: unescaped, the pattern
+        # "pbtest-<tag>*:bus:*" would take in another deployment's channel too.
+        assert outsider.publish(f"pbtest-{tag}-b:bus:metrics", "{}") == 0
+        assert outsider.publish(f"pbtest-{tag}*:bus:metrics", "{}") == 1
+    finally:
+        outsider.close()
+        starred.close()
+
+
+PG = "postgresql+psycopg://pulseboard:secret@db.example:5432/pulseboard"
+
+
+def test_the_deployment_prefix_is_the_same_for_every_process_of_one_deployment():
+    prefix = deployment_prefix(PG, "redis://cache.example:6379/2")
+
+    assert re.fullmatch(r"pulseboard:[0-9a-f]{8}:", prefix)
+    assert deployment_prefix(PG, "redis://cache.example:6379/2") == prefix
+    # Another password (rotated) or another route to the same Redis database: still one.
+    assert deployment_prefix(PG.replace("secret", "rotated"), "redis://10.0.0.7/2") == prefix
+    assert deployment_prefix(PG, "redis://cache.example/?db=2") == prefix
+
+
+def test_the_deployment_prefix_differs_for_another_database_or_redis_database():
+    prefix = deployment_prefix(PG, "redis://cache.example:6379/2")
+
+    assert deployment_prefix(PG + "_staging", "redis://cache.example:6379/2") != prefix
+    assert (
+        deployment_prefix(PG.replace("db.example", "db2.example"), "redis://cache.example/2")
+        != prefix
+    )
+    assert deployment_prefix(PG, "redis://cache.example:6379/3") != prefix
+    assert deployment_prefix(PG, "redis://cache.example:6379") != prefix
 
 
 def test_a_redis_bus_keeps_delivering_in_process_while_redis_is_down_and_recovers(
