@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Text, cast, func, select
 
+from storage.log_text import clean_attrs_text
 from storage.logquery import Query
 from storage.logs import LogStore
 from storage.models import LogRecord as LogRow
@@ -134,11 +135,12 @@ def _csv_line(row: tuple) -> str:
 def _json_object(row: tuple) -> str:
     row_id, ts, level, source, host, message, attrs = row
     # The stored attrs are already compact JSON: embed them instead of parsing and
-    # encoding each again (most of an export's time otherwise).
+    # encoding each again (most of an export's time otherwise); only text an older version
+    # stored unclean (a NaN would make the whole file invalid JSON) is encoded again.
     head = _JSON.encode(
         {"id": row_id, "ts": _iso(ts), "level": level, "source": source, "host": host}
     )
-    return f'{head[:-1]},"message":{_JSON.encode(message)},"attrs":{attrs}}}'
+    return f'{head[:-1]},"message":{_JSON.encode(message)},"attrs":{clean_attrs_text(attrs)}}}'
 
 
 # format -> (opening, one record, between records, closing)

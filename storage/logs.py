@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +23,9 @@ from sqlalchemy import (
     select,
     table,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from storage.accounts import utc
+from storage.log_text import attrs_json, clean_text, pg_attrs_jsonb, read_attrs, sqlite_attrs_json
 from storage.logquery import LEVELS, Query, Term
 from storage.models import LOG_SEARCH_FTS
 from storage.models import LogRecord as LogRow
@@ -329,13 +328,14 @@ class LogStore:
     def _attr_text(self, path: list[str]):
         """An attribute as the text the query language compares (``true``, ``42``)."""
         if self.dialect == "postgresql":
-            return func.jsonb_extract_path_text(cast(LogRow.attrs, JSONB), *path)
+            return func.jsonb_extract_path_text(pg_attrs_jsonb(LogRow.attrs), *path)
         json_path = "$" + "".join(f'."{key}"' for key in path)
-        kind = func.json_type(LogRow.attrs, json_path)
+        attrs = sqlite_attrs_json(LogRow.attrs)
+        kind = func.json_type(attrs, json_path)
         return case(
             (kind == "true", "true"),
             (kind == "false", "false"),
-            else_=cast(func.json_extract(LogRow.attrs, json_path), String),
+            else_=cast(func.json_extract(attrs, json_path), String),
         )
 
 
@@ -349,7 +349,7 @@ def _sqlite_time(ts: datetime) -> str:
 def _record(
     id: int, ts: datetime, level: str, source: str, host: str, message: str, attrs: str | None
 ) -> LogRecord:
-    return LogRecord(id, utc(ts), level, source, host, message, json.loads(attrs or "{}"))
+    return LogRecord(id, utc(ts), level, source, host, message, read_attrs(attrs))
 
 
 def _escape_like(value: str) -> str:
@@ -386,17 +386,19 @@ def _compare(rank: int, op: str, wanted: int) -> bool:
 
 
 def _row(entry: LogEntry) -> tuple:
+    """``entry`` as the row stored: its text cleaned (``storage.log_text``), so that no
+    record can fail its batch or, once stored, the queries over everyone's records."""
     message, attrs = entry.message, entry.attrs or {}
     if len(message) > MAX_MESSAGE:
         message, attrs = message[:MAX_MESSAGE], {**attrs, "truncated_from": len(entry.message)}
     ts = entry.ts if entry.ts.tzinfo else entry.ts.replace(tzinfo=UTC)
     return (
         ts.astimezone(UTC),
-        entry.level,
-        entry.source,
-        entry.host,
-        message,
-        json.dumps(attrs, separators=(",", ":"), default=str),
+        clean_text(entry.level),
+        clean_text(entry.source),
+        clean_text(entry.host),
+        clean_text(message),
+        attrs_json(attrs),
     )
 
 
