@@ -82,6 +82,7 @@ SETTINGS_AUDIT_ACTION = "settings-audit-action"
 SETTINGS_AUDIT_MORE = "settings-audit-more"
 SETTINGS_AUDIT_CURSOR = "settings-audit-cursor"
 SETTINGS_AUDIT_FEEDBACK = "settings-audit-feedback"
+SETTINGS_AUDIT_DOWNLOADS = {fmt: f"settings-audit-download-{fmt}" for fmt in ("csv", "json")}
 
 LOGS_PAGE = "logs-page"
 LOGS_QUERY = "logs-query"
