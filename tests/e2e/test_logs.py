@@ -25,7 +25,7 @@ from selenium.webdriver.common.keys import Keys
 from app.auth import hash_password
 from app.runtime import Runtime
 from storage.logs import LogEntry
-from tests.e2e.browser import text_of
+from tests.e2e.browser import console_messages, record_console, text_of
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -278,6 +278,7 @@ def level_label(level: str) -> str:
 
 
 def test_the_page_reads_clearly(dash_duo: DashComposite, logs_app: dash.Dash) -> None:
+    record_console(dash_duo)
     login_admin(dash_duo, logs_app)
     # The placeholder is a hint, not a query already typed.
     box = dash_duo.find_element("#logs-query")
@@ -308,6 +309,8 @@ def test_the_page_reads_clearly(dash_duo: DashComposite, logs_app: dash.Dash) ->
     assert legend["bottom"] <= plot["top"] + 1, (legend, plot)
     tallest = min(bar["top"] for bar in dash_duo.driver.execute_script(BAR_BOXES))
     assert tallest >= legend["bottom"] - 1
+    # No grid warnings either (the browser log keeps errors only).
+    assert [m for m in console_messages(dash_duo) if "AG Grid" in m] == []
     assert dash_duo.get_logs() == []
 
 
