@@ -76,18 +76,23 @@ class Table:
         self.rows = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        encode = self._csv_line if self.fmt == "csv" else self._json_object
-        parts = [",".join(self.columns) + "\n" if self.fmt == "csv" else "["]
-        size = len(parts[0])
+        csv = self.fmt == "csv"
+        parts = [",".join(self.columns) + "\n" if csv else "["]
+        size, count = len(parts[0]), 0
         for row in self.source:
-            text = encode(row)
+            if csv:
+                text = self._csv_line(row)
+            else:
+                text = ("\n" if count == 0 else ",\n") + self._json_object(row)
             parts.append(text)
             size += len(text)
-            self.rows += 1
+            count += 1
             if size >= CHUNK_BYTES:
+                self.rows = count
                 yield "".join(parts).encode()
                 parts, size = [], 0
-        if self.fmt == "json":
+        self.rows = count
+        if not csv:
             parts.append("\n]\n")
         if tail := "".join(parts):
             yield tail.encode()
@@ -97,8 +102,7 @@ class Table:
 
     def _json_object(self, row: dict) -> str:
         # Keys in column order; values (labels, details) canonical.
-        fields = ",".join(f'"{c}":{_JSON.encode(row[c])}' for c in self.columns)
-        return ("\n{" if self.rows == 0 else ",\n{") + fields + "}"
+        return "{" + ",".join(f'"{c}":{_JSON.encode(row[c])}' for c in self.columns) + "}"
 
 
 def _csv_text(value: object) -> str:
