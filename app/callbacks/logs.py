@@ -153,6 +153,7 @@ def register(app: dash.Dash) -> None:
         Output(ids.LOGS_DETAIL, "children"),
         Output(ids.LOGS_RECORD, "data"),
         Output(ids.LOGS_SURROUNDING, "disabled"),
+        Output(ids.LOGS_GRID, "rowClassRules"),
         Input(ids.LOGS_GRID, "selectedRows"),
         Input(ids.LOGS_TAIL_GRID, "selectedRows"),
         roles=READERS,
@@ -160,11 +161,14 @@ def register(app: dash.Dash) -> None:
     )
     def show_detail(search_rows, tail_rows):
         """The whole of the record last selected in either grid (kept for "show
-        surrounding lines")."""
+        surrounding lines", and marked in the search grid)."""
         rows = tail_rows if ctx.triggered_id == ids.LOGS_TAIL_GRID else search_rows
         first = rows[0] if isinstance(rows, list) and rows else None
         record = log_view.detail(first)
-        return parts.detail_panel(record), record, record is None
+        if record is None:
+            # A reload of the grid drops its selection: the record shown stays marked.
+            raise dash.exceptions.PreventUpdate
+        return parts.detail_panel(record), record, False, parts.focus_rules(record["id"])
 
     @callback(
         app,

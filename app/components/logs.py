@@ -203,6 +203,14 @@ def detail_panel(record: dict | None) -> list:
     ]
 
 
+def focus_rules(record_id: int | None) -> dict[str, str]:
+    """Grid row class rules that mark the record shown in the detail (found again after
+    "show surrounding lines" reloads the grid)."""
+    if record_id is None:
+        return {}
+    return {"log-row-focus": f"params.data && params.data.id === {int(record_id)}"}
+
+
 def surrounding_button() -> dbc.Button:
     """Search the lines around the record shown (off until there is one)."""
     return dbc.Button(

@@ -139,7 +139,7 @@ def detail(row: dict | None) -> dict | None:
     """The record as the detail panel shows it: its fields, the time readable (UTC) and
     as given, the full message, the attributes as indented JSON, and the query terms a
     click on a value adds (``source``, ``host`` and each plain attribute)."""
-    if not isinstance(row, dict) or not row:
+    if not isinstance(row, dict) or not isinstance(row.get("id"), int):
         return None
     attrs = row.get("attrs") if isinstance(row.get("attrs"), dict) else {}
     source, host = str(row.get("source", "")), str(row.get("host", ""))

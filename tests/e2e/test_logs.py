@@ -527,6 +527,9 @@ def test_an_analyst_uses_the_page_at_phone_width(
     assert dash_duo.get_logs() == []
 
 
+FOCUSED_MESSAGE = "#logs-grid .ag-center-cols-container .log-row-focus [col-id=message]"
+
+
 def query_text(dash_duo: DashComposite) -> str:
     return dash_duo.find_element("#logs-query").get_attribute("value")
 
@@ -601,4 +604,12 @@ def test_a_record_adds_its_values_to_the_query_and_shows_its_surroundings(
         (middle + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"),
     )
     assert dash_duo.find_elements("#logs-range label.active") == []
+    # The record stays in the detail and is marked among its neighbours.
+    assert text_of(dash_duo, "#logs-detail .log-detail-message") == "ctx middle"
+    marked = wait_for(
+        lambda: [c.text for c in dash_duo.find_elements(FOCUSED_MESSAGE)],
+        ["ctx middle"].__eq__,
+        "the record is not marked in the grid",
+    )
+    assert marked == ["ctx middle"]
     assert dash_duo.get_logs() == []
