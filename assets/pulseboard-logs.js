@@ -6,10 +6,23 @@
   const TAIL_GRID = "logs-tail-grid";
   const MAX_TAIL_ROWS = 5000;
   const LEVEL_CLASSES = ["debug", "info", "warning", "error", "critical"];
+  // Below this width (px) a grid shows the clock instead of the date, source and host.
+  const NARROW_GRID = 576;
 
   window.dashAgGridFunctions = Object.assign({}, window.dashAgGridFunctions, {
     pulseboardLogTime: function (value) {
       return value ? String(value).slice(0, 23).replace("T", " ") : "";
+    },
+    pulseboardLogClock: function (value) {
+      return value ? String(value).slice(11, 19) : "";
+    },
+    pulseboardFitColumns: function (params, gridId) {
+      const grid = document.getElementById(gridId);
+      const width = params.clientWidth || (grid ? grid.clientWidth : 0);
+      if (!width) { return; }
+      const narrow = width < NARROW_GRID;
+      params.api.setColumnsVisible(["ts", "source", "host"], !narrow);
+      params.api.setColumnsVisible(["clock"], narrow);
     },
     pulseboardLevelClass: function (value) {
       return LEVEL_CLASSES.indexOf(value) >= 0 ? "log-level log-level-" + value : "log-level";
@@ -120,6 +133,14 @@
     if (tail.ws) { const ws = tail.ws; tail.ws = null; ws.close(); }
   }
 
+  function clear() {
+    stop();
+    const api = gridApi();
+    if (api) { api.setGridOption("rowData", []); }
+    pending = [];
+    tail.held = [];
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     pulseboardLogs: {
       purge: function (view) {
@@ -131,19 +152,24 @@
         return view ? view.q + "|" + view.from + "|" + view.to : null;
       },
 
+      // No search (the query has a mistake): nothing to export.
       exportFields: function (view, gzip) {
-        view = view || {};
-        return [view.q || "", String(view.from || ""), String(view.to || ""), gzip ? "true" : "false"];
+        const search = view || {};
+        return [
+          search.q || "", String(search.from || ""), String(search.to || ""),
+          gzip ? "true" : "false", !view,
+        ];
       },
 
       liveTail: function (on, view) {
         const query = view ? view.q : "";
-        if (on && (!tail.wanted || query !== tail.query)) {
-          stop();
-          const api = gridApi();
-          if (api) { api.setGridOption("rowData", []); }
-          Object.assign(tail, { query: query, lastId: null, held: [], dropped: 0, wanted: true });
-          pending = [];
+        if (on && !view) {
+          // A query with a mistake stops the tail: nothing it shows would match.
+          clear();
+          status("stopped: correct the query", "danger");
+        } else if (on && (!tail.wanted || query !== tail.query)) {
+          clear();
+          Object.assign(tail, { query: query, lastId: null, dropped: 0, wanted: true });
           connect();
         } else if (!on) {
           stop();

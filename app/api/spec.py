@@ -31,6 +31,8 @@ class Operation:
     response: Any = None
     errors: tuple[int, ...] = (400, 401, 403)
     status: int = 200
+    files: tuple[str, ...] = ()
+    """Content types of a file download, when the view answers with one."""
 
 
 def operation(
@@ -41,11 +43,14 @@ def operation(
     response: Any = None,
     errors: tuple[int, ...] = (400, 401, 403),
     status: int = 200,
+    files: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
-    """Declare a view's query and body models and its response for validation and the docs."""
+    """Declare a view's query and body models and its response (a model, or the content
+    types of a file download) for validation and the docs."""
 
     def mark(view: F) -> F:
-        setattr(view, OPERATION_ATTR, Operation(summary, query, body, response, errors, status))
+        op = Operation(summary, query, body, response, errors, status, files)
+        setattr(view, OPERATION_ATTR, op)
         return view
 
     return mark
@@ -143,7 +148,7 @@ def openapi_document(app: Flask) -> dict:
                         "description": "OK",
                         "content": {"application/json": {"schema": schema_of(op.response)}}
                         if op.response is not None
-                        else {},
+                        else {media: {"schema": {"type": "string"}} for media in op.files},
                     },
                     **{
                         str(code): {

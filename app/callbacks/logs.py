@@ -4,7 +4,7 @@ record detail, export fields and the live tail switch."""
 import time
 
 import dash
-from dash import ClientsideFunction, Input, Output, State, ctx
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import ids
@@ -13,6 +13,7 @@ from app.components import logs as parts
 from app.components.grid import AG_THEME_MODE
 from app.runtime import runtime
 from app.services import FieldError, log_archive, log_view, timerange
+from storage.logquery import LEVELS
 
 UNAVAILABLE = "The database is unavailable: try again in a moment."
 
@@ -28,54 +29,74 @@ def register(app: dash.Dash) -> None:
         Output(ids.LOGS_TO, "value"),
         Output(ids.LOGS_ERROR, "children", allow_duplicate=True),
         Output(ids.LOGS_ERROR, "is_open", allow_duplicate=True),
+        Output(ids.LOGS_QUERY, "value", allow_duplicate=True),
+        Output(ids.LOGS_LEVELS, "value"),
         Input(ids.LOGS_RANGE, "value"),
         Input(ids.LOGS_APPLY, "n_clicks"),
         Input(ids.LOGS_HISTOGRAM, "clickData"),
+        Input(ids.LOGS_SURROUNDING, "n_clicks"),
         State(ids.LOGS_FROM, "value"),
         State(ids.LOGS_TO, "value"),
         State(ids.LOGS_HISTOGRAM_STEP, "data"),
+        State(ids.LOGS_RECORD, "data"),
         roles=READERS,
         prevent_initial_call=True,
     )
-    def choose_window(range_key, _apply, click, start, end, step):
+    def choose_window(range_key, _apply, click, around, start, end, step, record):
         """A preset clears the window; "Show" and a click on a bar set it (and the From
-        and To inputs show it, with no preset lit)."""
+        and To inputs show it, with no preset lit). "Show surrounding lines" also sets
+        the query to the record's host and source, every level switched on."""
+        keep = dash.no_update, dash.no_update
         if ctx.triggered_id == ids.LOGS_RANGE:
             if range_key is None:
                 raise dash.exceptions.PreventUpdate
-            return None, dash.no_update, None, None, None, False
+            return None, dash.no_update, None, None, None, False, *keep
         try:
             if ctx.triggered_id == ids.LOGS_APPLY:
                 window = timerange.custom_window(start, end)
+            elif ctx.triggered_id == ids.LOGS_SURROUNDING:
+                found = log_view.surrounding(record) if around else None
+                if found is None:
+                    raise dash.exceptions.PreventUpdate
+                text, window = found
+                keep = text, list(LEVELS)
             else:
                 window = log_view.window_from_bar(click, step or 0)
         except FieldError as exc:
-            return (*[dash.no_update] * 4, f"Time range: {exc.field} {exc.message}.", True)
+            return (*[dash.no_update] * 4, f"Time range: {exc.field} {exc.message}.", True, *keep)
         if window is None:
             raise dash.exceptions.PreventUpdate
         shown = timerange.window_inputs(window)
-        return window, None, *shown, None, False
+        return window, None, *shown, None, False, *keep
 
     @callback(
         app,
         Output(ids.LOGS_VIEW, "data"),
         Output(ids.LOGS_ERROR, "children"),
         Output(ids.LOGS_ERROR, "is_open"),
+        Output(ids.LOGS_QUERY, "value"),
         Input(ids.LOGS_SEARCH, "n_clicks"),
         Input(ids.LOGS_QUERY, "n_submit"),
         Input(ids.LOGS_LEVELS, "value"),
         Input(ids.LOGS_RANGE, "value"),
         Input(ids.LOGS_WINDOW, "data"),
+        Input({"type": ids.LOGS_TERM, "term": ALL}, "n_clicks"),
         State(ids.LOGS_QUERY, "value"),
         roles=READERS,
         prevent_initial_call=True,
     )
-    def run_search(_clicks, _submit, levels, range_key, window, text):
-        """The search every part of the page shows; a query mistake is pointed at."""
+    def run_search(_clicks, _submit, levels, range_key, window, _terms, text):
+        """The search every part of the page shows; a click on a value of the record adds
+        it to the query. A query mistake is pointed at, and nothing is shown for it."""
+        shown = dash.no_update
+        if isinstance(ctx.triggered_id, dict):
+            if not ctx.triggered[0]["value"]:  # the detail panel drew its buttons
+                raise dash.exceptions.PreventUpdate
+            text = shown = log_view.add_term(text, ctx.triggered_id["term"])
         try:
-            return log_view.view(text, levels, range_key, window, time.time()), None, False
+            return log_view.view(text, levels, range_key, window, time.time()), None, False, shown
         except FieldError as exc:
-            return dash.no_update, f"Query: {exc.message}.", True
+            return None, f"Query: {exc.message}.", True, shown
 
     @callback(
         app,
@@ -89,8 +110,12 @@ def register(app: dash.Dash) -> None:
     )
     def load_block(request, view, cursors):
         """The block of rows the grid scrolled to, continuing from the cursors of the
-        blocks already read for this search."""
-        if not isinstance(request, dict) or not isinstance(view, dict):
+        blocks already read for this search; none while the query has a mistake."""
+        if not isinstance(request, dict):
+            raise dash.exceptions.PreventUpdate
+        if view is None:
+            return {"rowData": [], "rowCount": 0}, dash.no_update
+        if not isinstance(view, dict):
             raise dash.exceptions.PreventUpdate
         key = f"{view.get('q')}|{view.get('from')}|{view.get('to')}"
         same = isinstance(cursors, dict) and cursors.get("key") == key
@@ -114,6 +139,8 @@ def register(app: dash.Dash) -> None:
     )
     def draw_histogram(view, theme):
         """Counts per level over the range, and the total they add up to."""
+        if view is None:
+            return parts.no_histogram(theme == "dark"), None, log_view.NO_SEARCH
         try:
             data = log_view.level_histogram(runtime(), view, time.time())
         except SQLAlchemyError:
@@ -124,16 +151,24 @@ def register(app: dash.Dash) -> None:
     @callback(
         app,
         Output(ids.LOGS_DETAIL, "children"),
+        Output(ids.LOGS_RECORD, "data"),
+        Output(ids.LOGS_SURROUNDING, "disabled"),
+        Output(ids.LOGS_GRID, "rowClassRules"),
         Input(ids.LOGS_GRID, "selectedRows"),
         Input(ids.LOGS_TAIL_GRID, "selectedRows"),
         roles=READERS,
         prevent_initial_call=True,
     )
     def show_detail(search_rows, tail_rows):
-        """The whole of the record last selected in either grid."""
+        """The whole of the record last selected in either grid (kept for "show
+        surrounding lines", and marked in the search grid)."""
         rows = tail_rows if ctx.triggered_id == ids.LOGS_TAIL_GRID else search_rows
         first = rows[0] if isinstance(rows, list) and rows else None
-        return parts.detail_panel(log_view.detail(first))
+        record = log_view.detail(first)
+        if record is None:
+            # A reload of the grid drops its selection: the record shown stays marked.
+            raise dash.exceptions.PreventUpdate
+        return parts.detail_panel(record), record, False, parts.focus_rules(record["id"])
 
     @callback(
         app,
@@ -157,6 +192,7 @@ def register(app: dash.Dash) -> None:
         Output(ids.LOGS_EXPORT_FROM, "value"),
         Output(ids.LOGS_EXPORT_TO, "value"),
         Output(ids.LOGS_EXPORT_GZIP_FIELD, "value"),
+        Output(ids.LOGS_EXPORT_MENU, "disabled"),
         Input(ids.LOGS_VIEW, "data"),
         Input(ids.LOGS_EXPORT_GZIP, "value"),
     )

@@ -315,6 +315,17 @@ def _register_audit(app: dash.Dash) -> None:
             raise PreventUpdate
         return _audit_rows(by, action, cursor, lambda rows: {"add": rows})
 
+    @callback(
+        app,
+        *[Output(link, "href") for link in ids.SETTINGS_AUDIT_DOWNLOADS.values()],
+        Input(ids.SETTINGS_AUDIT_ACTOR, "value"),
+        Input(ids.SETTINGS_AUDIT_ACTION, "value"),
+        roles=ADMIN,
+    )
+    def audit_downloads(by, action):
+        """Point the download links at the entries the filters select."""
+        return [view.audit_download_href(by, action, fmt) for fmt in ids.SETTINGS_AUDIT_DOWNLOADS]
+
 
 def _update_selected(rows: list[dict] | None, message: Callable[[Account], str], **change):
     """Apply ``change`` to the user selected in the grid; feedback and the new user rows."""

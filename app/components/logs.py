@@ -28,6 +28,16 @@ COLUMNS = [
         "width": 190,
         "valueFormatter": {"function": "pulseboardLogTime(params.value)"},
     },
+    # Shown instead of the three columns above and below it in a narrow grid (a phone),
+    # so the message stays in view (pulseboardFitColumns in assets/pulseboard-logs.js).
+    {
+        "colId": "clock",
+        "field": "ts",
+        "headerName": "UTC",
+        "width": 96,
+        "hide": True,
+        "valueFormatter": {"function": "pulseboardLogClock(params.value)"},
+    },
     {
         "field": "level",
         "headerName": "Level",
@@ -36,8 +46,16 @@ COLUMNS = [
     },
     {"field": "source", "headerName": "Source", "width": 120},
     {"field": "host", "headerName": "Host", "width": 120},
-    {"field": "message", "headerName": "Message", "flex": 1, "minWidth": 300},
+    {"field": "message", "headerName": "Message", "flex": 1, "minWidth": 160},
 ]
+
+
+def fit_columns(grid_id: str) -> dict[str, list[str]]:
+    """Grid event listeners that swap the wide and narrow columns as the grid's width
+    changes."""
+    handler = f"pulseboardFitColumns(params, '{grid_id}')"
+    return {"gridSizeChanged": [handler], "firstDataRendered": [handler]}
+
 
 SYNTAX = [
     ("timeout", "the message contains the word (any case)"),
@@ -74,14 +92,16 @@ def syntax_help() -> dbc.Popover:
 
 
 def level_toggles(shown: list[str]) -> dbc.Checklist:
-    """One toggle button per level; a level switched off is left out of the search."""
+    """One toggle button per level; a level switched off is left out of the search. A
+    level that is on is filled in its colour with a tick, one that is off is struck out
+    (pulseboard.css)."""
     return dbc.Checklist(
         id=ids.LOGS_LEVELS,
         options=[{"label": level, "value": level} for level in LEVELS],
         value=shown,
         className="btn-group btn-group-sm level-toggles",
         inputClassName="btn-check",
-        labelClassName="btn btn-outline-secondary",
+        labelClassName="btn btn-outline-secondary level-toggle",
         labelCheckedClassName="active",
     )
 
@@ -111,9 +131,10 @@ def histogram_figure(data: dict, start: float, end: float, dark: bool) -> go.Fig
     fig.update_layout(
         barmode="stack",
         height=150,
-        margin={"l": 40, "r": 10, "t": 5, "b": 25},
+        # The legend sits in the top margin, above the bars, never over them.
+        margin={"l": 40, "r": 10, "t": 26, "b": 25},
         showlegend=True,
-        legend={"orientation": "h", "y": 1.15, "x": 1, "xanchor": "right"},
+        legend={"orientation": "h", "y": 1, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         template="plotly_dark" if dark else "plotly_white",
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
@@ -126,16 +147,39 @@ def histogram_figure(data: dict, start: float, end: float, dark: bool) -> go.Fig
     return fig
 
 
+def no_histogram(dark: bool) -> go.Figure:
+    """The chart while the query has a mistake: no bars, and why."""
+    fig = go.Figure()
+    fig.update_layout(
+        height=150,
+        margin={"l": 40, "r": 10, "t": 26, "b": 25},
+        template="plotly_dark" if dark else "plotly_white",
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[{"text": "No results: correct the query", "showarrow": False}],
+    )
+    return fig
+
+
 def _bar_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def detail_panel(record: dict | None) -> list:
-    """The full message and attributes of one record, as text."""
+    """The full message and attributes of one record, as text; its source, host and
+    attributes are buttons that add them to the query."""
     if record is None:
         return [html.Div("Click a row to see the whole record.", className="text-body-secondary")]
-    fields = [("Time", record["ts"]), ("Level", record["level"])]
-    fields += [("Source", record["source"]), ("Host", record["host"]), ("Id", record["id"])]
+    terms = record["terms"]
+    fields = [
+        ("Time", html.Time(record["time"], dateTime=record["ts"], title=record["ts"])),
+        ("Level", record["level"]),
+        ("Source", _term_button(record["source"], terms["source"])),
+        ("Host", _term_button(record["host"], terms["host"])),
+        ("Id", str(record["id"])),
+    ]
     return [
         html.Dl(
             [
@@ -143,7 +187,7 @@ def detail_panel(record: dict | None) -> list:
                 for name, value in fields
                 for part in (
                     html.Dt(name, className="col-4"),
-                    html.Dd(str(value), className="col-8 mb-1 text-break"),
+                    html.Dd(value, className="col-8 mb-1 text-break"),
                 )
             ],
             className="row small mb-2",
@@ -152,7 +196,44 @@ def detail_panel(record: dict | None) -> list:
         html.Pre(record["message"], className="log-detail-message"),
         html.Div("Attributes", className="small fw-semibold"),
         html.Pre(record["attrs"], className="log-detail-attrs"),
+        html.Div(
+            [_term_button(term, term, chip=True) for term in terms["attrs"]],
+            className="d-flex flex-wrap gap-1 mb-0 log-detail-terms",
+        ),
     ]
+
+
+def focus_rules(record_id: int | None) -> dict[str, str]:
+    """Grid row class rules that mark the record shown in the detail (found again after
+    "show surrounding lines" reloads the grid)."""
+    if record_id is None:
+        return {}
+    return {"log-row-focus": f"params.data && params.data.id === {int(record_id)}"}
+
+
+def surrounding_button() -> dbc.Button:
+    """Search the lines around the record shown (off until there is one)."""
+    return dbc.Button(
+        [html.I(className="bi bi-arrows-expand me-1"), "Show surrounding lines"],
+        id=ids.LOGS_SURROUNDING,
+        size="sm",
+        color="outline-secondary",
+        disabled=True,
+        title="The lines of the same host and source, five minutes either side",
+    )
+
+
+def _term_button(label: str, term: str, chip: bool = False) -> html.Button:
+    """A value that adds ``term`` to the query when clicked."""
+    return html.Button(
+        label,
+        id={"type": ids.LOGS_TERM, "term": term},
+        type="button",
+        title=f"Add {term} to the query",
+        className="btn btn-sm btn-outline-primary py-0 log-term"
+        if chip
+        else "btn btn-link btn-sm p-0 align-baseline text-start text-break log-term",
+    )
 
 
 def export_form(csrf: str) -> html.Form:

@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
+from app.services.settings import audit_download_href
 from storage.accounts import ROLES, Account
 
 ROLE_OPTIONS = [{"label": role, "value": role} for role in ROLES]
@@ -43,7 +44,8 @@ def grid(grid_id: str, columns: list[dict], *, height: int, selectable: bool = F
         id=grid_id,
         columnDefs=columns,
         rowData=[],
-        getRowId="params.data.id",
+        # AG Grid wants string row ids (warning #25 otherwise).
+        getRowId="params.data.id + ''",
         defaultColDef={"sortable": True, "resizable": True, "minWidth": 90},
         columnSize="responsiveSizeToFit",
         dashGridOptions=options,
@@ -335,6 +337,30 @@ def users_section() -> dbc.Card:
     )
 
 
+def audit_downloads() -> html.Div:
+    """Download links for the audit entries the grid's filters select (every page of
+    them); the callbacks keep their addresses in step with the filters."""
+    return html.Div(
+        [
+            html.Span("Download", className="small text-body-secondary me-2"),
+            dbc.ButtonGroup(
+                [
+                    html.A(
+                        fmt.upper(),
+                        id=link_id,
+                        href=audit_download_href(None, None, fmt),
+                        download="",
+                        className="btn btn-sm btn-outline-primary",
+                    )
+                    for fmt, link_id in ids.SETTINGS_AUDIT_DOWNLOADS.items()
+                ],
+                size="sm",
+            ),
+        ],
+        className="d-flex align-items-center",
+    )
+
+
 def audit_section() -> dbc.Card:
     """Admins: recent audit entries, filtered by actor and action, paged backwards."""
     columns = [
@@ -378,8 +404,9 @@ def audit_section() -> dbc.Card:
                         xs=6,
                         md=3,
                     ),
+                    dbc.Col(audit_downloads(), xs=12, md="auto", className="ms-md-auto"),
                 ],
-                className="g-2 mb-2",
+                className="g-2 mb-2 align-items-end",
             ),
             html.Div(id=ids.SETTINGS_AUDIT_FEEDBACK),
             grid(ids.SETTINGS_AUDIT_GRID, columns, height=360),

@@ -30,7 +30,8 @@ def _query_bar() -> dbc.Row:
                     [
                         dbc.Input(
                             id=ids.LOGS_QUERY,
-                            placeholder='level>=warning source:api "connection reset" -healthcheck',
+                            className="logs-query",
+                            placeholder="Search messages, or e.g. level>=warning source:api",
                             debounce=True,
                             maxLength=2000,
                             autocomplete="off",
@@ -90,6 +91,7 @@ def _grid(component_id: str, height: str, options: dict | None = None, **props) 
         },
         style={"height": height},
         className="logs-grid",
+        eventListeners=parts.fit_columns(component_id),
         **props,
     )
 
@@ -146,6 +148,7 @@ def layout(**_query) -> html.Div:
                                 [
                                     dbc.CardHeader("Record"),
                                     dbc.CardBody(parts.detail_panel(None), id=ids.LOGS_DETAIL),
+                                    dbc.CardFooter(parts.surrounding_button()),
                                 ],
                                 className="mb-3",
                             ),
@@ -170,6 +173,7 @@ def layout(**_query) -> html.Div:
             dcc.Store(id=ids.LOGS_CURSORS, data={}),
             dcc.Store(id=ids.LOGS_PURGED),
             dcc.Store(id=ids.LOGS_TAIL_CONTROL),
+            dcc.Store(id=ids.LOGS_RECORD),
         ],
         id=ids.LOGS_PAGE,
     )

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.runtime import Runtime
 from app.services import FieldError
+from app.services.downloads import CONTENT_TYPES, Download, audited, file_name
 from app.services.log_search import build_query
 from storage.log_export import LogExport
 
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "json": "application/json",
-    "ndjson": "application/x-ndjson",
-}
 GZIP_TYPE = "application/gzip"
 GZIP_LEVEL = 6
 GZIP_WBITS = 31  # deflate with a gzip header and trailer: a valid .gz file
-
-
-@dataclass(frozen=True)
-class Download:
-    """What to send: the file name, its content type and the body in chunks."""
-
-    filename: str
-    content_type: str
-    chunks: Iterator[bytes]
 
 
 def export(
@@ -54,9 +40,7 @@ def export(
         raise FieldError("from", "must be earlier than 'to' (default: now)")
     start_dt = None if start is None else datetime.fromtimestamp(start, UTC)
     end_dt = datetime.fromtimestamp(end, UTC)
-    filename = f"pulseboard-logs-{_stamp(start_dt)}-{_stamp(end_dt)}.{fmt}" + (
-        ".gz" if gzip else ""
-    )
+    filename = file_name("logs", start, end, fmt) + (".gz" if gzip else "")
     details = {
         "q": q,
         "level": level,
@@ -68,13 +52,20 @@ def export(
         "gzip": gzip,
         "file": filename,
     }
-    rt.accounts.audit("logs.export", actor=actor, remote_addr=remote_addr, details=details)
     records = LogExport(rt.logs, fmt, query, start_dt, end_dt)
     body = gzipped(iter(records)) if gzip else iter(records)
     return Download(
         filename,
         GZIP_TYPE if gzip else CONTENT_TYPES[fmt],
-        _audit_end(rt, body, records, actor, remote_addr, details),
+        audited(
+            rt,
+            "logs.export",
+            body,
+            lambda: records.rows,
+            actor=actor,
+            remote_addr=remote_addr,
+            details=details,
+        ),
     )
 
 
@@ -88,28 +79,3 @@ def gzipped(chunks: Generator[bytes, None, None]) -> Iterator[bytes]:
     finally:
         chunks.close()  # a client gone mid-download hands the connection back at once
     yield packer.flush()
-
-
-def _audit_end(
-    rt: Runtime,
-    body: Iterator[bytes],
-    records: LogExport,
-    actor: str,
-    remote_addr: str | None,
-    details: dict,
-) -> Iterator[bytes]:
-    completed = False
-    try:
-        yield from body
-        completed = True
-    finally:
-        rt.accounts.audit(
-            "logs.export.end",
-            actor=actor,
-            remote_addr=remote_addr,
-            details={**details, "rows": records.rows, "completed": completed},
-        )
-
-
-def _stamp(moment: datetime | None) -> str:
-    return "start" if moment is None else moment.strftime("%Y%m%dT%H%M%SZ")

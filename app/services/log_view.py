@@ -4,6 +4,8 @@ histogram and the detail of one record."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from app.runtime import Runtime
@@ -18,6 +20,13 @@ MAX_BLOCK_ROWS = 1000
 """The most rows one grid block may ask for (the page asks for 100 at a time)."""
 MAX_CURSORS = 500
 """Cursors the grid remembers (one per block it has read), so scrolling on stays keyset."""
+NO_SEARCH = "No results: correct the query above to search again."
+"""The line under the histogram while the query has a mistake."""
+SURROUNDING_SPAN = 300.0
+"""Seconds either side of a record that "show surrounding lines" covers."""
+_ATTR_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+_MAX_ATTR_PATH = 64
+_BARE_VALUE = re.compile(r'[^\s"\\]+')
 
 
 def view(
@@ -127,19 +136,96 @@ def _rows(cursors: dict[str, str]) -> list[int]:
 
 
 def detail(row: dict | None) -> dict | None:
-    """The record as the detail panel shows it: its fields, the full message and the
-    attributes as indented JSON."""
-    if not isinstance(row, dict) or not row:
+    """The record as the detail panel shows it: its fields, the time readable (UTC) and
+    as given, the full message, the attributes as indented JSON, and the query terms a
+    click on a value adds (``source``, ``host`` and each plain attribute)."""
+    if not isinstance(row, dict) or not isinstance(row.get("id"), int):
         return None
+    attrs = row.get("attrs") if isinstance(row.get("attrs"), dict) else {}
+    source, host = str(row.get("source", "")), str(row.get("host", ""))
     return {
         "id": row.get("id"),
         "ts": row.get("ts"),
+        "time": readable_time(row.get("ts")),
         "level": row.get("level"),
-        "source": row.get("source"),
-        "host": row.get("host"),
+        "source": source,
+        "host": host,
         "message": str(row.get("message", "")),
-        "attrs": json.dumps(row.get("attrs") or {}, indent=2, ensure_ascii=False, sort_keys=True),
+        "attrs": json.dumps(attrs, indent=2, ensure_ascii=False, sort_keys=True),
+        "terms": {
+            "source": query_term("source", source),
+            "host": query_term("host", host),
+            "attrs": [query_term(f"attrs.{path}", value) for path, value in _attr_values(attrs)],
+        },
     }
+
+
+def readable_time(ts: object) -> str:
+    """An ISO 8601 time as ``2026-03-01 08:00:00.250 UTC`` (milliseconds only when there
+    are some); anything else as it came."""
+    try:
+        moment = datetime.fromisoformat(str(ts))
+    except ValueError:
+        return str(ts or "")
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond // 1000:03d}"
+    return f"{text} UTC"
+
+
+def query_term(field: str, value: object) -> str:
+    """``field:value`` in the query language, the value quoted (and escaped) when it has
+    a space, a quote or a backslash, so the term matches exactly that value."""
+    text = _plain(value)
+    if _BARE_VALUE.fullmatch(text):
+        return f"{field}:{text}"
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{field}:"{escaped}"'
+
+
+def add_term(text: str | None, term: str) -> str:
+    """The query ``text`` with ``term`` added (ANDed), unless it has that term already."""
+    text = (text or "").strip()
+    if term in text.split():
+        return text
+    return f"{text} {term}".strip()
+
+
+def surrounding(record: dict | None) -> tuple[str, dict] | None:
+    """The search for the lines around a record: the query for its host and source and a
+    window of ``SURROUNDING_SPAN`` seconds either side of its time (None for no record)."""
+    if not isinstance(record, dict):
+        return None
+    try:
+        ts = datetime.fromisoformat(str(record["ts"])).timestamp()
+    except (KeyError, ValueError):
+        return None
+    terms = (query_term(field, record.get(field, "")) for field in ("host", "source"))
+    return " ".join(terms), {"from": ts - SURROUNDING_SPAN, "to": ts + SURROUNDING_SPAN}
+
+
+def _plain(value: object) -> str:
+    # As the query language compares attribute values: booleans as true/false.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _attr_values(attrs: Mapping, prefix: str = "") -> list[tuple[str, object]]:
+    """(dotted path, value) of every non-empty string, number and boolean in ``attrs``
+    that an ``attrs.`` term can name."""
+    found: list[tuple[str, object]] = []
+    for key in sorted(attrs, key=str):
+        path = f"{prefix}{key}"
+        if not _ATTR_KEY.fullmatch(str(key)) or len(path) > _MAX_ATTR_PATH:
+            continue
+        value = attrs[key]
+        if isinstance(value, Mapping):
+            found += _attr_values(value, f"{path}.")
+        elif isinstance(value, str | int | float) and _plain(value) != "":
+            found.append((path, value))
+    return found
 
 
 def summary(state: dict, data: dict) -> str:

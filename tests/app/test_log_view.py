@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.services import FieldError, log_view, timerange
-from storage.logquery import LEVELS
+from storage.logquery import LEVELS, parse
 from storage.logs import LogEntry
 from tests.app.auth_helpers import csrf_of, login
 
@@ -246,6 +246,16 @@ def test_the_detail_keeps_the_message_and_indents_the_attributes():
     assert {k: shown[k] for k in ("id", "ts", "level", "source", "host")} == {
         k: row[k] for k in ("id", "ts", "level", "source", "host")
     }
+    assert shown["time"] == "2026-03-01 08:00:00 UTC"
+    assert shown["terms"] == {
+        "source": "source:api",
+        "host": "host:web-1",
+        "attrs": [
+            "attrs.html:<script>alert(2)</script>",
+            "attrs.user.id:42",
+            "attrs.user.name:Zoë",
+        ],
+    }
     assert log_view.detail({**row, "attrs": {}})["attrs"] == "{}"
     assert log_view.detail(None) is None
     assert log_view.detail("forged") is None
@@ -334,3 +344,82 @@ def grid_request(app, request: dict, view: dict, cursors: dict) -> dict:
             {"id": "logs-cursors", "property": "data", "value": cursors},
         ],
     }
+
+
+@pytest.mark.parametrize(
+    ("ts", "shown"),
+    [
+        ("2026-03-01T08:00:00+00:00", "2026-03-01 08:00:00 UTC"),
+        ("2026-03-01T08:00:00.250000+00:00", "2026-03-01 08:00:00.250 UTC"),
+        ("2026-03-01T10:00:00.000001+02:00", "2026-03-01 08:00:00.000 UTC"),
+        ("2026-03-01T08:00:00", "2026-03-01 08:00:00 UTC"),
+        ("not a time", "not a time"),
+    ],
+)
+def test_the_detail_shows_the_time_readable_in_utc(ts, shown):
+    assert log_view.readable_time(ts) == shown
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "term"),
+    [
+        ("source", "api", "source:api"),
+        ("host", "web 1", 'host:"web 1"'),
+        ("attrs.path", 'say "hi"', 'attrs.path:"say \\"hi\\""'),
+        ("attrs.dir", "C:\\logs\\x y", 'attrs.dir:"C:\\\\logs\\\\x y"'),
+        ("attrs.flag", True, "attrs.flag:true"),
+        ("attrs.n", 42, "attrs.n:42"),
+        ("attrs.neg", "-1", "attrs.neg:-1"),
+    ],
+)
+def test_a_clicked_value_becomes_a_term_matching_exactly_that_value(field, value, term):
+    assert log_view.query_term(field, value) == term
+    (parsed,) = parse(term).terms
+    assert (parsed.field, parsed.op, parsed.value) == (field, ":", log_view._plain(value))
+    record = {"source": "x", "host": "x", "attrs": {}}
+    if field.startswith("attrs."):
+        record["attrs"][field.removeprefix("attrs.")] = value
+    else:
+        record[field] = value
+    assert parse(term).matches(record)
+
+
+def test_only_attributes_a_term_can_name_are_offered():
+    shown = log_view.detail(
+        {
+            "id": 1,
+            "ts": "2026-03-01T08:00:00+00:00",
+            "attrs": {"bad key": 1, "list": [1], "empty": "", "none": None, "a": {"b": 2.5}},
+        }
+    )
+    assert shown["terms"]["attrs"] == ["attrs.a.b:2.5"]
+
+
+def test_a_term_is_added_once():
+    assert log_view.add_term("", "source:api") == "source:api"
+    assert log_view.add_term("  timeout ", "source:api") == "timeout source:api"
+    assert log_view.add_term("timeout source:api", "source:api") == "timeout source:api"
+    assert log_view.add_term(None, 'host:"web 1"') == 'host:"web 1"'
+
+
+def test_surrounding_lines_are_those_of_the_same_host_and_source_around_the_record(rt):
+    middle = T0 + timedelta(minutes=30)
+    near = [middle + timedelta(seconds=s) for s in (-290, -60, 0, 60, 290)]
+    rt.logs.write(
+        [LogEntry(ts, "info", "api", "web-1", f"near {i}") for i, ts in enumerate(near)]
+        + [
+            LogEntry(middle, "error", "api", "web-2", "other host"),
+            LogEntry(middle, "debug", "worker", "web-1", "other source"),
+            LogEntry(middle - timedelta(seconds=310), "info", "api", "web-1", "too early"),
+            LogEntry(middle + timedelta(seconds=301), "info", "api", "web-1", "too late"),
+        ]
+    )
+    record = {"id": 3, "ts": middle.isoformat(), "host": "web-1", "source": "api"}
+    text, window = log_view.surrounding(record)
+    assert text == "host:web-1 source:api"
+    assert window == {"from": middle.timestamp() - 300, "to": middle.timestamp() + 300}
+    state = log_view.view(text, list(LEVELS), None, window, NOW)
+    rows, _, _ = log_view.grid_block(rt, state, 0, 100, {})
+    assert [r["message"] for r in rows] == [f"near {i}" for i in reversed(range(5))]
+    assert log_view.surrounding(None) is None
+    assert log_view.surrounding({"ts": "garbage"}) is None

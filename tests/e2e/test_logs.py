@@ -25,7 +25,7 @@ from selenium.webdriver.common.keys import Keys
 from app.auth import hash_password
 from app.runtime import Runtime
 from storage.logs import LogEntry
-from tests.e2e.browser import text_of
+from tests.e2e.browser import console_messages, record_console, text_of
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")
@@ -56,8 +56,29 @@ return Array.from(document.querySelectorAll(
   arguments[0] + ' .ag-center-cols-container [col-id=' + arguments[1] + ']'
 )).map(function (cell) { return cell.textContent; });
 """
+COLUMN_BOXES = """
+return Array.from(document.querySelectorAll(
+  '#logs-grid .ag-center-cols-container [col-id=' + arguments[0] + ']'
+)).map(function (cell) {
+  const r = cell.getBoundingClientRect(); return {left: r.left, right: r.right};
+});
+"""
 CSV_NAME = re.compile(r"pulseboard-logs-(\d{8}T\d{6}Z)-(\d{8}T\d{6}Z)\.csv")
 INJECTED_IMAGES = "return document.querySelectorAll('img[src=x]').length;"
+BARS = "#logs-histogram .point"
+LEGEND_AND_PLOT = """
+const box = function (el) {
+  const r = el.getBoundingClientRect();
+  return {top: r.top, bottom: r.bottom};
+};
+return [box(document.querySelector('#logs-histogram .legend')),
+        box(document.querySelector('#logs-histogram .nsewdrag'))];
+"""
+BAR_BOXES = """
+return Array.from(document.querySelectorAll('#logs-histogram .point')).map(function (bar) {
+  const r = bar.getBoundingClientRect(); return {top: r.top, bottom: r.bottom};
+});
+"""
 FONT_COLOUR = """
 const gd = document.querySelector('#logs-histogram .js-plotly-plot');
 return gd && gd._fullLayout ? gd._fullLayout.font.color : null;
@@ -229,9 +250,67 @@ def test_search_toggles_and_detail(dash_duo: DashComposite, logs_app: dash.Dash)
         lambda text: text.startswith("Query: a quote is not closed (at character 14)."),
         "the bad query is not pointed at",
     )
-    # The last good search stays on screen.
-    assert messages(dash_duo) == ["db timeout 0", "db timeout 1", XSS_MESSAGE]
-    assert summary(dash_duo).startswith("3 matching records ")
+    # Nothing is shown for it: no rows, no bars, no count, no export of everything.
+    wait_for_messages(dash_duo, [])
+    assert summary(dash_duo) == "No results: correct the query above to search again."
+    until(lambda: not dash_duo.find_elements(BARS), WAIT, msg="the old bars stay")
+    export = dash_duo.find_element("#logs-export-menu .dropdown-toggle")
+    assert export.get_attribute("disabled") is not None
+    search(dash_duo, "level>=error -source:pulseboard")
+    wait_for_messages(dash_duo, ["db timeout 0", "db timeout 1", XSS_MESSAGE])  # critical off
+    assert export.get_attribute("disabled") is None
+    assert dash_duo.get_logs() == []
+
+
+TOGGLE_LOOK = """
+const label = document.querySelector(arguments[0]);
+const style = getComputedStyle(label);
+return [getComputedStyle(label, '::before').content, style.textDecorationLine,
+        style.backgroundColor];
+"""
+PLACEHOLDER_STYLE = (
+    "return getComputedStyle(document.getElementById('logs-query'), '::placeholder').fontStyle;"
+)
+
+
+def level_label(level: str) -> str:
+    return f"label[for='_dbcprivate_checklist_logs-levels_input_{level}']"
+
+
+def test_the_page_reads_clearly(dash_duo: DashComposite, logs_app: dash.Dash) -> None:
+    record_console(dash_duo)
+    login_admin(dash_duo, logs_app)
+    # The placeholder is a hint, not a query already typed.
+    box = dash_duo.find_element("#logs-query")
+    assert box.get_attribute("value") == ""
+    assert box.get_attribute("placeholder").startswith("Search messages, or e.g. ")
+    assert dash_duo.driver.execute_script(PLACEHOLDER_STYLE) == "italic"
+
+    # A level that is on carries a tick on its colour; one that is off is struck out.
+    dash_duo.find_element(level_label("debug")).click()
+    on = wait_for(
+        lambda: dash_duo.driver.execute_script(TOGGLE_LOOK, level_label("error")),
+        lambda look: look[0] == '"✓\xa0"' and look[2] == "rgb(220, 53, 69)",
+        "a level that is on has no tick on its colour",
+    )
+    off = wait_for(
+        lambda: dash_duo.driver.execute_script(TOGGLE_LOOK, level_label("debug")),
+        # (Bootstrap fades the fill out, so wait for the end of it.)
+        lambda look: look[1] == "line-through" and look[2].endswith(", 0)"),
+        "a level that is off is not struck out and unfilled",
+    )
+    assert off[0] in ("none", "normal") and on[1] == "none"
+
+    # The histogram's legend sits above the bars, never over them.
+    search(dash_duo, "-source:pulseboard")
+    wait_for_count(dash_duo, len(SEEDED))
+    until(lambda: dash_duo.find_elements(BARS), WAIT, msg="no bars")
+    legend, plot = dash_duo.driver.execute_script(LEGEND_AND_PLOT)
+    assert legend["bottom"] <= plot["top"] + 1, (legend, plot)
+    tallest = min(bar["top"] for bar in dash_duo.driver.execute_script(BAR_BOXES))
+    assert tallest >= legend["bottom"] - 1
+    # No grid warnings either (the browser log keeps errors only).
+    assert [m for m in console_messages(dash_duo) if "AG Grid" in m] == []
     assert dash_duo.get_logs() == []
 
 
@@ -252,7 +331,7 @@ def test_a_histogram_bar_narrows_the_range(dash_duo: DashComposite, logs_app: da
     login_admin(dash_duo, logs_app)
     search(dash_duo, "burst -source:pulseboard")
     whole = wait_for_count(dash_duo, 9)
-    bars = "#logs-histogram .point"
+    bars = BARS
     until(lambda: len(dash_duo.find_elements(bars)) == 3, WAIT, msg="not one bar per burst")
     assert [el.text for el in dash_duo.find_elements("#logs-range label.active")] == ["1h"]
 
@@ -335,6 +414,24 @@ def test_live_tail_receives_new_lines_and_pauses(
     assert dash_duo.get_logs() == []
 
 
+def test_a_query_mistake_stops_the_live_tail(dash_duo: DashComposite, logs_app: dash.Dash) -> None:
+    login_admin(dash_duo, logs_app)
+    search(dash_duo, "-source:pulseboard")
+    dash_duo.find_element("#logs-live").click()
+    until(lambda: badge(dash_duo, "status") == "live", WAIT, msg="the tail is not live")
+    wait_for_messages(dash_duo, SEEDED, grid="logs-tail-grid")
+
+    # No green "live" badge under the error, and none of the old lines.
+    search(dash_duo, '"unclosed')
+    wait_for(
+        lambda: badge(dash_duo, "status"), "stopped: correct the query".__eq__, "the tail goes on"
+    )
+    assert "bg-danger" in dash_duo.find_element("#logs-tail-status").get_attribute("class")
+    wait_for_messages(dash_duo, [], grid="logs-tail-grid")
+    assert text_of(dash_duo, "#logs-error").startswith("Query: a quote is not closed")
+    assert dash_duo.get_logs() == []
+
+
 def test_export_downloads_the_search_as_csv(
     dash_duo: DashComposite, logs_app: dash.Dash, tmp_path: Path
 ) -> None:
@@ -403,6 +500,15 @@ def test_an_analyst_uses_the_page_at_phone_width(
     assert grid[0] >= 0 and grid[1] <= width + 1 and grid[2] > 200, grid
     scroll = driver.execute_script("return document.documentElement.scrollWidth")
     assert scroll <= width + 1, f"the page is {scroll}px wide in a {width}px window"
+    # The message column is in view: the clock stands in for date, source and host.
+    cells = wait_for(
+        lambda: driver.execute_script(COLUMN_BOXES, "message"),
+        lambda boxes: boxes and all(box["right"] <= grid[1] + 1 for box in boxes),
+        "the message column is off-screen",
+    )
+    assert all(box["left"] >= grid[0] and box["right"] - box["left"] >= 150 for box in cells)
+    assert driver.execute_script(COLUMN_BOXES, "clock")
+    assert not driver.execute_script(COLUMN_BOXES, "source")
 
     # Scrolled to the end block after block, the grid holds every record once, in order.
     search(dash_duo, "bulk -source:pulseboard")
@@ -418,4 +524,92 @@ def test_an_analyst_uses_the_page_at_phone_width(
     wait_for_messages(dash_duo, ["disk full"])
     click_message(dash_duo, "disk full")
     until(lambda: text_of(dash_duo, "#logs-detail .log-detail-message") == "disk full", WAIT)
+    assert dash_duo.get_logs() == []
+
+
+FOCUSED_MESSAGE = "#logs-grid .ag-center-cols-container .log-row-focus [col-id=message]"
+
+
+def query_text(dash_duo: DashComposite) -> str:
+    return dash_duo.find_element("#logs-query").get_attribute("value")
+
+
+def click_term(dash_duo: DashComposite, term: str) -> None:
+    """Click the value of the record in the detail panel that adds ``term``."""
+    button = until(
+        lambda: next(
+            (
+                b
+                for b in dash_duo.find_elements("#logs-detail .log-term")
+                if b.get_attribute("title") == f"Add {term} to the query"
+            ),
+            None,
+        ),
+        WAIT,
+        msg=f"no value adds {term}",
+    )
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", button
+    )
+    button.click()
+
+
+def test_a_record_adds_its_values_to_the_query_and_shows_its_surroundings(
+    dash_duo: DashComposite, logs_app: dash.Dash
+) -> None:
+    middle = datetime.now(UTC).replace(microsecond=250_000) - timedelta(minutes=40)
+
+    def at(seconds: float, message: str, host: str = "web-1", source: str = "api", **attrs):
+        return LogEntry(middle + timedelta(seconds=seconds), "info", source, host, message, attrs)
+
+    write(
+        logs_app,
+        at(-400, "ctx too early"),
+        at(-200, "ctx before"),
+        at(0, "ctx middle", request_id="r 7", user={"id": 42}),
+        at(120, "ctx after"),
+        at(400, "ctx too late"),
+        at(10, "ctx other host", host="web-2"),
+        at(20, "ctx other source", source="worker"),
+    )
+    login_admin(dash_duo, logs_app)
+    search(dash_duo, "ctx")
+    wait_for_count(dash_duo, 7)
+    click_message(dash_duo, "ctx middle")
+
+    # The time is readable, in UTC, with the stored ISO value at hand.
+    shown = dash_duo.wait_for_element("#logs-detail time", timeout=WAIT)
+    assert shown.text == middle.strftime("%Y-%m-%d %H:%M:%S.250 UTC")
+    assert shown.get_attribute("datetime") == middle.isoformat()
+    assert shown.get_attribute("title") == middle.isoformat()
+
+    click_term(dash_duo, "host:web-1")
+    until(lambda: query_text(dash_duo) == "ctx host:web-1", WAIT, msg="the host was not added")
+    wait_for_count(dash_duo, 6)
+    click_term(dash_duo, 'attrs.request_id:"r 7"')
+    until(lambda: query_text(dash_duo) == 'ctx host:web-1 attrs.request_id:"r 7"', WAIT)
+    wait_for_messages(dash_duo, ["ctx middle"])
+    click_term(dash_duo, "attrs.user.id:42")
+    until(lambda: query_text(dash_duo).endswith(" attrs.user.id:42"), WAIT)
+    wait_for_messages(dash_duo, ["ctx middle"])
+
+    click_message(dash_duo, "ctx middle")
+    dash_duo.find_element("#logs-surrounding").click()
+    until(lambda: query_text(dash_duo) == "host:web-1 source:api", WAIT, msg="no surroundings")
+    wait_for_messages(dash_duo, ["ctx after", "ctx middle", "ctx before"])
+    start = dash_duo.find_element("#logs-from").get_attribute("value")
+    end = dash_duo.find_element("#logs-to").get_attribute("value")
+    assert (start, end) == (
+        (middle - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"),
+        (middle + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    assert dash_duo.find_elements("#logs-range label.active") == []
+    # The record stays in the detail and is marked among its neighbours.
+    assert text_of(dash_duo, "#logs-detail .log-detail-message") == "ctx middle"
+    marked = wait_for(
+        lambda: [c.text for c in dash_duo.find_elements(FOCUSED_MESSAGE)],
+        ["ctx middle"].__eq__,
+        "the record is not marked in the grid",
+    )
+    assert marked == ["ctx middle"]
     assert dash_duo.get_logs() == []

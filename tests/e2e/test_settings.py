@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import dash
 import pytest
@@ -15,6 +17,7 @@ from selenium.webdriver.support.select import Select
 
 from app.auth import hash_password
 from app.runtime import Runtime
+from tests.e2e.browser import console_messages, record_console
 
 pytestmark = pytest.mark.browser
 
@@ -375,6 +378,7 @@ def test_audit_filters_and_loads_more(dash_duo: DashComposite, settings_app: das
     rt = _runtime(settings_app)
     for number in range(70):
         rt.accounts.audit("note", actor="robot", target=f"t{number}", details={"n": number})
+    record_console(dash_duo)
     login_admin(dash_duo, settings_app)
     until(lambda: displayed_rows(dash_duo, "settings-audit-grid") == 50, 10, msg="no first page")
     newest = wait_for_row(dash_duo, "settings-audit-grid", target="t69")
@@ -399,6 +403,73 @@ def test_audit_filters_and_loads_more(dash_duo: DashComposite, settings_app: das
 
     type_into(dash_duo, "#settings-audit-actor", "nobody\n")
     until(lambda: displayed_rows(dash_duo, "settings-audit-grid") == 0, 10, msg="filter ignored")
+    # No grid warnings either (row ids are strings), which the browser log would not show.
+    assert [m for m in console_messages(dash_duo) if "AG Grid" in m] == []
+    assert dash_duo.get_logs() == []
+
+
+def download_link(dash_duo: DashComposite, fmt: str) -> dict[str, list[str]]:
+    """The query string of an audit download link."""
+    href = dash_duo.find_element(f"#settings-audit-download-{fmt}").get_attribute("href")
+    assert urlsplit(href).path == "/api/v1/admin/audit/export"
+    return parse_qs(urlsplit(href).query)
+
+
+def test_audit_downloads_carry_the_grid_filters(
+    dash_duo: DashComposite, settings_app: dash.Dash, tmp_path: Path
+) -> None:
+    rt = _runtime(settings_app)
+    for number in range(12):
+        actor = "robot-a" if number % 3 else "robot-b"
+        action = "note.kept" if number % 2 else "other"
+        rt.accounts.audit(action, actor=actor, target=f"t,{number}", details={"n": number})
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    dash_duo.driver.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    login_admin(dash_duo, settings_app)
+    assert download_link(dash_duo, "csv") == {"format": ["csv"]}
+
+    type_into(dash_duo, "#settings-audit-actor", "robot-a\n")
+    type_into(dash_duo, "#settings-audit-action", "note.\n")
+    until(
+        lambda: (
+            download_link(dash_duo, "json")
+            == {"actor": ["robot-a"], "action": ["note."], "format": ["json"]}
+        ),
+        10,
+        msg="the JSON link does not carry the filters",
+    )
+    assert download_link(dash_duo, "csv") == {
+        "actor": ["robot-a"],
+        "action": ["note."],
+        "format": ["csv"],
+    }
+    shown = until(
+        lambda: (
+            [r["target"] for r in grid_rows(dash_duo, "settings-audit-grid")]
+            if displayed_rows(dash_duo, "settings-audit-grid") == 4
+            else None
+        ),
+        10,
+        msg="the grid does not show the four matching entries",
+    )
+
+    click(dash_duo, "#settings-audit-download-csv")
+    name = until(
+        lambda: next((p.name for p in downloads.iterdir() if p.suffix == ".csv"), None),
+        10,
+        msg="no CSV downloaded",
+    )
+    assert name.startswith("pulseboard-audit-start-")
+    with (downloads / name).open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    # The file holds what the grid shows, in its order.
+    assert [r["target"] for r in rows] == shown
+    assert {(r["actor"], r["action"]) for r in rows} == {("robot-a", "note.kept")}
+    assert [json.loads(r["details"])["n"] for r in rows] == [11, 7, 5, 1]
+    assert urlsplit(dash_duo.driver.current_url).path == "/settings"
     assert dash_duo.get_logs() == []
 
 
