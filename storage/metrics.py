@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, TextClause, bindparam, select, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -145,6 +145,10 @@ class MetricsStore:
                 conn.exec_driver_sql(
                     "INSERT INTO metric_samples (series_id, ts, value) VALUES (?, ?, ?)", rows
                 )
+        # Only committed series ids are cached: one of a rolled-back insert would name a row
+        # that does not exist, and every later write of that series would break on it.
+        with self._lock:
+            self._series_ids.update(ids)
         self._mark_dirty(min(s.ts for s in samples))
         return len(rows)
 
@@ -154,9 +158,11 @@ class MetricsStore:
         return key
 
     def _resolve_series(
-        self, conn, keys: set[tuple[str, str, str]]
+        self, conn: Connection, keys: set[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str], int]:
-        missing = [k for k in keys if k not in self._series_ids]
+        """Ids of the series ``keys``, creating the missing ones in ``conn``'s transaction."""
+        ids = {k: self._series_ids[k] for k in keys if k in self._series_ids}
+        missing = keys - ids.keys()
         if missing:
             insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
             conn.execute(
@@ -169,10 +175,8 @@ class MetricsStore:
                     MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
                 ).where(MetricSeries.name.in_(names))
             )
-            with self._lock:
-                for sid, name, host, lab in found:
-                    self._series_ids[(name, host, lab)] = sid
-        return self._series_ids
+            ids.update(((name, host, lab), sid) for sid, name, host, lab in found)
+        return ids
 
     # -- reading -----------------------------------------------------------------------
 

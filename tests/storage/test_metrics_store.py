@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from storage.metrics import (
     ROLLUP_STEP,
@@ -217,6 +219,48 @@ def test_a_second_store_on_the_same_database_reuses_existing_series(engine: Engi
     assert latest.value == 2.0
     [data] = MetricsStore(engine).query(["cpu"], T0, T0 + 10, max_points=1)
     assert data.points == [(T0, 1.5, 1.0, 2.0)]
+
+
+@pytest.fixture
+def refusing_store(engine: Engine) -> Iterator[MetricsStore]:
+    """A store whose database itself refuses any sample below zero, as a full disk would."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_negative() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$BEGIN RAISE EXCEPTION 'sample refused'; END$$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_negative BEFORE INSERT ON metric_samples FOR EACH ROW "
+                    "WHEN (NEW.value < 0) EXECUTE FUNCTION refuse_negative()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_negative BEFORE INSERT ON metric_samples "
+                    "WHEN NEW.value < 0 BEGIN SELECT RAISE(ABORT, 'sample refused'); END"
+                )
+            )
+    yield MetricsStore(engine)
+    if engine.dialect.name == "postgresql":  # the session database outlives this test
+        with engine.begin() as conn:
+            conn.execute(text("DROP FUNCTION refuse_negative() CASCADE"))
+
+
+def test_a_rolled_back_write_of_new_series_does_not_break_later_writes(
+    refusing_store: MetricsStore,
+):
+    with pytest.raises((DBAPIError, psycopg.Error), match="sample refused"):
+        refusing_store.write([Sample(T0, "web-1", "cpu", -1.0), Sample(T0, "web-1", "load", 1.0)])
+
+    assert refusing_store.write([Sample(T0 + 1, "web-1", "cpu", 2.0)]) == 1
+    assert refusing_store.write([Sample(T0 + 2, "web-1", "load", 3.0)]) == 1
+    latest = [(v.name, v.value) for v in refusing_store.latest()]
+    assert latest == [("cpu", 2.0), ("load", 3.0)]
 
 
 # -- planning ------------------------------------------------------------------------------
