@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -188,10 +189,13 @@ class Scheduler:
         return (
             self._tracked(
                 "retention",
-                self.metrics.trim,
+                functools.partial(
+                    self.metrics.trim,
+                    raw_retention=cfg.raw_retention,
+                    rollup_retention=cfg.rollup_retention,
+                    hourly_retention=cfg.hourly_retention,
+                ),
                 self.clock(),
-                cfg.raw_retention,
-                cfg.rollup_retention,
             )
             or {}
         )

@@ -407,9 +407,10 @@ class MetricsStore:
     def trim(
         self,
         now: float,
+        *,
         raw_retention: float,
         rollup_retention: float,
-        hourly_retention: float = 365 * 86400,
+        hourly_retention: float,
     ) -> dict[str, int]:
         """Delete raw samples, minute and hour rollups older than their retention (seconds)."""
         deleted = {"raw": 0, "rollup": 0, "rollup_1h": 0}

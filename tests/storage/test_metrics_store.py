@@ -431,7 +431,7 @@ def test_long_range_queries_read_rollups_once_raw_samples_are_trimmed(store: Met
     samples = series(T0, now, 30.0)
     store.write(samples)
     store.rollup(now)
-    store.trim(now, raw_retention=HOUR, rollup_retention=30 * DAY)
+    store.trim(now, raw_retention=HOUR, rollup_retention=30 * DAY, hourly_retention=365 * DAY)
 
     [data] = store.query(["cpu"], T0, now, max_points=200)
 
@@ -453,20 +453,24 @@ def test_trim_deletes_only_raw_samples_and_rollups_older_than_their_retention(
     rollups_before = stored_rollups(store.engine)
     raw_cut, rollup_cut = now - 6 * HOUR, now - 2 * DAY
 
-    deleted = store.trim(now, raw_retention=6 * HOUR, rollup_retention=2 * DAY)
+    deleted = store.trim(
+        now, raw_retention=6 * HOUR, rollup_retention=2 * DAY, hourly_retention=365 * DAY
+    )
 
     kept_rollups = [r for r in rollups_before if r[1] >= rollup_cut]
     assert deleted == {
         "raw": sum(s.ts < raw_cut for s in samples),
         "rollup": len(rollups_before) - len(kept_rollups),
-        "rollup_1h": 0,  # hourly rollups are kept a year by default
+        "rollup_1h": 0,  # none is a year old
     }
     assert deleted["raw"] > 0 and deleted["rollup"] > 0
     assert stored_rollups(store.engine) == kept_rollups
     with store.engine.connect() as conn:
         raw = sorted(conn.execute(text("SELECT ts FROM metric_samples")).scalars())
     assert raw == sorted(s.ts for s in samples if s.ts >= raw_cut)
-    assert store.trim(now, raw_retention=6 * HOUR, rollup_retention=2 * DAY) == {
+    assert store.trim(
+        now, raw_retention=6 * HOUR, rollup_retention=2 * DAY, hourly_retention=365 * DAY
+    ) == {
         "raw": 0,
         "rollup": 0,
         "rollup_1h": 0,
