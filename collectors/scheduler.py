@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from collectors.base import Collector, Sample
+from collectors.base import Collector, Sample, TargetCollector
 from storage.leader import LeaderLock
 from storage.live import LiveBus
 from storage.metrics import MetricsStore
@@ -263,6 +263,7 @@ class Scheduler:
             "targets": {
                 f"{c.name}:{target}": error
                 for c in self.collectors
-                for target, error in getattr(c, "targets", {}).items()
+                if isinstance(c, TargetCollector)
+                for target, error in c.targets.items()
             },
         }

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from collectors.base import Field, Sample
+from collectors.base import Field, Sample, TargetCollector
 from collectors.scheduler import METRICS_CHANNEL, LeaderJob, ScheduleConfig, Scheduler
 from storage.db import make_engine
 from storage.leader import FileLeaderLock
@@ -40,6 +40,30 @@ class Broken:
 
     def collect(self, now: float) -> list[Sample]:
         raise RuntimeError("sensor on fire")
+
+
+class Watcher(TargetCollector):
+    """A collector of two targets: the first refuses, the second answers."""
+
+    name = "watcher"
+    fields = ()
+
+    def collect(self, now: float) -> list[Sample]:
+        first, second = self.targets
+        self.target_failed(first, ConnectionRefusedError("refused"))
+        self.target_answered(second)
+        return []
+
+
+class Listed:
+    """A collector with an attribute that happens to be called ``targets``."""
+
+    name = "listed"
+    fields = ()
+    targets = ["not", "watched", "services"]
+
+    def collect(self, now: float) -> list[Sample]:
+        return []
 
 
 def stored(engine) -> int:
@@ -81,6 +105,16 @@ def test_a_failing_collector_is_counted_and_does_not_stop_the_others(engine, tmp
     assert broken.last_error == "RuntimeError: sensor on fire"
     assert scheduler.status["collector:counter"].errors == 0
     assert scheduler.status["collector:counter"].last_duration is not None
+
+
+def test_the_snapshot_names_each_watched_target_with_its_last_error(engine, tmp_path):
+    watcher = Watcher("h", ["db-1:5432/app", "db-2:5432/app"])
+    scheduler = make_scheduler(engine, tmp_path, [watcher, Listed(), Counter()])
+
+    assert scheduler.snapshot()["targets"] == {
+        "watcher:db-1:5432/app": "ConnectionRefusedError: refused",
+        "watcher:db-2:5432/app": None,
+    }
 
 
 def test_only_the_lock_holder_collects(engine, tmp_path):
