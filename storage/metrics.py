@@ -6,7 +6,7 @@ import functools
 import json
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
@@ -123,8 +123,14 @@ class MetricsStore:
 
     # -- writing -----------------------------------------------------------------------
 
-    def write(self, samples: Sequence[Sample]) -> int:
-        """Store ``samples`` in one transaction; return how many were written."""
+    def write(
+        self, samples: Sequence[Sample], fence: Callable[[Connection], None] | None = None
+    ) -> int:
+        """Store ``samples`` in one transaction; return how many were written.
+
+        ``fence`` runs first in the transaction and raises to refuse the write (the
+        scheduler's check that its process still leads).
+        """
         if not samples:
             return 0
         known = self._keys
@@ -132,6 +138,8 @@ class MetricsStore:
             known.get((s.name, s.host, tuple(s.labels.items()))) or self._key(s) for s in samples
         ]
         with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             ids = self._resolve_series(conn, set(keys))
             rows = [(ids[key], s.ts, s.value) for key, s in zip(keys, samples, strict=True)]
             if self.dialect == "postgresql":
