@@ -4,8 +4,10 @@ freed the backlog and later writes go through without a restart."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from storage.metrics import MetricsStore
 from storage.models import MetricSample, MetricSeries
 from tests.conftest import wait_until
 from tests.services import unavailable
+
+log = logging.getLogger(__name__)
 
 DISK_BYTES = 4 * 1024 * 1024
 SERIES = "system_memory_used_bytes"  # in every collection (a rate would miss the first)
@@ -96,7 +100,9 @@ def test_writes_and_the_backlog_resume_by_themselves_once_a_full_disk_has_room(
         assert samples_of(engine, SERIES) == []
 
         filler.unlink()
-        wait_until(lambda: scheduler.buffered_samples == 0, 30)
+        freed = time.monotonic()
+        wait_until(lambda: scheduler.buffered_samples == 0, 30, 0.01)
+        log.info("backlog written %.2f s after space was freed", time.monotonic() - freed)
         runs = scheduler.status["collector:system"].runs
         wait_until(lambda: scheduler.status["collector:system"].runs >= runs + 2, 10)
         assert scheduler.status["store"].last_ok is True
