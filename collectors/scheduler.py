@@ -233,7 +233,10 @@ class Scheduler:
         only while this process still holds its term. A batch the database refuses stays
         first in the backlog for the next run; one whose term is over is dropped.
         """
-        if not self.is_leader or not self._flushing.acquire(blocking=False):
+        # An idle flush job must not hold the lock that collect's own write then skips.
+        if not self.is_leader or not len(self.backlog):
+            return 0
+        if not self._flushing.acquire(blocking=False):
             return 0
         try:
             if self._writes_failing and not self.elect():
