@@ -255,14 +255,11 @@ class Scheduler:
     def _write(self, term: int | None, batch: list[Sample]) -> int:
         try:
             written = self.metrics.write(batch, fence=self.lock.fence)
-        except NotLeader:
+        except Exception as exc:
             self._writes_failing = True
             self.backlog.put_back(batch, term)
-            self.backlog.start_term(None)  # elect() finds out who leads now
-            raise
-        except Exception:
-            self._writes_failing = True
-            self.backlog.put_back(batch, term)
+            if isinstance(exc, NotLeader):
+                self.backlog.start_term(None)  # the term is over; elect() finds who leads
             raise
         self.backlog.written(batch)
         self._writes_failing = False

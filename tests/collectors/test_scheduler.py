@@ -233,6 +233,21 @@ def test_a_leader_cut_off_while_another_took_over_drops_its_backlog_instead_of_w
     assert collections_by(engines[1]) == {"cut-off": 1, "other": 2}
 
 
+def test_samples_collected_after_the_lock_was_lost_are_refused_and_dropped(engine, tmp_path):
+    scheduler = make_scheduler(engine, tmp_path, [Counter()])
+    scheduler.lock.release()  # as if lost behind the scheduler's back
+
+    scheduler.collect()
+
+    assert stored(engine) == 1  # only the collection made while leading
+    assert "NotLeader" in scheduler.status["store"].last_error
+    assert scheduler.buffered_samples == 0 and scheduler.dropped_samples == 1
+    assert scheduler.elect() is True  # the lock was free: a new term
+    scheduler.collect()
+    assert scheduler.flush() == 1
+    assert stored(engine) == 2
+
+
 def test_the_buffer_is_bounded_and_counts_what_it_dropped(tmp_path):
     engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     scheduler = Scheduler(
