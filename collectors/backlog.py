@@ -79,7 +79,8 @@ class SampleBacklog:
             self._bound()
 
     def _bound(self) -> None:
-        over = min(len(self) - self.limit, len(self._samples))
+        # A batch being written is not counted: it is written, or put back and bounded then.
+        over = len(self._samples) - self.limit
         if over <= 0:
             return
         for _ in range(over):
