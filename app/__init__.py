@@ -101,7 +101,7 @@ def build_runtime(settings: Settings) -> Runtime:
         collectors,
         metrics,
         bus,
-        make_leader_lock(settings.database_url, settings.data_dir),
+        make_leader_lock(settings.database_url, settings.data_dir, settings.leader_lock_ttl),
         ScheduleConfig(
             collect_interval=settings.collect_interval,
             lock_ttl=settings.leader_lock_ttl,

@@ -1,14 +1,18 @@
-"""The collector protocol, field metadata and counter-rate maths shared by collectors."""
+"""The collector protocol, the base of collectors that watch targets, field metadata and
+counter-rate maths shared by collectors."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from storage.metrics import Sample
 
-__all__ = ["Collector", "Field", "RateTracker", "Sample"]
+__all__ = ["Collector", "Field", "RateTracker", "Sample", "TargetCollector"]
+
+TARGET_ERROR_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,34 @@ class Collector(Protocol):
     def collect(self, now: float) -> list[Sample]:
         """Read the source once and return the samples, stamped ``now`` (epoch seconds)."""
         ...
+
+
+class TargetCollector(ABC):
+    """Base of the collectors that watch other services (a PostgreSQL database, a Redis
+    server) rather than this host; keeps each target's last error for the health endpoint.
+
+    Targets are named ``host:port/db``, never with a password, since the names are shown.
+    """
+
+    name: str
+    fields: tuple[Field, ...]
+
+    def __init__(self, host: str, targets: Iterable[str]) -> None:
+        self.host = host
+        self.targets: dict[str, str | None] = dict.fromkeys(targets)
+        """Each target's last error (None: it answered, or has not been read yet)."""
+
+    @abstractmethod
+    def collect(self, now: float) -> list[Sample]:
+        """Read every target once and return the samples, stamped ``now`` (epoch seconds)."""
+
+    def target_answered(self, target: str) -> None:
+        """Record that ``target`` answered this collection."""
+        self.targets[target] = None
+
+    def target_failed(self, target: str, error: BaseException) -> None:
+        """Record why ``target`` could not be read this collection."""
+        self.targets[target] = f"{type(error).__name__}: {error}".strip()[:TARGET_ERROR_CHARS]
 
 
 class RateTracker:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 from sqlalchemy.engine import make_url
 
-from collectors.base import Field, RateTracker, Sample
+from collectors.base import Field, RateTracker, Sample, TargetCollector
 
 STATEMENT_TIMEOUT_MS = 2000
 LOCK_TIMEOUT_MS = 1000
@@ -83,22 +83,20 @@ def target_name(url: str) -> str:
     return f"{parts.host or 'localhost'}:{parts.port or 5432}/{parts.database or ''}"
 
 
-class PostgresCollector:
+class PostgresCollector(TargetCollector):
     """Samples of each PostgreSQL database in ``urls``."""
 
     name = "postgres"
     fields = FIELDS
 
     def __init__(self, host: str, urls: list[str]) -> None:
-        self.host = host
         self.conninfo = {
             target_name(url): make_url(url)
             .set(drivername="postgresql")
             .render_as_string(hide_password=False)
             for url in urls
         }
-        self.targets: dict[str, str | None] = dict.fromkeys(self.conninfo)
-        """Each target's last error (None: it answered)."""
+        super().__init__(host, self.conninfo)
         self.top_statements: dict[str, list[tuple[str, float, str]]] = {}
         """Per target: (queryid, seconds spent in the last interval, query text)."""
         self._connections: dict[str, psycopg.Connection] = {}
@@ -110,9 +108,9 @@ class PostgresCollector:
         for target in self.conninfo:
             try:
                 out += self._collect_target(now, target)
-                self.targets[target] = None
+                self.target_answered(target)
             except psycopg.Error as exc:
-                self.targets[target] = f"{type(exc).__name__}: {exc}".strip()[:300]
+                self.target_failed(target, exc)
                 self._drop(target)
                 out.append(Sample(now, self.host, "pg_up", 0.0, {"target": target}))
         return out

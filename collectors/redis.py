@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from collectors.base import Field, RateTracker, Sample
+from collectors.base import Field, RateTracker, Sample, TargetCollector
 
 TIMEOUT_SECONDS = 2.0
 
@@ -48,22 +48,20 @@ def target_name(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}/{db}"
 
 
-class RedisCollector:
+class RedisCollector(TargetCollector):
     """Samples of each Redis in ``urls``."""
 
     name = "redis"
     fields = FIELDS
 
     def __init__(self, host: str, urls: list[str]) -> None:
-        self.host = host
         self.clients = {
             target_name(url): redis.Redis.from_url(
                 url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
             )
             for url in urls
         }
-        self.targets: dict[str, str | None] = dict.fromkeys(self.clients)
-        """Each target's last error (None: it answered)."""
+        super().__init__(host, self.clients)
         self._rates = RateTracker()
 
     def collect(self, now: float) -> list[Sample]:
@@ -76,10 +74,10 @@ class RedisCollector:
                 latency = time.perf_counter() - started
                 info = client.info()
             except (redis.RedisError, OSError) as exc:
-                self.targets[target] = f"{type(exc).__name__}: {exc}"[:300]
+                self.target_failed(target, exc)
                 out.append(Sample(now, self.host, "redis_up", 0.0, {"target": target}))
                 continue
-            self.targets[target] = None
+            self.target_answered(target)
             out += self._samples(now, target, latency, info)
         return out
 

@@ -1,11 +1,16 @@
-"""The scheduler: leader election, then collect -> store -> publish, rollups and retention."""
+"""The scheduler: leader election, then collect -> store -> publish, rollups and retention.
+
+While the database is away the leader goes on collecting into its bounded backlog; a
+flush job of its own writes the backlog when the database is back, so collection never
+waits for a database that does not answer.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,13 +18,17 @@ from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from collectors.base import Collector, Sample
-from storage.leader import LeaderLock
+from collectors.backlog import SampleBacklog
+from collectors.base import Collector, Sample, TargetCollector
+from storage.leader import LeaderLock, NotLeader
 from storage.live import METRICS_CHANNEL, SCHEDULER_CHANNEL, LiveBus
 from storage.metrics import MetricsStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+WRITE_BATCH = 10_000
+"""Samples per write transaction when a backlog is written."""
 
 
 @dataclass
@@ -84,9 +93,10 @@ class Scheduler:
         self.is_leader = False
         self.started_at: float | None = None
         self.status: dict[str, JobStatus] = {}
-        self._pending: deque[Sample] = deque()
-        self.dropped_samples = 0
-        self._write_lock = threading.Lock()
+        self.backlog = SampleBacklog(config.buffer_limit)
+        self._writes_failing = False
+        self._electing = threading.Lock()
+        self._flushing = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -106,6 +116,7 @@ class Scheduler:
             next_run_time=datetime.now(UTC),
         )
         scheduler.add_job(self.collect, "interval", seconds=cfg.collect_interval, id="collect")
+        scheduler.add_job(self.flush, "interval", seconds=cfg.collect_interval, id="flush")
         scheduler.add_job(self.rollup, "interval", seconds=cfg.rollup_interval, id="rollup")
         scheduler.add_job(
             self.retention, "interval", seconds=cfg.retention_interval, id="retention"
@@ -144,9 +155,14 @@ class Scheduler:
     # -- jobs --------------------------------------------------------------------------
 
     def elect(self) -> bool:
-        """Try to take or keep the leader lock; return whether this process leads."""
-        leader = self._tracked("leader", self.lock.try_acquire) or False
-        changed, self.is_leader = leader != self.is_leader, leader
+        """Try to take or keep the leader lock; return whether this process leads.
+
+        A backlog survives only while its term goes on (see ``storage.leader``).
+        """
+        with self._electing:
+            leader = self._tracked("leader", self.lock.try_acquire) or False
+            self.backlog.start_term(self.lock.generation if leader else None)
+            changed, self.is_leader = leader != self.is_leader, leader
         if changed:
             log.info("this process %s the collector leader", "is now" if leader else "is no longer")
             if leader:
@@ -154,16 +170,22 @@ class Scheduler:
         return leader
 
     def collect(self) -> list[Sample]:
-        """Run every collector once, store the samples, then publish them (leader only)."""
+        """Run every collector once, store the samples, then publish them (leader only).
+
+        While writes fail the samples only join the backlog, which the flush job writes.
+        """
         if not self.is_leader:
             return []
+        term = self.backlog.term
         now = self.clock()
         samples: list[Sample] = []
         for collector in self.collectors:
             samples.extend(
                 self._tracked(f"collector:{collector.name}", collector.collect, now) or []
             )
-        self._tracked("store", self._store, samples)
+        self.backlog.add(samples, term)
+        if not self._writes_failing:
+            self.flush()
         self.bus.publish(
             METRICS_CHANNEL,
             {"type": "metrics", "ts": now, "samples": [s.to_dict() for s in samples]},
@@ -185,10 +207,13 @@ class Scheduler:
         return (
             self._tracked(
                 "retention",
-                self.metrics.trim,
+                functools.partial(
+                    self.metrics.trim,
+                    raw_retention=cfg.raw_retention,
+                    rollup_retention=cfg.rollup_retention,
+                    hourly_retention=cfg.hourly_retention,
+                ),
                 self.clock(),
-                cfg.raw_retention,
-                cfg.rollup_retention,
             )
             or {}
         )
@@ -199,25 +224,54 @@ class Scheduler:
             return None
         return self._tracked(job.name, job.fn)
 
-    def _store(self, samples: list[Sample]) -> int:
-        """Write the backlog and ``samples``; keep them (bounded) if the database is away."""
-        with self._write_lock:
-            room = self.config.buffer_limit - len(self._pending)
-            if len(samples) > room:
-                overflow = len(samples) - room
-                for _ in range(min(overflow, len(self._pending))):
-                    self._pending.popleft()
-                self.dropped_samples += overflow
-                log.error("sample buffer full: dropped %d oldest samples", overflow)
-            self._pending.extend(samples[-self.config.buffer_limit :])
-            written = self.metrics.write(list(self._pending))
-            self._pending.clear()
+    def flush(self) -> int:
+        """Write the backlog in batches (leader only); return how many samples were written.
+
+        After a failed write the lock is checked first: the backlog of an outage is written
+        only while this process still holds its term. A batch the database refuses stays
+        first in the backlog for the next run; one whose term is over is dropped.
+        """
+        # An idle flush job must not hold the lock that collect's own write then skips.
+        if not self.is_leader or not len(self.backlog):
+            return 0
+        if not self._flushing.acquire(blocking=False):
+            return 0
+        try:
+            if self._writes_failing and not self.elect():
+                return 0
+            written = 0
+            while len(self.backlog):
+                term, batch = self.backlog.take(WRITE_BATCH)
+                count = self._tracked("store", self._write, term, batch)
+                if count is None:
+                    break
+                written += count
             return written
+        finally:
+            self._flushing.release()
+
+    def _write(self, term: int | None, batch: list[Sample]) -> int:
+        try:
+            written = self.metrics.write(batch, fence=self.lock.fence)
+        except Exception as exc:
+            self._writes_failing = True
+            self.backlog.put_back(batch, term)
+            if isinstance(exc, NotLeader):
+                self.backlog.start_term(None)  # the term is over; elect() finds who leads
+            raise
+        self.backlog.written(batch)
+        self._writes_failing = False
+        return written
 
     @property
     def buffered_samples(self) -> int:
         """Samples waiting for the database to come back."""
-        return len(self._pending)
+        return len(self.backlog)
+
+    @property
+    def dropped_samples(self) -> int:
+        """Samples lost: the buffer was full, or their leader term ended unwritten."""
+        return self.backlog.dropped
 
     def _tracked(self, name: str, fn: Callable[..., T], *args) -> T | None:
         """Run ``fn`` timed, counting and logging errors instead of raising them."""
@@ -256,6 +310,7 @@ class Scheduler:
             "targets": {
                 f"{c.name}:{target}": error
                 for c in self.collectors
-                for target, error in getattr(c, "targets", {}).items()
+                if isinstance(c, TargetCollector)
+                for target, error in c.targets.items()
             },
         }

@@ -6,10 +6,10 @@ import functools
 import json
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, TextClause, bindparam, select, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -123,8 +123,14 @@ class MetricsStore:
 
     # -- writing -----------------------------------------------------------------------
 
-    def write(self, samples: Sequence[Sample]) -> int:
-        """Store ``samples`` in one transaction; return how many were written."""
+    def write(
+        self, samples: Sequence[Sample], fence: Callable[[Connection], None] | None = None
+    ) -> int:
+        """Store ``samples`` in one transaction; return how many were written.
+
+        ``fence`` runs first in the transaction and raises to refuse the write (the
+        scheduler's check that its process still leads).
+        """
         if not samples:
             return 0
         known = self._keys
@@ -132,6 +138,8 @@ class MetricsStore:
             known.get((s.name, s.host, tuple(s.labels.items()))) or self._key(s) for s in samples
         ]
         with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             ids = self._resolve_series(conn, set(keys))
             rows = [(ids[key], s.ts, s.value) for key, s in zip(keys, samples, strict=True)]
             if self.dialect == "postgresql":
@@ -145,6 +153,10 @@ class MetricsStore:
                 conn.exec_driver_sql(
                     "INSERT INTO metric_samples (series_id, ts, value) VALUES (?, ?, ?)", rows
                 )
+        # Only committed series ids are cached: one of a rolled-back insert would name a row
+        # that does not exist, and every later write of that series would break on it.
+        with self._lock:
+            self._series_ids.update(ids)
         self._mark_dirty(min(s.ts for s in samples))
         return len(rows)
 
@@ -154,9 +166,11 @@ class MetricsStore:
         return key
 
     def _resolve_series(
-        self, conn, keys: set[tuple[str, str, str]]
+        self, conn: Connection, keys: set[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str], int]:
-        missing = [k for k in keys if k not in self._series_ids]
+        """Ids of the series ``keys``, creating the missing ones in ``conn``'s transaction."""
+        ids = {k: self._series_ids[k] for k in keys if k in self._series_ids}
+        missing = keys - ids.keys()
         if missing:
             insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
             conn.execute(
@@ -169,10 +183,8 @@ class MetricsStore:
                     MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
                 ).where(MetricSeries.name.in_(names))
             )
-            with self._lock:
-                for sid, name, host, lab in found:
-                    self._series_ids[(name, host, lab)] = sid
-        return self._series_ids
+            ids.update(((name, host, lab), sid) for sid, name, host, lab in found)
+        return ids
 
     # -- reading -----------------------------------------------------------------------
 
@@ -403,9 +415,10 @@ class MetricsStore:
     def trim(
         self,
         now: float,
+        *,
         raw_retention: float,
         rollup_retention: float,
-        hourly_retention: float = 365 * 86400,
+        hourly_retention: float,
     ) -> dict[str, int]:
         """Delete raw samples, minute and hour rollups older than their retention (seconds)."""
         deleted = {"raw": 0, "rollup": 0, "rollup_1h": 0}

@@ -70,6 +70,17 @@ class MetricRollup(Base):
     max: Mapped[float] = mapped_column(Float)
 
 
+class LeaderTerm(Base):
+    """The current term of one leader lock (PostgreSQL): each process that takes the lock
+    after another held it claims the next generation, and a leader's writes check theirs
+    inside their transaction, so one that lost the lock cannot write after a successor."""
+
+    __tablename__ = "leader_terms"
+
+    lock_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
 class LogRecord(Base):
     """One log line from Pulseboard itself or from a producer."""
 

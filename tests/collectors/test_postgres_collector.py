@@ -8,6 +8,7 @@ import time
 import psycopg
 from sqlalchemy.engine import make_url
 
+from collectors.base import TargetCollector
 from collectors.postgres import FIELDS, PostgresCollector, target_name
 from tests.services import TcpProxy
 
@@ -87,6 +88,7 @@ def test_a_database_that_goes_away_is_reported_down_and_recovers(pg_url):
     proxied = url.set(port=proxy.port).render_as_string(hide_password=False)
     collector = PostgresCollector("h", [proxied])
     target = target_name(proxied)
+    assert isinstance(collector, TargetCollector)
     try:
         assert by_name(collector.collect(1.0))["pg_up"] == 1.0
         proxy.cut()

@@ -6,6 +6,7 @@ import uuid
 
 import redis
 
+from collectors.base import TargetCollector
 from collectors.redis import FIELDS, RedisCollector, target_name
 
 
@@ -46,6 +47,7 @@ def test_a_live_redis_yields_every_gauge_and_rates_from_the_second_reading(share
 def test_a_redis_that_goes_away_is_reported_down_and_recovers(throwaway_redis):
     collector = RedisCollector("h", [throwaway_redis.url])
     target = target_name(throwaway_redis.url)
+    assert isinstance(collector, TargetCollector)
     assert by_name(collector.collect(1.0))["redis_up"] == 1.0
     assert collector.targets[target] is None
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from storage.leader import FileLeaderLock, PostgresLeaderLock, make_leader_lock
+from storage.db import upgrade
+from storage.leader import FileLeaderLock, NotLeader, PostgresLeaderLock, make_leader_lock
 from tests.conftest import wait_until
+from tests.services import ThrowawayPostgres
 
 HOLD_FILE_LOCK = """
 import sys, time
@@ -91,6 +94,14 @@ def admin(pg_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def engine(pg_url: str) -> Iterator[Engine]:
+    """An engine on the test database with transactions, for fenced writes."""
+    eng = create_engine(pg_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
 def pg_locks(pg_url: str, lock_key: int) -> Iterator[tuple[PostgresLeaderLock, ...]]:
     """Two leader locks on the test database, as two Pulseboard processes would have."""
     locks = (PostgresLeaderLock(pg_url, key=lock_key), PostgresLeaderLock(pg_url, key=lock_key))
@@ -150,20 +161,105 @@ def test_a_released_postgres_lock_can_be_taken_at_once(
     assert holder.try_acquire() is False
 
 
-def test_a_killed_postgres_leader_notices_and_the_other_takes_over(
-    pg_locks: tuple[PostgresLeaderLock, PostgresLeaderLock], admin: Engine, lock_key: int
-):
-    first, second = pg_locks
-    assert first.try_acquire() is True
-    assert second.try_acquire() is False
-    [(pid, _)] = holder_pids(admin, lock_key)
-
+def terminate(admin: Engine, pid: int) -> None:
+    """End a backend as a crash of its client's connection would; wait until it is gone."""
     with admin.connect() as conn:
         # The timeout form waits until the backend is gone (PostgreSQL 14+).
         assert conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
 
-    assert first.try_acquire() is False
-    assert wait_until(second.try_acquire, 5) is True
-    assert first.try_acquire() is False  # reconnects, but the lock is taken now
+
+def test_a_leader_whose_connection_is_cut_takes_the_lock_back_in_the_same_term(
+    pg_locks: tuple[PostgresLeaderLock, PostgresLeaderLock], admin: Engine, lock_key: int
+):
+    first, second = pg_locks
+    assert first.try_acquire() is True
+    term = first.generation
+    [(pid, _)] = holder_pids(admin, lock_key)
+
+    terminate(admin, pid)
+
+    assert first.try_acquire() is True  # reconnects at once: nobody took the lock meanwhile
+    assert first.generation == term
+    assert second.try_acquire() is False and second.generation is None
     [(new_pid, _)] = holder_pids(admin, lock_key)
     assert new_pid != pid
+
+
+def test_a_dead_leader_is_followed_in_a_newer_term_and_its_writes_are_refused(
+    pg_locks: tuple[PostgresLeaderLock, PostgresLeaderLock], admin: Engine, lock_key: int
+):
+    first, second = pg_locks
+    assert first.try_acquire() is True
+    term = first.generation
+    [(pid, _)] = holder_pids(admin, lock_key)
+
+    terminate(admin, pid)  # first is gone as far as the server can tell
+    assert second.try_acquire() is True
+
+    assert second.generation == term + 1
+    with admin.connect() as conn:
+        second.fence(conn)
+        with pytest.raises(NotLeader):
+            first.fence(conn)  # first still believes it leads: the database says no
+    assert first.try_acquire() is False  # back, it finds the lock taken and steps down
+    assert first.generation is None
+
+
+def test_a_new_term_waits_for_the_former_leaders_write_in_flight(
+    pg_locks: tuple[PostgresLeaderLock, PostgresLeaderLock], admin: Engine, lock_key: int, engine
+):
+    first, second = pg_locks
+    assert first.try_acquire() is True
+    [(pid, _)] = holder_pids(admin, lock_key)
+    claimed = []
+    with engine.begin() as write:
+        first.fence(write)  # a write of first's term is under way
+        terminate(admin, pid)
+        taker = threading.Thread(target=lambda: claimed.append(second.try_acquire()))
+        taker.start()
+        wait_until(lambda: waiting_leader_backends(admin), 5)
+        assert claimed == []
+    taker.join(10)
+
+    assert claimed == [True]
+    with engine.begin() as conn, pytest.raises(NotLeader):
+        first.fence(conn)
+
+
+def waiting_leader_backends(admin: Engine) -> int:
+    """Leader-lock backends waiting for a lock another session holds."""
+    with admin.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE NOT l.granted AND a.application_name = 'pulseboard-leader' "
+                "AND a.datname = current_database()"
+            )
+        ).scalar_one()
+
+
+def test_after_a_server_restart_the_former_leader_gets_its_term_back_first(
+    throwaway_postgres: ThrowawayPostgres,
+):
+    upgrade(throwaway_postgres.url)
+    leader = PostgresLeaderLock(throwaway_postgres.url, restart_grace=600)
+    other = PostgresLeaderLock(throwaway_postgres.url, restart_grace=600)
+    impatient = PostgresLeaderLock(throwaway_postgres.url, restart_grace=0)
+    try:
+        assert leader.try_acquire() is True
+        term = leader.generation
+
+        throwaway_postgres.stop()
+        assert leader.try_acquire() is True  # cut off, it still leads: nobody can take over
+        assert other.try_acquire() is False
+        throwaway_postgres.start()
+
+        assert other.try_acquire() is False  # just restarted: the former leader may be back
+        assert leader.try_acquire() is True
+        assert leader.generation == term
+        leader.release()
+        assert impatient.try_acquire() is True
+        assert impatient.generation == term + 1
+    finally:
+        for lock in (leader, other, impatient):
+            lock.release()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from storage.metrics import (
     ROLLUP_STEP,
@@ -219,6 +221,48 @@ def test_a_second_store_on_the_same_database_reuses_existing_series(engine: Engi
     assert data.points == [(T0, 1.5, 1.0, 2.0)]
 
 
+@pytest.fixture
+def refusing_store(engine: Engine) -> Iterator[MetricsStore]:
+    """A store whose database itself refuses any sample below zero, as a full disk would."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_negative() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$BEGIN RAISE EXCEPTION 'sample refused'; END$$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_negative BEFORE INSERT ON metric_samples FOR EACH ROW "
+                    "WHEN (NEW.value < 0) EXECUTE FUNCTION refuse_negative()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_negative BEFORE INSERT ON metric_samples "
+                    "WHEN NEW.value < 0 BEGIN SELECT RAISE(ABORT, 'sample refused'); END"
+                )
+            )
+    yield MetricsStore(engine)
+    if engine.dialect.name == "postgresql":  # the session database outlives this test
+        with engine.begin() as conn:
+            conn.execute(text("DROP FUNCTION refuse_negative() CASCADE"))
+
+
+def test_a_rolled_back_write_of_new_series_does_not_break_later_writes(
+    refusing_store: MetricsStore,
+):
+    with pytest.raises((DBAPIError, psycopg.Error), match="sample refused"):
+        refusing_store.write([Sample(T0, "web-1", "cpu", -1.0), Sample(T0, "web-1", "load", 1.0)])
+
+    assert refusing_store.write([Sample(T0 + 1, "web-1", "cpu", 2.0)]) == 1
+    assert refusing_store.write([Sample(T0 + 2, "web-1", "load", 3.0)]) == 1
+    latest = [(v.name, v.value) for v in refusing_store.latest()]
+    assert latest == [("cpu", 2.0), ("load", 3.0)]
+
+
 # -- planning ------------------------------------------------------------------------------
 
 
@@ -387,7 +431,7 @@ def test_long_range_queries_read_rollups_once_raw_samples_are_trimmed(store: Met
     samples = series(T0, now, 30.0)
     store.write(samples)
     store.rollup(now)
-    store.trim(now, raw_retention=HOUR, rollup_retention=30 * DAY)
+    store.trim(now, raw_retention=HOUR, rollup_retention=30 * DAY, hourly_retention=365 * DAY)
 
     [data] = store.query(["cpu"], T0, now, max_points=200)
 
@@ -409,20 +453,24 @@ def test_trim_deletes_only_raw_samples_and_rollups_older_than_their_retention(
     rollups_before = stored_rollups(store.engine)
     raw_cut, rollup_cut = now - 6 * HOUR, now - 2 * DAY
 
-    deleted = store.trim(now, raw_retention=6 * HOUR, rollup_retention=2 * DAY)
+    deleted = store.trim(
+        now, raw_retention=6 * HOUR, rollup_retention=2 * DAY, hourly_retention=365 * DAY
+    )
 
     kept_rollups = [r for r in rollups_before if r[1] >= rollup_cut]
     assert deleted == {
         "raw": sum(s.ts < raw_cut for s in samples),
         "rollup": len(rollups_before) - len(kept_rollups),
-        "rollup_1h": 0,  # hourly rollups are kept a year by default
+        "rollup_1h": 0,  # none is a year old
     }
     assert deleted["raw"] > 0 and deleted["rollup"] > 0
     assert stored_rollups(store.engine) == kept_rollups
     with store.engine.connect() as conn:
         raw = sorted(conn.execute(text("SELECT ts FROM metric_samples")).scalars())
     assert raw == sorted(s.ts for s in samples if s.ts >= raw_cut)
-    assert store.trim(now, raw_retention=6 * HOUR, rollup_retention=2 * DAY) == {
+    assert store.trim(
+        now, raw_retention=6 * HOUR, rollup_retention=2 * DAY, hourly_retention=365 * DAY
+    ) == {
         "raw": 0,
         "rollup": 0,
         "rollup_1h": 0,
