@@ -6,6 +6,7 @@ database is back."""
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import subprocess
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import websocket
 from werkzeug.serving import make_server
 
 from app import create_app, ids
@@ -36,6 +38,8 @@ READS = (
 INGEST = "/api/v1/logs"
 EXPORT = "/api/v1/admin/logs/export"
 DASH_UPDATE = "/_dash-update-component"
+TAIL = "/api/v1/admin/logs/stream"
+TRY_AGAIN_LATER = 1013
 
 
 @dataclass
@@ -132,6 +136,12 @@ def assert_unavailable(response, what: str) -> None:
     assert error["code"] == "unavailable" and "database" in error["message"], what
 
 
+def open_tail(d: Deployment, token: str):
+    return websocket.create_connection(
+        f"{d.base}{TAIL}?backlog=0", timeout=10, header=[f"Authorization: Bearer {token}"]
+    )
+
+
 def test_every_request_answers_503_with_retry_after_while_down_and_normally_after(deployment):
     deployment.database.stop()
     for what, response in every_kind_of_request(deployment).items():
@@ -178,6 +188,22 @@ def test_pages_get_a_plain_503_page(deployment):
     assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
     assert response.mimetype == "text/html"
     assert "database" in response.get_data(as_text=True)
+
+
+def test_the_live_tail_sends_an_error_frame_and_a_close_code_then_works_again(deployment):
+    deployment.database.stop()
+    ws = open_tail(deployment, deployment.token)
+    frame = json.loads(ws.recv())
+    assert frame["type"] == "error" and frame["code"] == "unavailable"
+    assert "database" in frame["message"] and frame["retry_after"] >= 1
+    opcode, payload = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(payload[:2], "big") == TRY_AGAIN_LATER
+    ws.close()
+    deployment.database.start()
+    ws = open_tail(deployment, deployment.token)
+    assert json.loads(ws.recv())["type"] == "ready"
+    ws.close()
 
 
 def test_a_saturated_writer_still_answers_429_with_retry_after_while_down(deployment):

@@ -4,12 +4,16 @@ close code); what counts as "the database is unreachable" on each backend."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import threading
 
 import psycopg
 import pytest
+import websocket
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from werkzeug.serving import make_server
 
 from app.api.errors import from_service_error
 from app.services import (
@@ -25,6 +29,7 @@ from app.services import (
     UnsupportedMedia,
     database_unreachable,
 )
+from tests.conftest import Accounts
 from tests.services import free_port
 
 
@@ -113,3 +118,28 @@ def test_a_postgresql_statement_error_is_a_bug_not_an_outage(pg_url):
         conn.execute(text("SELECT * FROM no_such_table"))
     assert not database_unreachable(bug.value)
     engine.dispose()
+
+
+# -- WebSockets ----------------------------------------------------------------------------
+
+
+def test_a_bad_tail_query_gets_an_invalid_frame_and_a_policy_close(make_app):
+    app = make_app()
+    token = Accounts(app).token("analyst")
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{server.server_port}/api/v1/admin/logs/stream?backlog=-1",
+            timeout=10,
+            header=[f"Authorization: Bearer {token}"],
+        )
+        frame = json.loads(ws.recv())
+        assert frame["type"] == "error" and frame["code"] == "invalid"
+        assert set(frame["fields"]) == {"backlog"}
+        opcode, payload = ws.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        assert int.from_bytes(payload[:2], "big") == 1008
+        ws.close()
+    finally:
+        server.shutdown()
