@@ -18,6 +18,7 @@ from app.api.models import (
     LogSearchQuery,
 )
 from app.api.spec import MAX_BODY, operation, parse_body, parse_query
+from app.api.streams import started
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
 from app.services import ingest as service
@@ -126,7 +127,7 @@ def export_logs():
         now=time.time(),
     )
     return Response(
-        stream_with_context(download.chunks),
+        stream_with_context(started(download.chunks)),
         content_type=download.content_type,
         headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.runtime import Runtime
-from app.services import FieldError
+from app.services import FieldError, database_unreachable
 from app.services.log_search import build_query
 from storage.log_export import LogExport
 
@@ -20,6 +21,8 @@ CONTENT_TYPES = {
 GZIP_TYPE = "application/gzip"
 GZIP_LEVEL = 6
 GZIP_WBITS = 31  # deflate with a gzip header and trailer: a valid .gz file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,14 @@ def _audit_end(
         yield from body
         completed = True
     finally:
-        rt.accounts.audit(
-            "logs.export.end",
-            actor=actor,
-            remote_addr=remote_addr,
-            details={**details, "rows": records.rows, "completed": completed},
-        )
+        end = {**details, "rows": records.rows, "completed": completed}
+        try:
+            rt.accounts.audit("logs.export.end", actor=actor, remote_addr=remote_addr, details=end)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            # Whatever stopped the export (or nothing) is what the caller must hear about.
+            log.error("logs.export.end by %s not audited, the database is away: %s", actor, end)
 
 
 def _stamp(moment: datetime | None) -> str:
