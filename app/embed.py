@@ -32,18 +32,16 @@ def embed_logs():
     first, default 100), ``theme`` (light or dark), ``token`` (bearer token when the
     embedding page has no Pulseboard session)."""
     q = request.args.get("q", "")
+    build_query(q, None, None, None)
     try:
-        build_query(q, None, None, None)
         backlog = int(request.args.get("backlog", "100"))
-        if not 0 <= backlog <= 1000:
-            raise FieldError("backlog", "must be between 0 and 1000")
-    except FieldError as exc:
-        return _error(exc.field, exc.message)
     except ValueError:
-        return _error("backlog", "must be a whole number")
+        raise FieldError("backlog", "must be a whole number") from None
+    if not 0 <= backlog <= 1000:
+        raise FieldError("backlog", "must be between 0 and 1000")
     theme = request.args.get("theme", "light")
     if theme not in ("light", "dark"):
-        return _error("theme", "must be light or dark")
+        raise FieldError("theme", "must be light or dark")
     page = EMBED_PAGE.format(
         theme=theme,
         q=escape(q),
@@ -53,8 +51,3 @@ def embed_logs():
     )
     # The page may carry a token: keep it out of caches.
     return page, 200, {"Cache-Control": "no-store"}
-
-
-def _error(field: str, message: str):
-    body = f"<!doctype html><title>Bad request</title><p>{escape(field)}: {escape(message)}</p>"
-    return body, 400, {"Content-Type": "text/html; charset=utf-8"}

@@ -1,12 +1,23 @@
-"""WebSocket routes (flask-sock): the live metrics stream and the live log tail."""
+"""WebSocket routes (flask-sock): the live metrics stream and the live log tail.
+
+Past the upgrade there is no HTTP status left to answer with: an error that ends a stream
+is sent as ``{"type": "error", "code", "message", "fields"?, "retry_after"?}`` (the codes
+of the JSON error shape) and the socket is closed with a close code that says whether to
+try again.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import logging
+from collections.abc import Callable
 
 from flask import request
 from flask_sock import ConnectionClosed, Sock
 
+from app.api.errors import ApiError, describe
 from app.auth import READERS, roles
 from app.log_tail import encode
 from app.runtime import runtime
@@ -15,12 +26,54 @@ from app.services.log_search import build_query
 from storage.live import METRICS_CHANNEL
 from storage.logquery import Query
 
+log = logging.getLogger(__name__)
 sock = Sock()
 CLIENT_QUEUE = 100
+POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
+
+
+def close_code(status: int) -> int:
+    """The WebSocket close code for an error of HTTP ``status``."""
+    if status in (429, 503):
+        return TRY_AGAIN_LATER
+    return INTERNAL_ERROR if status >= 500 else POLICY_VIOLATION
+
+
+def error_frame(error: ApiError) -> dict:
+    """The message that tells a WebSocket client why its stream ends."""
+    frame = {"type": "error", **error.body()["error"]}
+    if "Retry-After" in error.headers:
+        frame["retry_after"] = int(error.headers["Retry-After"])
+    return frame
+
+
+def reports_errors(route: Callable) -> Callable:
+    """Turn an error that ends a WebSocket route into an error frame and a close code (left
+    to flask-sock, it would become an HTTP error page written into the open socket)."""
+
+    @functools.wraps(route)
+    def run(ws, *args, **kwargs) -> None:
+        try:
+            route(ws, *args, **kwargs)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:
+            error = describe(exc)
+            if error is None:
+                log.exception("WebSocket %s failed", request.path)
+                error = ApiError(500, "internal", "Internal error; see the server log.")
+            with contextlib.suppress(ConnectionClosed):
+                ws.send(json.dumps(error_frame(error)))
+                ws.close(reason=close_code(error.status), message=error.code)
+
+    return run
 
 
 @sock.route("/api/v1/admin/monitoring/stream")
 @roles(*READERS)
+@reports_errors
 def monitoring_stream(ws) -> None:
     """Push every collection as ``{"type": "metrics", "ts", "samples"}``.
 
@@ -59,6 +112,7 @@ def tail_query(args) -> Query:
 
 @sock.route("/api/v1/admin/logs/stream")
 @roles(*READERS)
+@reports_errors
 def logs_stream(ws) -> None:
     """Live tail: the last ``backlog`` matching records (or, with ``last_id``, exactly the
     ones after it), then each new one as it commits, as ``{"type": "log", ...}``.
@@ -69,17 +123,9 @@ def logs_stream(ws) -> None:
     ``{"type": "dropped", "count": n}``; it can fetch them with ``last_id`` again.
     """
     rt = runtime()
-    try:
-        query = tail_query(request.args)
-        backlog = min(int(request.args.get("backlog", BACKLOG_DEFAULT)), BACKLOG_MAX)
-        last_id = request.args.get("last_id")
-        last_id = None if last_id in (None, "") else int(last_id)
-        if backlog < 0 or (last_id is not None and last_id < 0):
-            raise ValueError("backlog and last_id must not be negative")
-    except (FieldError, ValueError) as exc:
-        ws.send(json.dumps({"type": "error", "message": str(exc)}))
-        ws.close(reason=1008, message="bad query")
-        return
+    query = tail_query(request.args)
+    backlog = min(_count(request.args, "backlog", BACKLOG_DEFAULT), BACKLOG_MAX)
+    last_id = _count(request.args, "last_id", None)
     client, start = rt.tail_hub.join(query)
     try:
         if last_id is None:
@@ -98,6 +144,16 @@ def logs_stream(ws) -> None:
         pass
     finally:
         rt.tail_hub.leave(client)
+
+
+def _count(args, name: str, default: int | None) -> int | None:
+    """The whole number 0 or more in ``args[name]``, or ``default`` when it is not given."""
+    value = args.get(name, "")
+    if value == "":
+        return default
+    if not value.isdigit():
+        raise FieldError(name, "must be a whole number, 0 or more")
+    return int(value)
 
 
 def _send_between(ws, rt, query: Query, last_id: int, upto: int) -> None:

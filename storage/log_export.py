@@ -57,7 +57,7 @@ class LogExport:
 
     def _copy_csv(self) -> Iterator[bytes]:
         # The text of a UTC ``timestamp`` in DateStyle ISO, with a T and a Z: the same as
-        # _iso() below, and far cheaper for the server than to_char().
+        # iso_time() below, and far cheaper for the server than to_char().
         ts = func.replace(cast(func.timezone("UTC", LogRow.ts), Text), " ", "T") + "Z"
         columns = [
             LogRow.id,
@@ -111,14 +111,15 @@ class LogExport:
             yield tail.encode()
 
 
-def _iso(ts: datetime) -> str:
+def iso_time(ts: datetime) -> str:
     """A UTC time as PostgreSQL writes it above: ``2026-11-28T10:00:00Z``, with a fraction
     (no trailing zeros) only when there is one: ``2026-11-28T10:00:00.25Z``."""
     text = ts.isoformat()[:-6]  # without "+00:00"
     return (text.rstrip("0") if ts.microsecond else text) + "Z"
 
 
-def _csv_field(text: str) -> str:
+def csv_field(text: str) -> str:
+    """``text`` as one RFC 4180 CSV field."""
     # Quoted exactly when PostgreSQL's COPY quotes, so both backends give the same bytes
     # (Python's csv module leaves a bare CR unquoted and the empty string bare).
     if text and not _CSV_QUOTE.search(text):
@@ -129,7 +130,7 @@ def _csv_field(text: str) -> str:
 def _csv_line(row: tuple) -> str:
     row_id, ts, level, source, host, message, attrs = row
     fields = (level, source, host, message, attrs)  # attrs: the JSON text as stored
-    return f"{row_id},{_iso(ts)}," + ",".join(map(_csv_field, fields)) + "\n"
+    return f"{row_id},{iso_time(ts)}," + ",".join(map(csv_field, fields)) + "\n"
 
 
 def _json_object(row: tuple) -> str:
@@ -138,7 +139,7 @@ def _json_object(row: tuple) -> str:
     # encoding each again (most of an export's time otherwise); only text an older version
     # stored unclean (a NaN would make the whole file invalid JSON) is encoded again.
     head = _JSON.encode(
-        {"id": row_id, "ts": _iso(ts), "level": level, "source": source, "host": host}
+        {"id": row_id, "ts": iso_time(ts), "level": level, "source": source, "host": host}
     )
     return f'{head[:-1]},"message":{_JSON.encode(message)},"attrs":{clean_attrs_text(attrs)}}}'
 

@@ -1,36 +1,89 @@
-"""Typed API errors and the one JSON shape every error response has."""
+"""Typed API errors, the one JSON shape every error response has, and the one place that
+turns the services' domain errors (and an unreachable database) into HTTP answers."""
 
 from __future__ import annotations
 
+import logging
+from html import escape
+from urllib.parse import urlsplit
+
 from dash.exceptions import DependencyException
-from flask import Flask, jsonify, request
+from flask import Flask, Response, g, has_request_context, jsonify, make_response, request
 from pydantic import ValidationError
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from werkzeug.exceptions import HTTPException
 
-from app.services import FieldError
+from app.services import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Saturated,
+    ServiceError,
+    TooLarge,
+    TooManyRecords,
+    Unavailable,
+    UnsupportedMedia,
+    database_unreachable,
+)
+
+log = logging.getLogger(__name__)
 
 DASH_CATCH_ALL = "/<path:path>"
 """The endpoint Dash registers for its pages: every path no other route claims."""
+JSON_PATHS = ("/api/", "/_dash-update-component")
+"""Paths called by programs (the API, WebSockets, Dash callbacks): they get JSON errors."""
+DATABASE_RETRY_AFTER = 5
+"""Seconds a caller is told to wait while the database is unreachable."""
+DATABASE_DOWN = "The database is unavailable; nothing was read or stored. Retry shortly."
+_DATABASE_FAILED = "pulseboard_database_failed"
+
+STATUS: dict[type[ServiceError], tuple[int, str]] = {
+    Invalid: (400, "invalid"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    TooLarge: (413, "too_large"),
+    TooManyRecords: (413, "too_many_records"),
+    UnsupportedMedia: (415, "unsupported_media_type"),
+    Saturated: (429, "busy"),
+    Unavailable: (503, "unavailable"),
+    ServiceError: (500, "internal"),
+}
+"""The HTTP status and error code of each domain error (the closest ancestor listed wins)."""
+
+
+def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict:
+    """The JSON body of every error response: ``{"error": {"code", "message", "fields"?}}``."""
+    error: dict = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
 
 
 class ApiError(Exception):
     """An error the API reports to the caller as ``{"error": {...}}``."""
 
     def __init__(
-        self, status: int, code: str, message: str, fields: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.fields = fields
+        self.headers = headers or {}
 
     def body(self) -> dict:
         """The JSON body of the response."""
-        error: dict = {"code": self.code, "message": self.message}
-        if self.fields:
-            error["fields"] = self.fields
-        return {"error": error}
+        return error_body(self.code, self.message, self.fields)
 
 
 def bad_request(fields: dict[str, str]) -> ApiError:
@@ -48,8 +101,69 @@ def from_validation_error(exc: ValidationError) -> ApiError:
     return bad_request(fields)
 
 
+def from_service_error(exc: ServiceError) -> ApiError:
+    """The status, headers and body a domain error answers with."""
+    if isinstance(exc, FieldError):
+        return bad_request(exc.fields or {})
+    status, code = next(STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    return ApiError(status, code, exc.message, exc.fields, headers)
+
+
+def database_unavailable() -> ApiError:
+    """The answer to any request the database could not serve."""
+    return from_service_error(Unavailable(DATABASE_DOWN, DATABASE_RETRY_AFTER))
+
+
+def describe(exc: BaseException) -> ApiError | None:
+    """The API error ``exc`` stands for, or None when it is unexpected (a bug)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ServiceError):
+        return from_service_error(exc)
+    if database_unreachable(exc):
+        return database_unavailable()
+    return None
+
+
+def wants_json() -> bool:
+    """Whether this request's caller is a program (JSON errors) rather than a person."""
+    return request.path.startswith(JSON_PATHS)
+
+
+def respond(error: ApiError) -> Response:
+    """``error`` as JSON for programs, as a plain page for people."""
+    if wants_json():
+        response = make_response(jsonify(error.body()), error.status)
+    else:
+        items = "".join(
+            f"<li>{escape(name)}: {escape(problem)}</li>"
+            for name, problem in (error.fields or {}).items()
+        )
+        page = f"<!doctype html><title>Pulseboard</title><p>{escape(error.message)}</p>"
+        response = make_response(page + (f"<ul>{items}</ul>" if items else ""), error.status)
+        response.content_type = "text/html; charset=utf-8"
+    response.headers.update(error.headers)
+    return response
+
+
+def _note_database_failure(context: ExceptionContext) -> None:
+    if has_request_context() and (
+        context.is_disconnect or database_unreachable(context.original_exception)
+    ):
+        setattr(g, _DATABASE_FAILED, True)
+
+
+def _refused_as_anonymous(response: Response) -> bool:
+    if response.status_code == 401:
+        return True
+    return response.status_code in (302, 303) and urlsplit(response.location or "").path == "/login"
+
+
 def install(app: Flask) -> None:
-    """Answer errors on API paths in the JSON shape, never with an HTML page or a trace."""
+    """Answer errors on program paths in the JSON shape, never with an HTML page or a trace;
+    while the database is unreachable, every request it fails answers 503 with Retry-After."""
 
     @app.before_request
     def _unknown_api_path():
@@ -61,12 +175,11 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return jsonify(exc.body()), exc.status
+        return jsonify(exc.body()), exc.status, exc.headers
 
-    @app.errorhandler(FieldError)
-    def _field_error(exc: FieldError):
-        error = bad_request({exc.field: exc.message})
-        return jsonify(error.body()), error.status
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):
+        return respond(from_service_error(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -84,9 +197,23 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if database_unreachable(exc):
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+            return respond(database_unavailable())
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        if request.path.startswith("/api/"):
-            return jsonify(
-                ApiError(500, "internal", "Internal error; see the server log.").body()
-            ), 500
-        return "Internal error; see the server log.", 500
+        return respond(ApiError(500, "internal", "Internal error; see the server log."))
+
+    # The guard reads a caller it could not look up as "not logged in"; when the database
+    # failed meanwhile, the truth is that nobody could be checked, so say that instead.
+    event.listen(app.extensions["pulseboard"].engine, "handle_error", _note_database_failure)
+
+    @app.after_request
+    def _unchecked_caller(response: Response) -> Response:
+        if not g.get(_DATABASE_FAILED) or not _refused_as_anonymous(response):
+            return response
+        answer = respond(database_unavailable())
+        own = {name.lower() for name, _ in answer.headers}
+        for name, value in response.headers.items():
+            if name.lower() not in own | {"location", "content-length"}:
+                answer.headers.add(name, value)
+        return answer

@@ -18,6 +18,7 @@ from app.api.models import (
     LogSearchQuery,
 )
 from app.api.spec import MAX_BODY, operation, parse_body, parse_query
+from app.api.streams import started
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
 from app.services import ingest as service
@@ -37,18 +38,14 @@ bp = Blueprint("logs", __name__, url_prefix="/api/v1")
 )
 def ingest_logs():
     """Validate the whole batch, store it in one transaction, answer after the commit."""
-    try:
-        accepted = service.ingest(
-            runtime(),
-            request.stream,
-            content_type=request.content_type,
-            content_encoding=request.headers.get("Content-Encoding"),
-            content_length=request.content_length,
-            remote_addr=request.remote_addr,
-        )
-    except service.IngestRefused as exc:
-        body = ApiError(exc.status, exc.code, exc.message, exc.fields).body()
-        return jsonify(body), exc.status, exc.headers
+    accepted = service.ingest(
+        runtime(),
+        request.stream,
+        content_type=request.content_type,
+        content_encoding=request.headers.get("Content-Encoding"),
+        content_length=request.content_length,
+        remote_addr=request.remote_addr,
+    )
     return jsonify({"accepted": accepted})
 
 
@@ -110,7 +107,7 @@ FORM = "application/x-www-form-urlencoded"
     "streamed as a file download; the body may also come as an HTML form post "
     "(application/x-www-form-urlencoded, with csrf_token for a browser session)",
     body=LogExportRequest,
-    errors=(400, 401, 403, 413, 415),
+    errors=(400, 401, 403, 413, 415, 503),
 )
 def export_logs():
     """Stream the whole result as an attachment named after the time range; audited."""
@@ -130,7 +127,7 @@ def export_logs():
         now=time.time(),
     )
     return Response(
-        stream_with_context(download.chunks),
+        stream_with_context(started(download.chunks)),
         content_type=download.content_type,
         headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )

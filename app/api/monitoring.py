@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.api.errors import ApiError
+from app.api.errors import DATABASE_RETRY_AFTER, ApiError
 from app.api.models import Catalogue, HealthResponse, Liveness, MetricsQuery, SeriesResponse
 from app.api.spec import openapi_document, operation, parse_query
 from app.auth import READERS, public, roles
@@ -57,9 +57,11 @@ def prometheus_metrics():
     errors=(401, 403, 503),
 )
 def health():
-    """Overall and per-component health; 503 when Pulseboard is down."""
+    """Overall and per-component health; 503 with Retry-After when Pulseboard is down."""
     report = health_service.check_health(runtime(), time.time())
-    return jsonify(report), 503 if report["status"] == "down" else 200
+    if report["status"] == "down":
+        return jsonify(report), 503, {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    return jsonify(report)
 
 
 @bp.get("/api/v1/admin/monitoring/metrics")

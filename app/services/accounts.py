@@ -11,25 +11,13 @@ from dataclasses import dataclass
 
 from app.auth import hash_password, verify_password
 from app.runtime import Runtime
-from app.services import FieldError
+from app.services import Conflict, FieldError, Forbidden, NotFound
 from storage.accounts import ROLES, Account, DuplicateUser, TokenInfo
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 TOKEN_NAME = re.compile(r"^[\w .@:/-]{1,100}$")
-
-
-class Conflict(ValueError):
-    """The change would break a rule (a duplicate name, the last admin)."""
-
-
-class NotFound(LookupError):
-    """No such user or token."""
-
-
-class Forbidden(PermissionError):
-    """The actor may not do this to that account."""
 
 
 @dataclass(frozen=True)

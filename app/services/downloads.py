@@ -4,15 +4,17 @@ names that say what and when, and the audit entries around every export."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.runtime import Runtime
-from storage.log_export import CHUNK_BYTES
-from storage.log_export import _csv_field as csv_field
-from storage.log_export import _iso as iso_time
+from app.services import database_unreachable
+from storage.log_export import CHUNK_BYTES, csv_field, iso_time
+
+log = logging.getLogger(__name__)
 
 TABLE_FORMATS = ("csv", "json")
 CONTENT_TYPES = {
@@ -146,9 +148,11 @@ def _audit_end(
         yield from body
         completed = True
     finally:
-        rt.accounts.audit(
-            f"{action}.end",
-            actor=actor,
-            remote_addr=remote_addr,
-            details={**details, "rows": rows(), "completed": completed},
-        )
+        end = {**details, "rows": rows(), "completed": completed}
+        try:
+            rt.accounts.audit(f"{action}.end", actor=actor, remote_addr=remote_addr, details=end)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            # Whatever stopped the download (or nothing) is what the caller must hear about.
+            log.error("%s.end by %s not audited, the database is away: %s", action, actor, end)

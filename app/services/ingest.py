@@ -14,13 +14,11 @@ import json
 import math
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from app.runtime import Runtime
+from app.services import FieldError, Invalid, Saturated, TooLarge, TooManyRecords, UnsupportedMedia
 from app.services.timerange import parse_timestamp
 from storage.logquery import LEVEL_ALIASES, LEVELS
 from storage.logs import LogEntry
@@ -38,26 +36,12 @@ RETRY_AFTER = 1
 _CHUNK = 64 * 1024
 
 
-@dataclass
-class IngestRefused(Exception):
-    """A batch refused whole: the HTTP status, an error code and message, the bad fields."""
-
-    status: int
-    code: str
-    message: str
-    fields: dict[str, str] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return self.message
-
-
 class _BadRecord(ValueError):
     """One record's problem, as ``field: what is wrong``."""
 
 
-def _too_large(max_bytes: int, what: str = "Request body") -> IngestRefused:
-    return IngestRefused(413, "too_large", f"{what} larger than {max_bytes} bytes.")
+def _too_large(max_bytes: int, what: str = "Request body") -> TooLarge:
+    return TooLarge(f"{what} larger than {max_bytes} bytes.")
 
 
 def read_body(stream: IO[bytes], content_length: int | None, max_bytes: int) -> bytes:
@@ -91,13 +75,9 @@ def gunzip(data: bytes, max_bytes: int) -> bytes:
                 if not piece and not data:
                     break
         except zlib.error:
-            raise IngestRefused(
-                400, "invalid", "Invalid parameter: body", {"body": "not valid gzip data"}
-            ) from None
+            raise FieldError("body", "not valid gzip data") from None
         if not inflater.eof:
-            raise IngestRefused(
-                400, "invalid", "Invalid parameter: body", {"body": "gzip data is truncated"}
-            )
+            raise FieldError("body", "gzip data is truncated")
         data = inflater.unused_data  # another gzip member may follow
     return b"".join(out)
 
@@ -131,17 +111,11 @@ def _array_records(body: bytes) -> list[tuple[str, Any]]:
         data = _loads(body)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
-        raise IngestRefused(
-            400, "invalid", "Invalid parameter: body", {"body": f"not valid JSON ({where})"}
-        ) from None
+        raise FieldError("body", f"not valid JSON ({where})") from None
     except (ValueError, RecursionError):
-        raise IngestRefused(
-            400, "invalid", "Invalid parameter: body", {"body": "not valid JSON"}
-        ) from None
+        raise FieldError("body", "not valid JSON") from None
     if not isinstance(data, list):
-        raise IngestRefused(
-            400, "invalid", "Invalid parameter: body", {"body": "expected a JSON array of records"}
-        )
+        raise FieldError("body", "expected a JSON array of records")
     return [(f"record {number}", value) for number, value in enumerate(data, 1)]
 
 
@@ -239,7 +213,7 @@ def parse_batch(
     retention_days: int,
     now: datetime | None = None,
 ) -> list[LogEntry]:
-    """Every record of ``body`` as a LogEntry, or IngestRefused naming the bad ones."""
+    """Every record of ``body`` as a LogEntry, or Invalid naming the bad ones."""
     now = now or datetime.now(UTC)
     oldest = now - timedelta(days=retention_days)
     if ndjson:
@@ -265,45 +239,23 @@ def parse_batch(
                 bad[label] = str(exc)
     if bad_count:
         more = f" (the first {len(bad)} are named)" if bad_count > len(bad) else ""
-        raise IngestRefused(
-            400,
-            "invalid",
-            f"{bad_count} bad record(s); nothing was stored{more}.",
-            bad,
-        )
+        raise Invalid(f"{bad_count} bad record(s); nothing was stored{more}.", bad)
     if not entries:
-        raise IngestRefused(
-            400, "invalid", "Invalid parameter: body", {"body": "no records in the batch"}
-        )
+        raise FieldError("body", "no records in the batch")
     return entries
 
 
-def _too_many(count: int) -> IngestRefused:
-    return IngestRefused(
-        413,
-        "too_many_records",
-        f"{count} records in one batch; send at most {MAX_RECORDS} per request.",
-    )
+def _too_many(count: int) -> TooManyRecords:
+    return TooManyRecords(f"{count} records in one batch; send at most {MAX_RECORDS} per request.")
 
 
 def write_batch(rt: Runtime, entries: list[LogEntry]) -> int:
-    """Write ``entries`` in one committed transaction; 429 when every write slot is busy."""
+    """Write ``entries`` in one committed transaction; Saturated when every write slot is
+    busy (a database error propagates: nothing was stored)."""
     if not rt.ingest_slots.acquire(blocking=False):
-        raise IngestRefused(
-            429,
-            "busy",
-            "The log writer is saturated; retry shortly.",
-            headers={"Retry-After": str(RETRY_AFTER)},
-        )
+        raise Saturated("The log writer is saturated; retry shortly.", RETRY_AFTER)
     try:
         return rt.logs.write(entries)
-    except SQLAlchemyError:
-        raise IngestRefused(
-            503,
-            "unavailable",
-            "The database is unavailable; nothing was stored, retry shortly.",
-            headers={"Retry-After": str(RETRY_AFTER * 5)},
-        ) from None
     finally:
         rt.ingest_slots.release()
 
@@ -320,17 +272,13 @@ def ingest(
     """Read, validate and store one batch; the number of records committed."""
     mimetype = (content_type or "").split(";", 1)[0].strip().lower()
     if mimetype not in (*NDJSON_TYPES, JSON_TYPE):
-        raise IngestRefused(
-            415,
-            "unsupported_media_type",
+        raise UnsupportedMedia(
             "Send application/x-ndjson (one record a line) or application/json (an array).",
             {"body": f"unsupported Content-Type {_short(mimetype or 'none')}"},
         )
     encoding = (content_encoding or "identity").strip().lower()
     if encoding not in ("identity", *GZIP_ENCODINGS):
-        raise IngestRefused(
-            415,
-            "unsupported_media_type",
+        raise UnsupportedMedia(
             "Content-Encoding must be gzip or absent.",
             {"body": f"unsupported Content-Encoding {_short(encoding)}"},
         )
