@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import logging
 from html import escape
-from urllib.parse import urlsplit
 
 from dash.exceptions import DependencyException
-from flask import Flask, Response, g, has_request_context, jsonify, make_response, request
+from flask import Flask, Response, jsonify, make_response, request
 from pydantic import ValidationError
-from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
 from werkzeug.exceptions import HTTPException
 
 from app.services import (
@@ -33,12 +30,12 @@ log = logging.getLogger(__name__)
 
 DASH_CATCH_ALL = "/<path:path>"
 """The endpoint Dash registers for its pages: every path no other route claims."""
-JSON_PATHS = ("/api/", "/_dash-update-component")
-"""Paths called by programs (the API, WebSockets, Dash callbacks): they get JSON errors."""
+JSON_PATHS = ("/api/", "/_")
+"""Paths called by programs (the API, WebSockets, Dash's own ``/_…`` routes) and
+``/metrics``: they get JSON errors, people get pages."""
 DATABASE_RETRY_AFTER = 5
 """Seconds a caller is told to wait while the database is unreachable."""
 DATABASE_DOWN = "The database is unavailable; nothing was read or stored. Retry shortly."
-_DATABASE_FAILED = "pulseboard_database_failed"
 
 STATUS: dict[type[ServiceError], tuple[int, str]] = {
     Invalid: (400, "invalid"),
@@ -129,7 +126,7 @@ def describe(exc: BaseException) -> ApiError | None:
 
 def wants_json() -> bool:
     """Whether this request's caller is a program (JSON errors) rather than a person."""
-    return request.path.startswith(JSON_PATHS)
+    return request.path.startswith(JSON_PATHS) or request.path == "/metrics"
 
 
 def respond(error: ApiError) -> Response:
@@ -146,19 +143,6 @@ def respond(error: ApiError) -> Response:
         response.content_type = "text/html; charset=utf-8"
     response.headers.update(error.headers)
     return response
-
-
-def _note_database_failure(context: ExceptionContext) -> None:
-    if has_request_context() and (
-        context.is_disconnect or database_unreachable(context.original_exception)
-    ):
-        setattr(g, _DATABASE_FAILED, True)
-
-
-def _refused_as_anonymous(response: Response) -> bool:
-    if response.status_code == 401:
-        return True
-    return response.status_code in (302, 303) and urlsplit(response.location or "").path == "/login"
 
 
 def install(app: Flask) -> None:
@@ -202,18 +186,3 @@ def install(app: Flask) -> None:
             return respond(database_unavailable())
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return respond(ApiError(500, "internal", "Internal error; see the server log."))
-
-    # The guard reads a caller it could not look up as "not logged in"; when the database
-    # failed meanwhile, the truth is that nobody could be checked, so say that instead.
-    event.listen(app.extensions["pulseboard"].engine, "handle_error", _note_database_failure)
-
-    @app.after_request
-    def _unchecked_caller(response: Response) -> Response:
-        if not g.get(_DATABASE_FAILED) or not _refused_as_anonymous(response):
-            return response
-        answer = respond(database_unavailable())
-        own = {name.lower() for name, _ in answer.headers}
-        for name, value in response.headers.items():
-            if name.lower() not in own | {"location", "content-length"}:
-                answer.headers.add(name, value)
-        return answer

@@ -33,7 +33,6 @@ from app.auth.guard import (
     DASH_UPDATE,
     check_request,
     error_response,
-    is_api_request,
     origin_allowed,
 )
 from app.auth.identity import MAX_TOKEN_LENGTH, QUERY_TOKEN_PATHS, current_account, via_session
@@ -68,7 +67,6 @@ __all__ = [
     "hash_password",
     "inline_script_hashes",
     "install",
-    "is_api_request",
     "login",
     "login_page",
     "logout",

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, current_app, jsonify, redirect, request, url_for
 
+from app.api.errors import error_body, wants_json
 from app.auth.csrf import SAFE_METHODS, request_has_token
 from app.auth.declarations import PUBLIC, callback_roles, declared_roles
 from app.auth.identity import current_account, via_session
@@ -17,15 +18,9 @@ log = logging.getLogger(__name__)
 DASH_UPDATE = "/_dash-update-component"
 
 
-def is_api_request() -> bool:
-    """Programs (API, WebSockets, Dash's own ``/_…`` routes) get JSON errors, people pages."""
-    path = request.path
-    return path.startswith(("/api/", "/_")) or path == "/metrics"
-
-
 def error_response(status: int, code: str, message: str):
-    """The one JSON error shape of every API response."""
-    return jsonify({"error": {"code": code, "message": message}}), status
+    """A refusal in the one JSON error shape."""
+    return jsonify(error_body(code, message)), status
 
 
 def check_request():
@@ -40,7 +35,7 @@ def check_request():
         return None
     account = current_account()
     if account is None:
-        if is_api_request():
+        if wants_json():
             return error_response(401, "unauthorized", "Log in or send a bearer token.")
         return redirect(url_for("login", next=request.full_path.rstrip("?")))
     if account.role not in allowed:

@@ -9,6 +9,7 @@ from flask import g, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import runtime
+from app.services import database_unreachable
 from storage.accounts import Account, token_digest
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,9 @@ def _session_account() -> Account | None:
     """
     try:
         return runtime().accounts.get(session["uid"])
-    except SQLAlchemyError:
-        if request.method != "GET" or "role" not in session:
-            return None
+    except SQLAlchemyError as exc:
+        # Anything else is answered as the database being away (503), never as "log in".
+        if not database_unreachable(exc) or request.method != "GET" or "role" not in session:
+            raise
         log.warning("database unavailable: trusting the signed session of %s", session["name"])
         return Account(session["uid"], session["name"], session["role"], False)
