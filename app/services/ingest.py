@@ -119,13 +119,6 @@ def _array_records(body: bytes) -> list[tuple[str, Any]]:
     return [(f"record {number}", value) for number, value in enumerate(data, 1)]
 
 
-def _clean(text: str) -> str:
-    """Text the database can hold: no NUL, no lone surrogates."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -141,7 +134,7 @@ def _text(record: dict, key: str, default: str) -> str:
         raise _BadRecord(f"{key}: must not be empty")
     if len(value) > MAX_TEXT:
         raise _BadRecord(f"{key}: longer than {MAX_TEXT} characters")
-    return _clean(value)
+    return value
 
 
 def _level(record: dict) -> str:
@@ -200,7 +193,7 @@ def _entry(
         level=_level(value),
         source=_text(value, "source", DEFAULT_SOURCE),
         host=_text(value, "host", host),
-        message=_clean(message),
+        message=message,
         attrs=attrs,
     )
 
