@@ -67,7 +67,8 @@
       } else if (m.type === "error") {
         status.textContent = m.message;
         status.className = "error";
-        ws.onclose = null;
+        // Only a refused query ends the tail; "unavailable" and "busy" pass: reconnect.
+        if (m.retry_after) { retry = m.retry_after * 1000; } else { ws.onclose = null; }
       }
     };
     ws.onclose = function () {

@@ -114,7 +114,11 @@
       if (message.type === "log") { onRecord(message); }
       else if (message.type === "ready") { tail.retry = 1000; status("live", "success"); }
       else if (message.type === "dropped") { tail.dropped += message.count; }
-      else if (message.type === "error") { tail.wanted = false; status(message.message, "danger"); }
+      else if (message.type === "error") {
+        status(message.message, "danger");
+        // Only a refused query ends the tail; "unavailable" and "busy" pass: reconnect.
+        if (message.retry_after) { tail.retry = message.retry_after * 1000; } else { tail.wanted = false; }
+      }
     };
     ws.onclose = function () {
       if (tail.ws !== ws) { return; }
