@@ -42,6 +42,9 @@ OVERVIEW_CHART_KEYS = (
 )
 OVERVIEW_CHARTS = tuple(f"overview-chart-{key}" for key in OVERVIEW_CHART_KEYS)
 
+NOT_FOUND_PAGE = "not-found-page"
+NOT_FOUND_PATH = "not-found-path"
+
 SETTINGS_PAGE = "settings-page"
 SETTINGS_ACCOUNT = "settings-account"
 # Users (admins only)

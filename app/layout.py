@@ -10,6 +10,9 @@ from flask import session
 from app import ids
 from app.auth import current_account
 
+NOT_FOUND_MODULE = "not_found_404"
+"""Dash's name for the not-found page: it is shown for unknown addresses, not linked."""
+
 
 def logout_form() -> html.Form:
     """Log out: a POST carrying the session's CSRF token, so no other site can."""
@@ -35,6 +38,7 @@ def navbar() -> dbc.Navbar:
     links = [
         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
         for page in dash.page_registry.values()
+        if page["module"].rsplit(".", 1)[-1] != NOT_FOUND_MODULE
     ]
     return dbc.Navbar(
         dbc.Container(

@@ -1,0 +1,39 @@
+"""An unknown address shows the console's own not-found page, inside the shell."""
+
+from __future__ import annotations
+
+import pytest
+from dash.testing.composite import DashComposite
+
+from tests.e2e.test_overview import login
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_unknown_address_shows_the_consoles_not_found_page(
+    dash_duo: DashComposite, make_app
+) -> None:
+    app = make_app()
+    dash_duo.start_server(app, navigate=False)
+    login(dash_duo, app)
+    dash_duo.driver.get(dash_duo.server.url + "/no/such/page")
+    dash_duo.wait_for_text_to_equal("#not-found-path", "/no/such/page", timeout=10)
+    page = dash_duo.find_element("#not-found-page")
+    assert "404 - Page not found" not in page.text
+    assert "This page does not exist" in page.text
+    assert dash_duo.driver.title == "Pulseboard · Not found"
+    # The shell stays: the navigation bar, and no link to the not-found page in it.
+    assert [link.text for link in dash_duo.find_elements("#nav-collapse .nav-link")] == [
+        "Overview",
+        "Logs",
+        "Settings",
+    ]
+    links = dash_duo.find_elements("#not-found-page .list-group-item")
+    assert [(a.text, a.get_attribute("pathname")) for a in links] == [
+        ("Overview", "/"),
+        ("Logs", "/logs"),
+        ("Settings", "/settings"),
+    ]
+    links[1].click()
+    dash_duo.wait_for_element("#logs-page", timeout=10)
+    assert dash_duo.get_logs() == []
