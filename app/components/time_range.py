@@ -1,5 +1,9 @@
 """The time-range controls the Overview and Logs pages share: preset buttons and a
-custom From/To range (UTC) with its Show button."""
+custom From/To range (UTC) with its Show button.
+
+From and To are text inputs in ``YYYY-MM-DD HH:MM[:SS]``: a ``datetime-local`` picker
+shows the browser's local, often 12-hour, format while every page speaks UTC.
+"""
 
 from __future__ import annotations
 
@@ -22,15 +26,23 @@ def preset_picker(component_id: str, presets, default: str) -> dbc.RadioItems:
 
 
 def custom_range(from_id: str, to_id: str, apply_id: str, seconds: bool = False) -> dbc.InputGroup:
-    """From and To inputs (UTC) and the button that applies them."""
-    step = {"step": 1} if seconds else {}
+    """From and To inputs (UTC, 24-hour) and the button that applies them."""
+    placeholder = "YYYY-MM-DD HH:MM" + (":SS" if seconds else "")
+    inputs = {
+        "type": "text",
+        "className": "range-input",
+        "placeholder": placeholder,
+        "autocomplete": "off",
+    }
     return dbc.InputGroup(
         [
             dbc.InputGroupText("From"),
-            dbc.Input(id=from_id, type="datetime-local", className="range-input", **step),
+            dbc.Input(id=from_id, **inputs),
             dbc.InputGroupText("to"),
-            dbc.Input(id=to_id, type="datetime-local", className="range-input", **step),
+            dbc.Input(id=to_id, **inputs),
+            dbc.InputGroupText("UTC"),
             dbc.Button("Show", id=apply_id, color="outline-primary"),
         ],
         size="sm",
+        className="range-group",
     )

@@ -48,7 +48,9 @@ def _controls() -> dbc.Row:
             dbc.Col(html.H4("Overview", className="mb-0"), width="auto"),
             dbc.Col(preset_picker(ids.OVERVIEW_RANGE, RANGES, DEFAULT_RANGE), width="auto"),
             dbc.Col(
-                custom_range(ids.OVERVIEW_FROM, ids.OVERVIEW_TO, ids.OVERVIEW_APPLY), width="auto"
+                custom_range(ids.OVERVIEW_FROM, ids.OVERVIEW_TO, ids.OVERVIEW_APPLY),
+                xs=12,
+                sm="auto",
             ),
             dbc.Col(
                 dbc.Select(id=ids.OVERVIEW_HOST, size="sm", options=[], value=""),
