@@ -23,24 +23,11 @@ OVERVIEW_AUTO = "overview-auto-refresh"
 OVERVIEW_HOST = "overview-host"
 OVERVIEW_HOST_GROUP = "overview-host-group"
 OVERVIEW_ROUTES = "overview-routes"
-OVERVIEW_CHART_KEYS = (
-    "cpu",
-    "memory",
-    "disk",
-    "network",
-    "requests",
-    "latency",
-    "errors",
-    "pg-connections",
-    "pg-transactions",
-    "pg-cache",
-    "pg-locks",
-    "redis-memory",
-    "redis-ops",
-    "redis-hits",
-    "redis-clients",
-)
-OVERVIEW_CHARTS = tuple(f"overview-chart-{key}" for key in OVERVIEW_CHART_KEYS)
+OVERVIEW_CONNECTION = "overview-connection"
+OVERVIEW_ROUTES_CONSOLE = "overview-routes-console"
+OVERVIEW_ROUTES_DOWNLOAD = "overview-routes-download"
+OVERVIEW_ROUTES_EXPORT = {"csv": "overview-routes-csv", "json": "overview-routes-json"}
+# Chart and chart download ids come from the chart table (app.components.charts.chart_id).
 
 NOT_FOUND_PAGE = "not-found-page"
 NOT_FOUND_PATH = "not-found-path"

@@ -4,6 +4,7 @@
 
   const LIVE_STORE = "overview-live";
   const LIVE_STATUS = "overview-live-status";
+  const CONNECTION_STORE = "overview-connection";
   const MAX_POINTS = 1500;
 
   function canonicalLabels(labels) {
@@ -15,6 +16,10 @@
 
   function timeLabel(ts) {
     return new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " ");
+  }
+
+  function epochOf(label) {
+    return Date.parse(label.replace(" ", "T") + "Z") / 1000;
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -42,14 +47,32 @@
         const x = timeLabel(message.ts);
         return figures.map(function (fig) {
           if (!fig || !fig.data) { return noUpdate; }
+          // After an outage (the figure's gap, in seconds) the line breaks, as drawn.
+          const gap = (fig.layout && fig.layout.meta && fig.layout.meta.gap) || Infinity;
           const indices = [], xs = [], ys = [];
           fig.data.forEach(function (trace, i) {
             if (Object.prototype.hasOwnProperty.call(values, trace.meta)) {
-              indices.push(i); xs.push([x]); ys.push([values[trace.meta]]);
+              const last = trace.x && trace.x.length ? epochOf(trace.x[trace.x.length - 1]) : null;
+              indices.push(i);
+              if (last !== null && message.ts - last > gap) {
+                xs.push([timeLabel((last + message.ts) / 2), x]);
+                ys.push([null, values[trace.meta]]);
+              } else {
+                xs.push([x]); ys.push([values[trace.meta]]);
+              }
             }
           });
           return indices.length ? [{ x: xs, y: ys }, indices, MAX_POINTS] : noUpdate;
         });
+      },
+
+      // "live" only while the charts follow now: a zoomed or custom window is history.
+      liveBadge: function (connection, shownWindow, autoRefresh) {
+        if (shownWindow) { return ["history", "secondary"]; }
+        if (!autoRefresh) { return ["paused", "secondary"]; }
+        if (connection === "open") { return ["live", "success"]; }
+        if (connection === "closed") { return ["reconnecting", "warning"]; }
+        return ["connecting", "secondary"];
       },
     },
   });
@@ -71,7 +94,7 @@
     const ws = new WebSocket(scheme + "://" + window.location.host + "/api/v1/admin/monitoring/stream");
     ws.onopen = function () {
       delay = 1000;
-      setProps(LIVE_STATUS, { children: "live", color: "success" });
+      setProps(CONNECTION_STORE, { data: "open" });
     };
     ws.onmessage = function (event) {
       const message = JSON.parse(event.data);
@@ -80,7 +103,7 @@
       }
     };
     ws.onclose = function () {
-      setProps(LIVE_STATUS, { children: "reconnecting", color: "warning" });
+      setProps(CONNECTION_STORE, { data: "closed" });
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
     };

@@ -10,12 +10,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import ids
 from app.auth import READERS, callback
 from app.components.cards import card_outputs, card_values
-from app.components.charts import time_label, time_series_figure
+from app.components.charts import chart_id, download_id, time_label, time_series_figure
+from app.components.downloads import FORMATS
 from app.components.grid import AG_THEME_MODE
 from app.runtime import runtime
 from app.services import FieldError, overview, timerange
 
-CHART_INPUTS = [Input(chart_id, "relayoutData") for chart_id in ids.OVERVIEW_CHARTS]
+CHART_IDS = [chart_id(spec.key) for spec in overview.CHARTS]
+CHART_INPUTS = [Input(cid, "relayoutData") for cid in CHART_IDS]
+DOWNLOAD_OUTPUTS = [
+    Output(download_id(spec.key, fmt), "href") for spec in overview.CHARTS for fmt in FORMATS
+]
 
 
 def register(app: dash.Dash) -> None:
@@ -35,6 +40,9 @@ def register(app: dash.Dash) -> None:
     @callback(
         app,
         Output(ids.OVERVIEW_WINDOW, "data"),
+        Output(ids.OVERVIEW_RANGE, "value"),
+        Output(ids.OVERVIEW_FROM, "value"),
+        Output(ids.OVERVIEW_TO, "value"),
         Output(ids.OVERVIEW_ERROR, "children", allow_duplicate=True),
         Output(ids.OVERVIEW_ERROR, "is_open", allow_duplicate=True),
         Input(ids.OVERVIEW_RANGE, "value"),
@@ -46,14 +54,18 @@ def register(app: dash.Dash) -> None:
         roles=READERS,
         prevent_initial_call=True,
     )
-    def choose_window(_range, _apply, *rest):
-        """A preset clears the window; "Show" and zooming a chart set it."""
+    def choose_window(range_key, _apply, *rest):
+        """A preset clears the window (and the From/To inputs); "Show" and zooming a chart
+        set it (the inputs show it in UTC, no preset is lit, so any preset can be chosen
+        again); resetting the zoom returns to the preset it started from."""
         start, end, current = rest[-3:]
         trigger = ctx.triggered_id
+        if trigger == ids.OVERVIEW_RANGE:
+            if range_key is None:  # unlit below, by a window
+                raise dash.exceptions.PreventUpdate
+            return None, dash.no_update, None, None, None, False
         try:
-            if trigger == ids.OVERVIEW_RANGE:
-                window = None
-            elif trigger == ids.OVERVIEW_APPLY:
+            if trigger == ids.OVERVIEW_APPLY:
                 window = timerange.custom_window(start, end)
             else:
                 # Several charts may report at once (a resize relayouts them all): take
@@ -63,15 +75,19 @@ def register(app: dash.Dash) -> None:
                 if window is False:
                     raise dash.exceptions.PreventUpdate
         except FieldError as exc:
-            return dash.no_update, f"Custom range: {exc.field} {exc.message}.", True
+            return *[dash.no_update] * 4, f"Custom range: {exc.field} {exc.message}.", True
+        preset = range_key or (current or {}).get("preset") or timerange.DEFAULT_RANGE
+        if window is None:
+            return None, preset, None, None, None, False
+        window = {**window, "preset": preset}
         if window == current:
             raise dash.exceptions.PreventUpdate
-        return window, None, False
+        return window, None, *timerange.window_inputs(window), None, False
 
     @callback(
         app,
-        *[Output(chart_id, "figure") for chart_id in ids.OVERVIEW_CHARTS],
-        Output(ids.OVERVIEW_ROUTES, "rowData"),
+        *[Output(cid, "figure") for cid in CHART_IDS],
+        *DOWNLOAD_OUTPUTS,
         Output(ids.OVERVIEW_UPDATED, "children"),
         Output(ids.OVERVIEW_ERROR, "children"),
         Output(ids.OVERVIEW_ERROR, "is_open"),
@@ -83,35 +99,76 @@ def register(app: dash.Dash) -> None:
         roles=READERS,
     )
     def refresh_charts(window, range_key, _n, host, theme):
-        """Redraw every chart for the shown window; keep the old ones if the database is
-        away."""
+        """Redraw every chart that can get data for the shown window, with its download
+        links; keep the old ones if the database is away."""
         rt, now = runtime(), time.time()
         start, end = timerange.time_window(range_key, window, now)
+        host = host or None
+        available = overview.available_charts(rt)
+        shown = [spec for spec in overview.CHARTS if spec.key in available]
         try:
-            series = [
-                overview.chart_series(rt, spec, start, end, host or None)
-                for spec in overview.CHARTS
-            ]
-            routes = overview.slowest_routes(rt, host or None)
+            series = {spec.key: overview.chart_series(rt, spec, start, end, host) for spec in shown}
         except SQLAlchemyError:
             message = "The database is unavailable: the charts show the last data loaded."
-            return *[dash.no_update] * (len(overview.CHARTS) + 2), message, True
+            return *[dash.no_update] * (len(CHART_IDS) + len(DOWNLOAD_OUTPUTS) + 1), message, True
         figures = [
             time_series_figure(
                 spec,
-                data,
+                series[spec.key],
                 dark=theme == "dark",
                 shown=(start, end),
                 revision=f"{start}-{end}" if window else spec.key,
+                interval=rt.settings.collect_interval,
             )
-            for spec, data in zip(overview.CHARTS, series, strict=True)
+            if spec.key in series
+            else dash.no_update
+            for spec in overview.CHARTS
         ]
-        shown = (
+        links = [
+            overview.export_href(spec, start, end, host, fmt)
+            for spec in overview.CHARTS
+            for fmt in FORMATS
+        ]
+        label = (
             f"{time_label(start)} to {time_label(end)} UTC"
             if window
             else f"updated {time_label(now)} UTC"
         )
-        return *figures, routes, html.Span(shown), None, False
+        return *figures, *links, html.Span(label), None, False
+
+    @callback(
+        app,
+        Output(ids.OVERVIEW_ROUTES, "rowData"),
+        Input(ids.OVERVIEW_REFRESH, "n_intervals"),
+        Input(ids.OVERVIEW_LIVE, "data"),
+        Input(ids.OVERVIEW_HOST, "value"),
+        Input(ids.OVERVIEW_ROUTES_CONSOLE, "value"),
+        roles=READERS,
+    )
+    def refresh_routes(_n, _live, host, include_console):
+        """The slowest routes as of the last collection; the console's own only when the
+        switch asks for them."""
+        try:
+            return overview.slowest_routes(runtime(), host or None, bool(include_console))
+        except SQLAlchemyError:
+            raise dash.exceptions.PreventUpdate from None  # the charts' alert says why
+
+    @callback(
+        app,
+        Output(ids.OVERVIEW_ROUTES_DOWNLOAD, "data"),
+        *[Input(item, "n_clicks") for item in ids.OVERVIEW_ROUTES_EXPORT.values()],
+        State(ids.OVERVIEW_ROUTES, "virtualRowData"),
+        State(ids.OVERVIEW_HOST, "value"),
+        roles=READERS,
+        prevent_initial_call=True,
+    )
+    def download_routes(*args):
+        """The slowest-routes rows exactly as the grid shows them (its order), as a file."""
+        rows, host = args[-2:]
+        chosen = [f for f, item in ids.OVERVIEW_ROUTES_EXPORT.items() if item == ctx.triggered_id]
+        if not chosen or not ctx.triggered[0]["value"]:
+            raise dash.exceptions.PreventUpdate
+        return overview.routes_download(rows, chosen[0], host or None, time.time())
 
     @callback(
         app,
@@ -133,11 +190,19 @@ def register(app: dash.Dash) -> None:
     )
     app.clientside_callback(
         dash.ClientsideFunction("pulseboard", "extendCharts"),
-        *[Output(chart_id, "extendData") for chart_id in ids.OVERVIEW_CHARTS],
+        *[Output(cid, "extendData") for cid in CHART_IDS],
         Input(ids.OVERVIEW_LIVE, "data"),
         State(ids.OVERVIEW_WINDOW, "data"),
         State(ids.OVERVIEW_AUTO, "value"),
-        *[State(chart_id, "figure") for chart_id in ids.OVERVIEW_CHARTS],
+        *[State(cid, "figure") for cid in CHART_IDS],
+    )
+    app.clientside_callback(
+        dash.ClientsideFunction("pulseboard", "liveBadge"),
+        Output(ids.OVERVIEW_LIVE_STATUS, "children"),
+        Output(ids.OVERVIEW_LIVE_STATUS, "color"),
+        Input(ids.OVERVIEW_CONNECTION, "data"),
+        Input(ids.OVERVIEW_WINDOW, "data"),
+        Input(ids.OVERVIEW_AUTO, "value"),
     )
     app.clientside_callback(
         AG_THEME_MODE,

@@ -8,37 +8,60 @@ from dash import dcc, html
 
 from app import ids
 from app.components.cards import health_card
+from app.components.charts import CONFIG, chart_id, download_id
+from app.components.downloads import FORMATS, download_menu
 from app.components.time_range import custom_range, preset_picker
-from app.services.overview import CARD_TITLES, SECTIONS
+from app.runtime import runtime
+from app.services.overview import (
+    CARD_TITLES,
+    ROUTE_FIELDS,
+    SECTIONS,
+    ChartSpec,
+    Section,
+    available_charts,
+)
 from app.services.timerange import DEFAULT_RANGE, RANGES
 
 dash.register_page(__name__, path="/", name="Overview", title="Pulseboard · Overview", order=0)
 
 REFRESH_MS = 30_000
+ROUTE_HEADERS = {"route": "Route", "method": "Method", "rate": "req/s"}
+"""Header of each column of ``ROUTE_FIELDS``; latencies are headed by their quantile."""
+ROUTE_MIN_WIDTHS = {"route": 120, "method": 92, "p95": 90}
 ROUTE_COLUMNS = [
-    {"field": "route", "headerName": "Route", "flex": 3, "minWidth": 180},
-    {"field": "method", "headerName": "Method", "flex": 1, "minWidth": 80},
-    {"field": "p50", "headerName": "p50 ms", "flex": 1, "minWidth": 80},
-    {"field": "p95", "headerName": "p95 ms", "flex": 1, "minWidth": 80, "sort": "desc"},
-    {"field": "p99", "headerName": "p99 ms", "flex": 1, "minWidth": 80},
-    {"field": "rate", "headerName": "req/s", "flex": 1, "minWidth": 80},
+    {
+        "field": field,
+        "headerName": ROUTE_HEADERS.get(field, field),
+        # Room for the header and its sort arrow: narrower columns cut "p95" to "p…".
+        "minWidth": ROUTE_MIN_WIDTHS.get(field, 70),
+        "flex": 3 if field == "route" else 1,
+        **({"tooltipField": "route"} if field == "route" else {}),
+        **({"sort": "desc"} if field == "p95" else {}),
+    }
+    for field in ROUTE_FIELDS
 ]
 
 
-def _chart(key: str) -> dbc.Col:
+def _chart(spec: ChartSpec, shown: bool) -> dbc.Col:
     return dbc.Col(
         dbc.Card(
-            dcc.Graph(
-                id=f"overview-chart-{key}",
-                config={"displaylogo": False, "responsive": True},
-                className="overview-chart",
-            ),
+            [
+                html.Div(
+                    [
+                        html.Div(spec.title, className="overview-chart-title"),
+                        download_menu({fmt: download_id(spec.key, fmt) for fmt in FORMATS}),
+                    ],
+                    className="d-flex align-items-center justify-content-between",
+                ),
+                dcc.Graph(id=chart_id(spec.key), config=CONFIG, className="overview-chart"),
+            ],
             body=True,
             className="h-100",
         ),
         xs=12,
         lg=6,
         className="mb-3",
+        style=None if shown else {"display": "none"},
     )
 
 
@@ -82,29 +105,39 @@ def _controls() -> dbc.Row:
     )
 
 
-def _section(title: str, keys: list[str], extra=None) -> html.Div:
-    return html.Div(
-        [
-            html.H5(title, className="mt-2 mb-2 text-body-secondary"),
-            dbc.Row([_chart(key) for key in keys] + ([extra] if extra else []), className="g-2"),
-        ],
-        className="overview-section",
-    )
-
-
-def layout(**_query) -> html.Div:
-    """Controls, health cards, the four chart sections, timers and stores."""
-    routes = dbc.Col(
+def _routes() -> dbc.Col:
+    return dbc.Col(
         dbc.Card(
             [
-                html.Div("Slowest routes (p95, last collection)", className="small fw-semibold"),
+                html.Div(
+                    [
+                        html.Div(
+                            "Slowest routes (latency in ms, last collection)",
+                            className="fw-semibold",
+                        ),
+                        download_menu(ids.OVERVIEW_ROUTES_EXPORT, links=False),
+                    ],
+                    className="d-flex align-items-center justify-content-between small",
+                ),
+                dbc.Switch(
+                    id=ids.OVERVIEW_ROUTES_CONSOLE,
+                    label="Include the console's own routes (/_dash-…, /assets/…)",
+                    value=False,
+                    className="small mb-1",
+                ),
                 dag.AgGrid(
                     id=ids.OVERVIEW_ROUTES,
                     columnDefs=ROUTE_COLUMNS,
                     rowData=[],
-                    dashGridOptions={"domLayout": "normal", "animateRows": False},
-                    style={"height": "220px"},
+                    dashGridOptions={
+                        "domLayout": "autoHeight",
+                        "animateRows": False,
+                        "rowHeight": 30,
+                        "tooltipShowDelay": 300,
+                    },
+                    className="overview-routes",
                 ),
+                dcc.Download(id=ids.OVERVIEW_ROUTES_DOWNLOAD),
             ],
             body=True,
             className="h-100",
@@ -113,6 +146,33 @@ def layout(**_query) -> html.Div:
         lg=6,
         className="mb-3",
     )
+
+
+def _section(section: Section, available: frozenset[str]) -> html.Div:
+    missing = any(spec.key not in available for spec in section.charts)
+    extra = [_routes()] if section.title == "Application" else []
+    return html.Div(
+        [
+            html.H5(section.title, className="mt-2 mb-2 text-body-secondary"),
+            *(
+                [html.P(section.enable, className="overview-enable small text-body-secondary")]
+                if missing and section.enable
+                else []
+            ),
+            dbc.Row(
+                [_chart(spec, spec.key in available) for spec in section.charts] + extra,
+                className="g-2",
+            ),
+        ],
+        className="overview-section",
+        id=f"overview-section-{section.title.lower()}",
+    )
+
+
+def layout(**_query) -> html.Div:
+    """Controls, health cards, the chart sections (charts that can never get data hidden,
+    with how to enable them), timers and stores."""
+    available = available_charts(runtime())
     return html.Div(
         [
             _controls(),
@@ -122,14 +182,10 @@ def layout(**_query) -> html.Div:
                 id=ids.OVERVIEW_CARDS,
                 className="row-cols-2 row-cols-md-4 row-cols-xl-7 g-2 mb-3",
             ),
-            *[
-                _section(
-                    title, [spec.key for spec in specs], routes if title == "Application" else None
-                )
-                for title, specs in SECTIONS
-            ],
+            *[_section(section, available) for section in SECTIONS],
             dcc.Interval(id=ids.OVERVIEW_REFRESH, interval=REFRESH_MS),
             dcc.Store(id=ids.OVERVIEW_LIVE),
+            dcc.Store(id=ids.OVERVIEW_CONNECTION),
             dcc.Store(id=ids.OVERVIEW_WINDOW),
         ],
         id=ids.OVERVIEW_PAGE,

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
 from app.services.health import HEALTH_STATUS, check_health
+from app.services.metrics import field_catalogue
 from app.services.timerange import parse_input_time
 from storage.metrics import SeriesData, labels_key
 from storage.thresholds import THRESHOLDS
 
 CHART_POINTS = 600  # about one point per horizontal pixel of a half-width chart
+METRICS_EXPORT = "/api/v1/admin/monitoring/metrics/export"
+CONSOLE_ROUTE_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/assets/")
+"""Routes that serve the console itself rather than the API or its pages."""
+ROUTE_FIELDS = ("route", "method", "p50", "p95", "p99", "rate")
 
 
 CARD_TITLES: tuple[tuple[str, str], ...] = (
@@ -46,27 +57,37 @@ class Card:
     key: str
     value: str
     detail: str
-    status: str  # ok, degraded, down or unknown
+    status: str  # ok, degraded, down, unknown (no data yet) or off (not configured)
 
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """Which metrics a chart plots, its unit and which label set names each line.
+    """Which metrics a chart plots and its unit.
 
-    ``unit`` "%" draws 0-100, "ratio" draws 0-1 as percentages; ``only`` keeps the series
-    whose labels match, ``exclude`` drops those that match.
+    ``unit`` "%" draws 0-100, "ratio" draws 0-1 as percentages. Series whose labels match
+    ``hidden`` are listed in the legend but drawn only once clicked; ``limits`` are the
+    metrics that cap the others (a maximum, a pool size), drawn only when they are in reach.
     """
 
     key: str
     title: str
     metrics: tuple[str, ...]
     unit: str
-    exclude: tuple[tuple[str, str], ...] = ()
-    only: tuple[tuple[str, str], ...] = ()
+    hidden: tuple[tuple[str, str], ...] = ()
+    limits: tuple[str, ...] = ()
 
 
-SECTIONS: tuple[tuple[str, tuple[ChartSpec, ...]], ...] = (
-    (
+@dataclass(frozen=True)
+class Section:
+    """A titled group of charts; ``enable`` says how to make its charts get data."""
+
+    title: str
+    charts: tuple[ChartSpec, ...]
+    enable: str | None = None
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
         "System",
         (
             ChartSpec("cpu", "CPU", ("system_cpu_usage_percent",), "%"),
@@ -82,11 +103,11 @@ SECTIONS: tuple[tuple[str, tuple[ChartSpec, ...]], ...] = (
                     "system_network_transmit_bytes_per_second",
                 ),
                 "B/s",
-                exclude=(("interface", "lo"),),
+                hidden=(("interface", "lo"),),
             ),
         ),
     ),
-    (
+    Section(
         "Application",
         (
             ChartSpec("requests", "Requests", ("http_requests_per_second",), "req/s"),
@@ -94,11 +115,15 @@ SECTIONS: tuple[tuple[str, tuple[ChartSpec, ...]], ...] = (
             ChartSpec("errors", "Error rate", ("http_request_errors_ratio",), "ratio"),
         ),
     ),
-    (
+    Section(
         "Database",
         (
             ChartSpec(
-                "pg-connections", "Connections", ("pg_connections", "pg_max_connections"), "conn"
+                "pg-connections",
+                "Connections",
+                ("pg_connections", "pg_max_connections"),
+                "conn",
+                limits=("pg_max_connections",),
             ),
             ChartSpec(
                 "pg-transactions",
@@ -107,19 +132,27 @@ SECTIONS: tuple[tuple[str, tuple[ChartSpec, ...]], ...] = (
                 "tx/s",
             ),
             ChartSpec("pg-cache", "Cache hit ratio", ("pg_cache_hit_ratio",), "ratio"),
+            ChartSpec("pg-locks", "Waiting locks", ("pg_waiting_locks",), "locks"),
             ChartSpec(
-                "pg-locks",
-                "Waiting locks and pool",
-                ("pg_waiting_locks", "pulseboard_db_pool_checked_out", "pulseboard_db_pool_size"),
-                "count",
+                "db-pool",
+                "Pulseboard's connection pool",
+                ("pulseboard_db_pool_checked_out", "pulseboard_db_pool_size"),
+                "conn",
+                limits=("pulseboard_db_pool_size",),
             ),
         ),
+        enable="PostgreSQL metrics: set PULSEBOARD_DATABASE_URL=postgresql+psycopg://… "
+        "or PULSEBOARD_MONITOR_POSTGRES.",
     ),
-    (
+    Section(
         "Redis",
         (
             ChartSpec(
-                "redis-memory", "Memory", ("redis_memory_used_bytes", "redis_memory_max_bytes"), "B"
+                "redis-memory",
+                "Memory",
+                ("redis_memory_used_bytes", "redis_memory_max_bytes"),
+                "B",
+                limits=("redis_memory_max_bytes",),
             ),
             ChartSpec("redis-ops", "Commands", ("redis_commands_per_second",), "ops/s"),
             ChartSpec("redis-hits", "Keyspace hit ratio", ("redis_keyspace_hit_ratio",), "ratio"),
@@ -130,9 +163,10 @@ SECTIONS: tuple[tuple[str, tuple[ChartSpec, ...]], ...] = (
                 "clients",
             ),
         ),
+        enable="Redis metrics: set PULSEBOARD_REDIS_URL=redis://… or PULSEBOARD_MONITOR_REDIS.",
     ),
 )
-CHARTS: tuple[ChartSpec, ...] = tuple(spec for _, specs in SECTIONS for spec in specs)
+CHARTS: tuple[ChartSpec, ...] = tuple(spec for section in SECTIONS for spec in section.charts)
 
 _SHORT_NAMES = {
     "system_cpu_usage_percent": "cpu",
@@ -198,6 +232,13 @@ def _component_card(key: str, component: dict, fallback: str) -> Card:
     return Card(key, status.upper(), component["detail"] or fallback, status)
 
 
+def _redis_card(rt: Runtime, component: dict) -> Card:
+    # Running without Redis is a choice, not a health: neutral, never a green OK.
+    if not rt.settings.redis_url:
+        return Card("redis", "OFF", "not configured: live data stays in this process", "off")
+    return _component_card("redis", component, "live bus connected")
+
+
 def health_cards(rt: Runtime, now: float) -> list[Card]:
     """Cards for the database, Redis, scheduler, CPU, memory, disk and uptime."""
     health = check_health(rt, now)["components"]
@@ -206,7 +247,7 @@ def health_cards(rt: Runtime, now: float) -> list[Card]:
         _component_card(
             "database", db, f"{db['info']['dialect']} · {db['info'].get('latency_ms', '?')} ms"
         ),
-        _component_card("redis", health["redis"], "live bus connected"),
+        _redis_card(rt, health["redis"]),
         _component_card("scheduler", sched, f"this process is {sched['info'].get('role', 'idle')}"),
     ]
     try:
@@ -251,14 +292,44 @@ def health_cards(rt: Runtime, now: float) -> list[Card]:
 def chart_series(
     rt: Runtime, spec: ChartSpec, start: float, end: float, host: str | None = None
 ) -> list[SeriesData]:
-    """The series one chart plots between ``start`` and ``end``."""
-    data = rt.metrics.query(list(spec.metrics), start, end, host=host, max_points=CHART_POINTS)
-    return [
-        s
-        for s in data
-        if not any(s.labels.get(k) == v for k, v in spec.exclude)
-        and all(s.labels.get(k) == v for k, v in spec.only)
-    ]
+    """The series one chart plots between ``start`` and ``end``: exactly what the series
+    API answers for ``export_query`` (the download links rely on it)."""
+    return rt.metrics.query(list(spec.metrics), start, end, host=host, max_points=CHART_POINTS)
+
+
+def is_hidden(spec: ChartSpec, series: SeriesData) -> bool:
+    """Whether ``series`` starts hidden (listed in the legend only) on ``spec``'s chart."""
+    return any(series.labels.get(k) == v for k, v in spec.hidden)
+
+
+def available_charts(rt: Runtime) -> frozenset[str]:
+    """Keys of the charts that can get data: a configured collector yields, or the store
+    holds, at least one of their metrics."""
+    names = set(field_catalogue(rt))
+    with contextlib.suppress(SQLAlchemyError):  # the database card says why
+        names |= set(rt.metrics.names())
+    return frozenset(spec.key for spec in CHARTS if names.intersection(spec.metrics))
+
+
+def export_query(
+    spec: ChartSpec, start: float, end: float, host: str | None, fmt: str
+) -> dict[str, object]:
+    """Query parameters of the metrics export that yields exactly ``spec``'s chart."""
+    query: dict[str, object] = {
+        "name": list(spec.metrics),
+        "from": repr(start),  # repr: the very float the chart queried, not a rounding
+        "to": repr(end),
+        "max_points": CHART_POINTS,
+        "format": fmt,
+    }
+    if host:
+        query["host"] = host
+    return query
+
+
+def export_href(spec: ChartSpec, start: float, end: float, host: str | None, fmt: str) -> str:
+    """The download link of ``spec``'s chart as shown (``fmt`` csv or json)."""
+    return f"{METRICS_EXPORT}?{urlencode(export_query(spec, start, end, host, fmt), doseq=True)}"
 
 
 def zoom_window(relayout: dict | None) -> dict | bool | None:
@@ -275,8 +346,16 @@ def zoom_window(relayout: dict | None) -> dict | bool | None:
     return {"from": start, "to": end} if end - start >= 1 else False
 
 
-def slowest_routes(rt: Runtime, host: str | None, limit: int = 10) -> list[dict]:
-    """Routes by their latest p95 latency, slowest first, with their request rate."""
+def is_console_route(route: str) -> bool:
+    """Whether ``route`` serves the console itself (Dash's callbacks, bundles, assets)."""
+    return route.startswith(CONSOLE_ROUTE_PREFIXES)
+
+
+def slowest_routes(
+    rt: Runtime, host: str | None, include_console: bool = False, limit: int = 10
+) -> list[dict]:
+    """Routes by their latest p95 latency, slowest first, with their request rate; the
+    console's own routes only with ``include_console``."""
     values = rt.metrics.latest(
         names=["http_route_request_duration_seconds", "http_route_requests_per_second"],
         host=host,
@@ -284,6 +363,8 @@ def slowest_routes(rt: Runtime, host: str | None, limit: int = 10) -> list[dict]
     rows: dict[tuple[str, str], dict] = {}
     for v in values:
         key = (v.labels.get("route", ""), v.labels.get("method", ""))
+        if is_console_route(key[0]) and not include_console:
+            continue
         row = rows.setdefault(key, {"route": key[0], "method": key[1]})
         if v.name == "http_route_requests_per_second":
             row["rate"] = round(v.value, 3)
@@ -291,3 +372,22 @@ def slowest_routes(rt: Runtime, host: str | None, limit: int = 10) -> list[dict]
             row["p" + v.labels["quantile"][2:].ljust(2, "0")] = round(v.value * 1000, 1)
     ranked = sorted(rows.values(), key=lambda r: r.get("p95", 0.0), reverse=True)
     return ranked[:limit]
+
+
+def routes_download(rows: object, fmt: str, host: str | None, now: float) -> dict[str, str]:
+    """The slowest-routes rows as shown, as ``dcc.Download`` data: a CSV or JSON file
+    named for what and when; only the table's columns and plain values are kept."""
+    kept = [
+        {f: row.get(f) for f in ROUTE_FIELDS if isinstance(row.get(f), str | int | float)}
+        for row in (rows if isinstance(rows, list) else [])
+        if isinstance(row, dict)
+    ]
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"pulseboard-slowest-routes-{host or 'all-hosts'}-{stamp}.{fmt}"
+    if fmt == "json":
+        return {"filename": name, "content": json.dumps(kept, indent=1), "type": "application/json"}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ROUTE_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(kept)
+    return {"filename": name, "content": out.getvalue(), "type": "text/csv"}

@@ -7,7 +7,7 @@ import re
 import time
 from calendar import timegm
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import dash
 import pytest
@@ -17,6 +17,7 @@ from dash.testing.wait import until
 from app.runtime import Runtime
 from app.services.timerange import RANGES
 from storage.metrics import ROLLUP_STEP
+from tests.e2e.browser import text_of
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +49,23 @@ gd.querySelectorAll('.xtick text').forEach(function (t) {
   }
 });
 return hits;
+"""
+NULL_YS = """
+const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+return gd && gd.data ? gd.data.map(function (t) { return t.y.filter(function (v) {
+  return v === null; }).length; }) : null;
+"""
+X_RANGE = """
+const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+return gd && gd._fullLayout ? gd._fullLayout.xaxis.range : null;
+"""
+TITLE_UNDER_MODEBAR = """
+const card = document.getElementById(arguments[0]).closest('.card');
+const bar = card.querySelector('.modebar');
+const title = card.querySelector('.overview-chart-title, .gtitle');
+if (!bar || !title) { return null; }
+const b = bar.getBoundingClientRect(), t = title.getBoundingClientRect();
+return b.left < t.right && t.left < b.right && b.top < t.bottom && t.top < b.bottom;
 """
 FONT_COLOUR = """
 const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
@@ -133,7 +151,15 @@ def test_cards_show_real_values(overview: DashComposite) -> None:
         dash_duo.wait_for_element(f"#overview-card-{key}-value")
 
     assert card(dash_duo, "database") == ("OK", "ok")
-    assert card(dash_duo, "redis") == ("OK", "ok")  # not configured: the in-process bus
+    # Not configured (the in-process bus): neutral, not a green OK.
+    assert card(dash_duo, "redis") == ("OFF", "off")
+    colour = dash_duo.driver.execute_script(
+        "return getComputedStyle(document.getElementById('overview-card-redis-value')).color;"
+    )
+    ok_colour = dash_duo.driver.execute_script(
+        "return getComputedStyle(document.getElementById('overview-card-database-value')).color;"
+    )
+    assert colour != ok_colour
     assert card(dash_duo, "scheduler") == ("OK", "ok")
 
     levels = {"cpu": (80.0, 95.0), "memory": (85.0, 95.0), "disk": (90.0, 98.0)}
@@ -170,6 +196,9 @@ def test_charts_have_points_and_grow_live(overview: DashComposite) -> None:
     after = {chart: sum(point_counts(dash_duo, chart)) for chart in CHARTS}
     for chart in CHARTS:
         assert after[chart] >= before[chart] + 2, f"{chart}: {before[chart]} -> {after[chart]}"
+        # Collections a second apart are one line: live points never break it.
+        nulls = dash_duo.driver.execute_script(NULL_YS, f"#overview-chart-{chart}")
+        assert not any(nulls), f"{chart} line broken live: {nulls}"
     # The growth came from the WebSocket, not from a server-side redraw.
     assert dash_duo.find_element("#overview-updated").text == updated
     assert dash_duo.find_element("#overview-live-status").text == "live"
@@ -277,6 +306,9 @@ def test_phone_width_stacks_cards_without_overflow(overview: DashComposite) -> N
         assert box[0] >= 0 and box[1] <= width + 1, f"{chart} chart overflows: {box}"
         overlaps = driver.execute_script(LEGEND_OVERLAPS, f"#overview-chart-{chart}")
         assert overlaps == [], f"{chart} legend covers the x labels {overlaps}"
+    for key in ("cpu", "memory", "network", "latency", "errors", "db-pool"):
+        covered = driver.execute_script(TITLE_UNDER_MODEBAR, f"overview-chart-{key}")
+        assert covered is False, f"the {key} chart's tool bar covers its title ({covered})"
     if SHOTS:
         driver.save_screenshot(str(Path(SHOTS) / "overview-phone.png"))
 
@@ -285,4 +317,167 @@ def test_phone_width_stacks_cards_without_overflow(overview: DashComposite) -> N
     assert not settings_link.is_displayed()
     dash_duo.find_element("#nav-toggler").click()
     until(settings_link.is_displayed, timeout=5, msg="the menu button did not open the menu")
+    assert dash_duo.get_logs() == []
+
+
+def is_shown(dash_duo: DashComposite, chart: str) -> bool:
+    """Whether the card of one Overview chart is displayed."""
+    return dash_duo.find_element(f"#overview-chart-{chart}").is_displayed()
+
+
+def test_panels_that_cannot_get_data_are_hidden_with_how_to_enable_them(
+    overview: DashComposite,
+) -> None:
+    dash_duo = overview
+    until(lambda: point_counts(dash_duo, "cpu"), timeout=10, msg="no CPU chart")
+    for chart in ("pg-connections", "pg-transactions", "pg-cache", "pg-locks"):
+        assert not is_shown(dash_duo, chart), f"{chart} shown without PostgreSQL"
+    for chart in ("redis-memory", "redis-ops", "redis-hits", "redis-clients"):
+        assert not is_shown(dash_duo, chart), f"{chart} shown without Redis"
+    # Pulseboard's own pool has data on SQLite too.
+    assert is_shown(dash_duo, "db-pool")
+    database = dash_duo.find_element("#overview-section-database .overview-enable").text
+    assert "PULSEBOARD_DATABASE_URL=postgresql+psycopg://" in database
+    assert "PULSEBOARD_MONITOR_POSTGRES" in database
+    redis = dash_duo.find_element("#overview-section-redis .overview-enable").text
+    assert "PULSEBOARD_REDIS_URL=redis://" in redis
+    assert dash_duo.find_elements("#overview-section-system .overview-enable") == []
+    assert dash_duo.get_logs() == []
+
+
+def test_chart_x_axes_span_the_chosen_range(overview: DashComposite) -> None:
+    dash_duo = overview
+    until(lambda: point_counts(dash_duo, "cpu"), timeout=10, msg="no CPU chart")
+    started = time.time()
+    for chart in CHARTS:
+        lo, hi = dash_duo.driver.execute_script(X_RANGE, f"#overview-chart-{chart}")
+        # The data is seconds old; the axis still starts an hour back.
+        assert abs(epoch(lo) - (started - RANGES["1h"])) < 120, f"{chart} starts at {lo}"
+        assert abs(epoch(hi) - started) < 120, f"{chart} ends at {hi}"
+    assert dash_duo.get_logs() == []
+
+
+def click(dash_duo: DashComposite, selector: str, opener: str | None = None) -> None:
+    """Click an element (or the ``opener`` of the dropdown holding it) scrolled into view."""
+    element = dash_duo.wait_for_element(selector)
+    if opener:
+        element = dash_duo.driver.execute_script(
+            "return arguments[0].closest('.dropdown').querySelector(arguments[1]);",
+            element,
+            opener,
+        )
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    until(element.is_displayed, timeout=5, msg=f"{selector} is not shown")
+    element.click()
+
+
+def header_cut(dash_duo: DashComposite) -> list[str]:
+    """The slowest-routes headers whose text does not fit its cell."""
+    return dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#overview-routes .ag-header-cell-text'))"
+        ".filter(function (el) { return el.scrollWidth > el.clientWidth; })"
+        ".map(function (el) { return el.textContent; });"
+    )
+
+
+def grid_routes(dash_duo: DashComposite) -> list[str]:
+    """The routes the slowest-routes grid shows, top to bottom."""
+    return dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll("
+        "'#overview-routes .ag-center-cols-container .ag-row'))"
+        ".sort(function (a, b) {"
+        " return a.getAttribute('row-index') - b.getAttribute('row-index'); })"
+        ".map(function (r) { return r.querySelector('[col-id=route]').textContent; });"
+    )
+
+
+def test_slowest_routes_hide_the_consoles_own_and_fit_their_header(
+    overview: DashComposite,
+) -> None:
+    dash_duo = overview
+    dash_duo.driver.refresh()  # the refresh callback shows the collected routes at once
+    until(lambda: grid_routes(dash_duo), timeout=20, msg="no slowest routes")
+    routes = grid_routes(dash_duo)
+    assert "/login" in routes
+    assert not [r for r in routes if r.startswith(("/_dash-", "/assets/"))], routes
+    assert header_cut(dash_duo) == []
+
+    click(dash_duo, "#overview-routes-console")
+    until(
+        lambda: any(r.startswith("/_dash-") for r in grid_routes(dash_duo)),
+        timeout=10,
+        msg="the switch did not add the console's routes",
+    )
+    assert header_cut(dash_duo) == []
+    assert dash_duo.get_logs() == []
+
+
+def test_the_slowest_routes_download_holds_the_rows_shown(overview: DashComposite) -> None:
+    dash_duo = overview
+    dash_duo.driver.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": dash_duo.download_path}
+    )
+    dash_duo.driver.refresh()
+    until(lambda: grid_routes(dash_duo), timeout=20, msg="no slowest routes")
+    shown = grid_routes(dash_duo)
+    menu = "#overview-routes-csv"
+    click(dash_duo, menu, opener="button")
+    click(dash_duo, menu)
+    folder = Path(dash_duo.download_path)
+    until(lambda: list(folder.glob("*.csv")), timeout=10, msg="no CSV downloaded")
+    (file,) = folder.glob("*.csv")
+    assert file.name.startswith("pulseboard-slowest-routes-all-hosts-")
+    lines = file.read_text().splitlines()
+    assert lines[0] == "route,method,p50,p95,p99,rate"
+    assert [line.split(",")[0] for line in lines[1:]] == shown
+    assert dash_duo.get_logs() == []
+
+
+def test_every_chart_links_its_download_with_its_range(overview: DashComposite) -> None:
+    dash_duo = overview
+    until(lambda: point_counts(dash_duo, "cpu"), timeout=10, msg="no CPU chart")
+    until(
+        lambda: dash_duo.find_element("#overview-download-cpu-csv").get_attribute("href"),
+        10,
+        msg="no download link",
+    )
+    for fmt in ("csv", "json"):
+        link = dash_duo.find_element(f"#overview-download-memory-{fmt}")
+        assert link.get_attribute("download") is not None
+        url = urlsplit(link.get_attribute("href"))
+        query = parse_qs(url.query)
+        assert url.path == "/api/v1/admin/monitoring/metrics/export"
+        assert query["name"] == ["system_memory_used_percent", "system_swap_used_percent"]
+        assert query["format"] == [fmt]
+        assert query["max_points"] == ["600"]
+        assert "host" not in query
+        span = float(query["to"][0]) - float(query["from"][0])
+        assert span == pytest.approx(RANGES["1h"])
+    assert dash_duo.get_logs() == []
+
+
+def test_a_custom_range_in_the_past_is_history_not_live(overview: DashComposite) -> None:
+    dash_duo = overview
+    dash_duo.wait_for_text_to_equal("#overview-live-status", "live", timeout=10)
+    start = dash_duo.find_element("#overview-from")
+    assert start.get_attribute("type") == "text"  # no local 12-hour picker
+    assert start.get_attribute("placeholder") == "YYYY-MM-DD HH:MM"
+    assert "UTC" in dash_duo.find_element("#overview-apply").find_element("xpath", "..").text
+    now = time.time()
+    start.send_keys(time.strftime("%Y-%m-%d %H:%M", time.gmtime(now - 7200)))
+    dash_duo.find_element("#overview-to").send_keys(
+        time.strftime("%Y-%m-%d %H:%M", time.gmtime(now - 3600))
+    )
+    dash_duo.find_element("#overview-apply").click()
+    until(lambda: " to " in text_of(dash_duo, "#overview-updated"), 10, msg="range not shown")
+    dash_duo.wait_for_text_to_equal("#overview-live-status", "history", timeout=5)
+    assert "bg-secondary" in dash_duo.find_element("#overview-live-status").get_attribute("class")
+    shown = text_of(dash_duo, "#overview-updated")
+    assert time.strftime("%Y-%m-%d %H:%M", time.gmtime(now - 7200)) in shown
+
+    dash_duo.find_element("label[for='_dbcprivate_radioitems_overview-range_input_1h']").click()
+    dash_duo.wait_for_text_to_equal("#overview-live-status", "live", timeout=10)
+    assert dash_duo.find_element("#overview-from").get_attribute("value") == ""
+    dash_duo.find_element("#overview-auto-refresh").click()
+    dash_duo.wait_for_text_to_equal("#overview-live-status", "paused", timeout=5)
     assert dash_duo.get_logs() == []

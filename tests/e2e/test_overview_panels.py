@@ -16,6 +16,10 @@ from tests.e2e.test_overview import POINT_COUNTS, login
 
 pytestmark = pytest.mark.browser
 
+LEGEND = """
+const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+return gd.data.map(function (t) { return [t.name, t.visible === true ? true : t.visible]; });
+"""
 X_RANGE = """
 const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
 if (!gd || !gd.data || !gd.data.length) { return null; }
@@ -86,6 +90,19 @@ def test_application_database_and_redis_panels_show_live_values(panels: DashComp
         msg="no slowest routes",
     )
     assert routes is not None
+    # Everything is configured: no section asks to enable anything.
+    assert dash_duo.find_elements(".overview-enable") == []
+
+    # Limits far above use are named in the legend, not drawn over the data.
+    rt = dash_duo.app.server.extensions["pulseboard"]
+    names = dash_duo.driver.execute_script(LEGEND, "#overview-chart-pg-connections")
+    (max_connections,) = rt.metrics.latest(names=["pg_max_connections"])
+    assert [f"max {max_connections.value:g}", "legendonly"] in names, names
+    max_memory = rt.metrics.latest(names=["redis_memory_max_bytes"])[0].value
+    names = dash_duo.driver.execute_script(LEGEND, "#overview-chart-redis-memory")
+    if max_memory == 0:
+        assert ["max unlimited", "legendonly"] in names, names
+    assert not any(name == "max 0 B" for name, _ in names)
     assert dash_duo.get_logs() == []
 
 
@@ -176,6 +193,14 @@ def test_host_selector_appears_with_a_second_host_and_filters(panels: DashCompos
         ),
         10,
         msg="the CPU chart did not switch to db-2",
+    )
+    # Its download asks for that host too.
+    until(
+        lambda: (
+            "host=db-2" in dash_duo.find_element("#overview-download-cpu-csv").get_attribute("href")
+        ),
+        10,
+        msg="the download link does not follow the host",
     )
     assert dash_duo.get_logs() == []
 
