@@ -481,3 +481,28 @@ def test_a_custom_range_in_the_past_is_history_not_live(overview: DashComposite)
     dash_duo.find_element("#overview-auto-refresh").click()
     dash_duo.wait_for_text_to_equal("#overview-live-status", "paused", timeout=5)
     assert dash_duo.get_logs() == []
+
+
+EXTEND_AFTER = """
+const gd = document.querySelector('#overview-chart-cpu .js-plotly-plot');
+const figure = {data: gd.data, layout: gd.layout};
+const trace = gd.data[0];
+const last = Date.parse(trace.x[trace.x.length - 1].replace(' ', 'T') + 'Z') / 1000;
+const sample = trace.meta.split('|');
+const message = {type: 'metrics', ts: last + arguments[0], samples: [
+  {host: sample[0], name: sample[1], labels: JSON.parse(sample[2]), value: 42}]};
+const out = window.dash_clientside.pulseboard.extendCharts(message, null, true, figure);
+return [out[0][0].x[0], out[0][0].y[0], gd.layout.meta.gap];
+"""
+
+
+def test_live_points_bridge_a_pause_and_break_after_an_outage(overview: DashComposite) -> None:
+    dash_duo = overview
+    until(lambda: point_counts(dash_duo, "cpu"), timeout=10, msg="no CPU chart")
+    xs, ys, gap = dash_duo.driver.execute_script(EXTEND_AFTER, 2)
+    assert ys == [42] and len(xs) == 1
+    xs, ys, gap = dash_duo.driver.execute_script(EXTEND_AFTER, 10 * 3600)
+    assert ys == [None, 42], "an outage must break the line"
+    assert epoch(xs[0]) < epoch(xs[1])
+    assert gap > 2
+    assert dash_duo.get_logs() == []
