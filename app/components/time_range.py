@@ -36,7 +36,7 @@ def custom_range(from_id: str, to_id: str, apply_id: str, seconds: bool = False)
     }
     return dbc.InputGroup(
         [
-            dbc.InputGroupText("From"),
+            dbc.InputGroupText("From", className="range-from"),
             dbc.Input(id=from_id, **inputs),
             dbc.InputGroupText("to"),
             dbc.Input(id=to_id, **inputs),
