@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
+from app.services.downloads import CONTENT_TYPES, Table, file_name
 from app.services.health import HEALTH_STATUS, check_health
 from app.services.metrics import field_catalogue
 from app.services.timerange import parse_input_time
@@ -378,16 +375,12 @@ def routes_download(rows: object, fmt: str, host: str | None, now: float) -> dic
     """The slowest-routes rows as shown, as ``dcc.Download`` data: a CSV or JSON file
     named for what and when; only the table's columns and plain values are kept."""
     kept = [
-        {f: row.get(f) for f in ROUTE_FIELDS if isinstance(row.get(f), str | int | float)}
+        {f: row.get(f) if isinstance(row.get(f), str | int | float) else None for f in ROUTE_FIELDS}
         for row in (rows if isinstance(rows, list) else [])
         if isinstance(row, dict)
     ]
-    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = f"pulseboard-slowest-routes-{host or 'all-hosts'}-{stamp}.{fmt}"
-    if fmt == "json":
-        return {"filename": name, "content": json.dumps(kept, indent=1), "type": "application/json"}
-    out = io.StringIO()
-    writer = csv.DictWriter(out, ROUTE_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(kept)
-    return {"filename": name, "content": out.getvalue(), "type": "text/csv"}
+    return {
+        "filename": file_name(f"slowest-routes-{host or 'all-hosts'}", now, now, fmt),
+        "content": b"".join(Table(fmt, ROUTE_FIELDS, kept)).decode(),
+        "type": CONTENT_TYPES[fmt],
+    }

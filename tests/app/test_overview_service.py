@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app.services import overview
+from app.services.downloads import utc_iso
 from storage.metrics import Sample
 
 METRICS = "/api/v1/admin/monitoring/metrics"
@@ -143,6 +144,24 @@ def test_a_chart_download_link_asks_for_exactly_what_the_chart_plots(app, accoun
     assert [s["points"] for s in answer["series"]] == [[list(p) for p in s.points] for s in plotted]
     assert {s["labels"]["interface"] for s in answer["series"]} == {"eth0", "lo"}
 
+    # And the link itself downloads those very points.
+    response = reader.get(href)
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    assert response.get_json() == [
+        {
+            "name": s.name,
+            "host": s.host,
+            "labels": s.labels,
+            "ts": utc_iso(ts),
+            "avg": avg,
+            "min": low,
+            "max": high,
+        }
+        for s in plotted
+        for ts, avg, low, high in s.points
+    ]
+
 
 def test_a_chart_download_link_of_all_hosts_names_none():
     query = parse_qs(urlsplit(overview.export_href(SPECS["cpu"], 1.5, 2.5, None, "csv")).query)
@@ -160,7 +179,9 @@ SHOWN_ROWS = [
 def test_the_routes_download_holds_the_rows_shown_and_names_what_and_when(fmt):
     stamp = 1_764_583_200.0  # 2025-12-01 10:00:00 UTC
     file = overview.routes_download(SHOWN_ROWS, fmt, "web-1", stamp)
-    assert file["filename"] == f"pulseboard-slowest-routes-web-1-20251201T100000Z.{fmt}"
+    assert file["filename"] == (
+        f"pulseboard-slowest-routes-web-1-20251201T100000Z-20251201T100000Z.{fmt}"
+    )
     if fmt == "json":
         rows = json.loads(file["content"])
     else:
@@ -173,5 +194,7 @@ def test_the_routes_download_holds_the_rows_shown_and_names_what_and_when(fmt):
 
 def test_the_routes_download_refuses_what_is_not_a_row():
     file = overview.routes_download([{"route": {"x": 1}, "method": "GET"}, "junk"], "json", None, 0)
-    assert json.loads(file["content"]) == [{"method": "GET"}]
+    assert json.loads(file["content"]) == [
+        {"route": None, "method": "GET", "p50": None, "p95": None, "p99": None, "rate": None}
+    ]
     assert "all-hosts" in file["filename"]
