@@ -4,6 +4,10 @@
 in ``dropped``. A daemon thread writes batches with ``LogStore.write``. Records logged by
 that thread itself are ignored (no recursion), and a database that is away costs retries
 and counted drops, never an exception in the caller.
+
+Analysts read these records, so the values bound to a failed SQL statement (passwords,
+tokens, whatever the caller sent) are cut out of the message and the traceback: the
+statement and the traceback stay.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -25,9 +30,17 @@ BATCH_SIZE = 500
 FLUSH_INTERVAL = 0.5
 WRITE_ATTEMPTS = 3
 _STOP = object()
+SQL_PARAMETERS = re.compile(r"^\[(?:SQL )?parameters: .*\]$", re.MULTILINE)
+"""The line SQLAlchemy adds to a statement's error with the values bound to it."""
+PARAMETERS_HIDDEN = "[SQL parameters hidden]"
 QUIET_LOGGERS = {"werkzeug": logging.WARNING}
 """Loggers whose records below the given level are not stored: werkzeug's INFO lines are the
 access log (one per request, ingest included), which request metrics already count."""
+
+
+def without_sql_parameters(text: str) -> str:
+    """``text`` with the bound values of any SQLAlchemy statement error in it left out."""
+    return SQL_PARAMETERS.sub(PARAMETERS_HIDDEN, text)
 
 
 def level_name(levelno: int) -> str:
@@ -119,9 +132,11 @@ class LogStoreHandler(logging.Handler):
     def _entry(self, record: logging.LogRecord) -> LogEntry:
         attrs: dict = {"logger": record.name, "thread": record.threadName}
         if record.exc_info and record.exc_info[0] is not None:
-            attrs["exc_info"] = self._formatter.formatException(record.exc_info)
+            attrs["exc_info"] = without_sql_parameters(
+                self._formatter.formatException(record.exc_info)
+            )
         elif record.exc_text:
-            attrs["exc_info"] = record.exc_text
+            attrs["exc_info"] = without_sql_parameters(record.exc_text)
         if record.stack_info:
             attrs["stack_info"] = record.stack_info
         return LogEntry(
@@ -129,7 +144,7 @@ class LogStoreHandler(logging.Handler):
             level=level_name(record.levelno),
             source=SOURCE,
             host=self.host,
-            message=record.getMessage(),
+            message=without_sql_parameters(record.getMessage()),
             attrs=attrs,
         )
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import create_app
 from app.log_handler import LogStoreHandler
@@ -77,6 +78,26 @@ def test_the_apps_logs_land_in_the_store(app):
         and "RuntimeError: boom" in failed["attrs"]["exc_info"]
     )
     assert rt.log_handler.dropped == 0
+
+
+def test_a_failed_statement_is_stored_without_the_values_bound_to_it(app):
+    rt = runtime_of(app)
+    marker, secret = uuid.uuid4().hex, f"hunter2-{uuid.uuid4().hex}"
+    log = logging.getLogger("pulseboard.test")
+    try:
+        with rt.engine.connect() as conn:
+            conn.execute(
+                text("SELECT id FROM users WHERE name = :name AND no_such_column = 1"),
+                {"name": secret},
+            )
+    except SQLAlchemyError as exc:
+        log.exception("query failed %s: %s", marker, exc)
+    [row] = wait_until(lambda: own_rows(rt.engine, marker), 3)
+    stored = row["message"] + row["attrs"]["exc_info"]
+    assert secret not in stored
+    assert "Traceback" in row["attrs"]["exc_info"]
+    assert "no_such_column = 1]" in row["attrs"]["exc_info"]  # the statement is kept
+    assert "[SQL parameters hidden]" in row["message"]
 
 
 def test_a_full_queue_drops_and_counts_without_blocking(database_url, logger):
