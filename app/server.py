@@ -2,9 +2,50 @@
 
 from __future__ import annotations
 
-from gunicorn.app.base import BaseApplication
+import json
 
+from gunicorn import util
+from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
+from gunicorn.workers.gthread import ThreadWorker
+from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
+from werkzeug.http import HTTP_STATUS_CODES
+
+from app.api.errors import from_http_exception
 from app.settings import Settings
+
+TOO_LARGE = (
+    (LimitRequestLine, RequestURITooLarge),
+    (LimitRequestHeaders, RequestHeaderFieldsTooLarge),
+)
+"""Gunicorn's refusals of a request it would not read, and the HTTP errors they are."""
+
+
+class PulseboardWorker(ThreadWorker):
+    """Gunicorn's threaded worker, answering 414 and 431 in the API's JSON error shape.
+
+    Gunicorn refuses a request line or headers past its limits before the app sees the
+    request, and would answer with an HTML page.
+    """
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        """Answer a request line or headers that are too large with a JSON error."""
+        refusal = next((http for limit, http in TOO_LARGE if isinstance(exc, limit)), None)
+        if refusal is None:
+            super().handle_error(req, client, addr, exc)
+            return
+        self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
+        error = from_http_exception(refusal())
+        body = json.dumps(error.body()).encode()
+        head = (
+            f"HTTP/1.1 {error.status} {HTTP_STATUS_CODES[error.status]}\r\n"
+            "Connection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            util.write_nonblock(client, head.encode("latin-1") + body)
+        except OSError:
+            self.log.debug("Failed to send error message.")
 
 
 class PulseboardServer(BaseApplication):
@@ -15,7 +56,7 @@ class PulseboardServer(BaseApplication):
         self.options = {
             "bind": f"{host}:{port}",
             "workers": 1,
-            "worker_class": "gthread",
+            "worker_class": PulseboardWorker,
             "threads": threads,
             # WebSockets hold a thread for as long as they are open; no request timeout.
             "timeout": 0,

@@ -7,9 +7,9 @@ import logging
 from html import escape
 
 from dash.exceptions import DependencyException
-from flask import Flask, Response, jsonify, make_response, request
+from flask import Flask, Response, current_app, jsonify, make_response, request
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.services import (
     Conflict,
@@ -108,6 +108,38 @@ def from_service_error(exc: ServiceError) -> ApiError:
     return ApiError(status, code, exc.message, exc.fields, headers)
 
 
+def from_http_exception(exc: HTTPException) -> ApiError:
+    """The JSON error for one of werkzeug's (or the HTTP server's) HTTP errors."""
+    return ApiError(
+        exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name
+    )
+
+
+def api_route_methods(app: Flask, path: str) -> set[str]:
+    """The methods routes answer at ``path``, leaving out Dash's page catch-all."""
+    adapter = app.url_map.bind_to_environ(request.environ)
+    methods: set[str] = set()
+    for method in {m for rule in app.url_map.iter_rules() for m in rule.methods or ()}:
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:  # no route, another method, or a redirect: nothing here
+            continue
+        if rule.endpoint != DASH_CATCH_ALL:
+            methods |= rule.methods or set()
+    return methods
+
+
+def _not_here():
+    """404 for an API path no route has, 405 with ``Allow`` for one that has other methods."""
+    methods = api_route_methods(current_app, request.path)
+    if not methods:
+        error = ApiError(404, "not_found", f"No such endpoint: {request.path[:200]}")
+    else:
+        error = from_http_exception(MethodNotAllowed())
+        error.headers["Allow"] = ", ".join(sorted(methods))
+    return jsonify(error.body()), error.status, error.headers
+
+
 def database_unavailable() -> ApiError:
     """The answer to any request the database could not serve."""
     return from_service_error(Unavailable(DATABASE_DOWN, DATABASE_RETRY_AFTER))
@@ -150,11 +182,17 @@ def install(app: Flask) -> None:
     while the database is unreachable, every request it fails answers 503 with Retry-After."""
 
     @app.before_request
-    def _unknown_api_path():
-        # Dash's page catch-all would answer any path with its index page.
-        if request.path.startswith("/api/") and request.endpoint == DASH_CATCH_ALL:
-            body = ApiError(404, "not_found", f"No such endpoint: {request.path[:200]}").body()
-            return jsonify(body), 404
+    def _api_routing():
+        # Dash's page catch-all would answer a GET to any path with its index page, and
+        # Flask's automatic OPTIONS would list the catch-all's methods in ``Allow``.
+        if not request.path.startswith("/api/"):
+            return None
+        if request.endpoint == DASH_CATCH_ALL:
+            return _not_here()
+        rule = request.url_rule
+        if request.method == "OPTIONS" and rule is not None and rule.provide_automatic_options:
+            methods = api_route_methods(current_app, request.path)
+            return "", 200, {"Allow": ", ".join(sorted(methods))}
         return None
 
     @app.errorhandler(ApiError)
@@ -169,10 +207,11 @@ def install(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         if not request.path.startswith("/api/"):
             return exc
-        body = ApiError(
-            exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name
-        ).body()
-        return jsonify(body), exc.code
+        if isinstance(exc, MethodNotAllowed):
+            # Dash's catch-all makes werkzeug see a GET route at every path.
+            return _not_here()
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify(from_http_exception(exc).body()), exc.code, headers
 
     @app.errorhandler(DependencyException)
     def _unknown_bundle(exc: DependencyException):
