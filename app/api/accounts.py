@@ -11,6 +11,7 @@ from app.api.models import (
     AuditPage,
     AuditQuery,
     PasswordChange,
+    RowId,
     TokenCreate,
     TokenCreated,
     TokenList,
@@ -75,7 +76,7 @@ def create_user():
     response=UserOut,
     errors=(400, 401, 403, 404, 409, 413, 415),
 )
-def update_user(user_id: int):
+def update_user(user_id: RowId):
     """Change role, disable/enable, or reset the password."""
     body = parse_body(UserUpdate)
     if body.role is None and body.disabled is None and body.password is None:
@@ -123,7 +124,7 @@ def change_password():
     status=201,
     errors=(400, 401, 403, 404, 413, 415),
 )
-def create_token(user_id: int):
+def create_token(user_id: RowId):
     """A new token for a user: admins for anyone, analysts for themselves."""
     body = parse_body(TokenCreate)
     info, value = _call(service.create_token, runtime(), _actor(), user_id, body.name)
@@ -141,8 +142,8 @@ def list_tokens():
 
 @bp.delete("/tokens/<int:token_id>")
 @roles(*READERS)
-@operation("Revoke an API token; effective at once", errors=(401, 403, 404, 409), status=204)
-def revoke_token(token_id: int):
+@operation("Revoke an API token; effective at once", errors=(400, 401, 403, 404, 409), status=204)
+def revoke_token(token_id: RowId):
     """Revoke a token: admins any, analysts their own."""
     _call(service.revoke_token, runtime(), _actor(), token_id)
     return "", 204

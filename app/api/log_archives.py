@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, send_file
 
 from app.api.errors import ApiError
-from app.api.models import LogArchiveList
+from app.api.models import ArchiveName, LogArchiveList
 from app.api.spec import operation
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
@@ -33,7 +33,7 @@ def list_archives():
 @bp.get("/<path:name>")
 @roles(*READERS)
 @operation("Download one log archive (application/gzip attachment)", errors=(400, 401, 403, 404))
-def download_archive(name: str):
+def download_archive(name: ArchiveName):
     """The archive's bytes as they are on disk; audited."""
     path = service.download(
         runtime(), name, actor=current_account().name, remote_addr=request.remote_addr

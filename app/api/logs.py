@@ -10,11 +10,11 @@ from pydantic import ValidationError
 from app.api.errors import ApiError, from_validation_error
 from app.api.models import (
     IngestAccepted,
+    LogBatch,
     LogCount,
     LogExportRequest,
     LogHistogram,
     LogPage,
-    LogRecordIn,
     LogSearchQuery,
 )
 from app.api.spec import MAX_BODY, operation, parse_body, parse_query
@@ -32,7 +32,7 @@ bp = Blueprint("logs", __name__, url_prefix="/api/v1")
 @operation(
     "Ingest log records: NDJSON (application/x-ndjson, one record a line) or a JSON array "
     "(application/json) of these records, optionally Content-Encoding: gzip; all or nothing",
-    body=LogRecordIn,
+    body=LogBatch,
     response=IngestAccepted,
     errors=(400, 401, 403, 413, 415, 429, 503),
 )

@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
-from app.services.timerange import parse_timestamp
+from app.services.accounts import TOKEN_NAME
+from app.services.timerange import EARLIEST, LATEST, parse_timestamp
+from storage.logquery import LEVEL_ALIASES, LEVELS
+
+ID_MAX = 2**31 - 1
+"""The largest user or token id (their columns are PostgreSQL integers)."""
+BIG_ID_MAX = 2**63 - 1
+"""The largest audit entry or log record id (bigint columns)."""
+
+RowId = Annotated[int, Field(ge=1, le=ID_MAX)]
+"""The id of a user or a token."""
+
+ISO_TIME_PATTERN = (
+    r"^(197[1-9]|19[89][0-9]|20[0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]0[0-9]:[0-5][0-9])?)?$"
+)
+"""The ISO 8601 times the document promises (the parser takes more), 1971 to 2099
+whatever the offset, so that each is inside the range ``parse_timestamp`` accepts."""
 
 Timestamp = Annotated[
     float,
     BeforeValidator(parse_timestamp),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": EARLIEST, "maximum": LATEST},
+                {"type": "string", "pattern": ISO_TIME_PATTERN},
+            ]
+        }
+    ),
     Field(description="ISO 8601 time (UTC unless an offset is given) or epoch seconds"),
 ]
+
+LOG_CURSOR_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,6})?:[1-9][0-9]{0,17}$"
+"""A keyset cursor as the log search hands it out: epoch seconds, a colon, a record id."""
 
 
 def no_nul(value: str) -> str:
@@ -22,7 +58,34 @@ def no_nul(value: str) -> str:
     return value
 
 
-ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
+NoNulText = Annotated[
+    str, AfterValidator(no_nul), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+]
+"""Text without NUL characters (the document says so too)."""
+
+NOT_BLANK = r"\S"
+"""Pattern of text holding something besides whitespace."""
+
+ShortText = Annotated[NoNulText, Field(min_length=1, max_length=200)]
+
+LEVEL_NAMES = [*LEVELS, *LEVEL_ALIASES]
+LevelName = Annotated[ShortText, WithJsonSchema({"type": "string", "enum": LEVEL_NAMES})]
+"""A log level (or an alias of one); checked by the log services, in any letter case."""
+
+
+def log_cursor(value: str) -> str:
+    """Refuse what is not a cursor the log search hands out, before it reaches a query."""
+    if not re.fullmatch(LOG_CURSOR_PATTERN, value):
+        raise ValueError("not a cursor from this API")
+    return value
+
+
+LogCursor = Annotated[
+    str,
+    AfterValidator(log_cursor),
+    WithJsonSchema({"type": "string", "pattern": LOG_CURSOR_PATTERN}),
+    Field(description="next_cursor of a page"),
+]
 
 
 class MetricsQuery(BaseModel):
@@ -149,14 +212,25 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=8, max_length=1024)
 
 
+def _without_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
 class UserUpdate(BaseModel):
     """Body of PATCH /api/v1/admin/users/{id}: any of role, disabled, password."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    role: Role | None = None
-    disabled: bool | None = None
-    password: str | None = Field(None, min_length=8, max_length=1024)
+    # Each field given must have a value: a missing one stays as it is.
+    role: Role = Field(None, validate_default=False, json_schema_extra=_without_default)
+    disabled: bool = Field(None, validate_default=False, json_schema_extra=_without_default)
+    password: str = Field(
+        None,
+        min_length=8,
+        max_length=1024,
+        validate_default=False,
+        json_schema_extra=_without_default,
+    )
 
 
 class PasswordChange(BaseModel):
@@ -173,7 +247,12 @@ class TokenCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="What the token is for")
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"pattern": TOKEN_NAME.pattern},
+        description="What the token is for: letters, digits, spaces or _ . @ : / -",
+    )
 
 
 class TokenOut(BaseModel):
@@ -209,7 +288,9 @@ class AuditQuery(BaseModel):
     action: ShortText | None = Field(None, description="An action, or a prefix ending in '.'")
     from_: Timestamp | None = Field(None, alias="from")
     to: Timestamp | None = None
-    cursor: int | None = Field(None, ge=1, description="next_cursor of the previous page")
+    cursor: int | None = Field(
+        None, ge=1, le=BIG_ID_MAX, description="next_cursor of the previous page"
+    )
     limit: int = Field(100, ge=1, le=1000)
 
 
@@ -232,6 +313,10 @@ class AuditPage(BaseModel):
     next_cursor: int | None
 
 
+NameText = Annotated[str, Field(max_length=200, json_schema_extra={"pattern": NOT_BLANK})]
+"""A source or host name of an ingested record: not blank, at most 200 characters."""
+
+
 class LogRecordIn(BaseModel):
     """One record of POST /api/v1/logs (a line of NDJSON, or an item of a JSON array)."""
 
@@ -240,13 +325,17 @@ class LogRecordIn(BaseModel):
         description="ISO 8601 or epoch seconds; default now; within the log retention "
         "and at most 10 minutes ahead",
     )
-    level: str = Field(
+    level: LevelName | None = Field(
         "info", description="debug, info, warning, error, critical (or warn, err, fatal, crit)"
     )
     message: str = Field(description="The text; the store keeps the first 64 KiB")
-    source: str = Field("api", max_length=200)
-    host: str | None = Field(None, max_length=200, description="Default: the caller's address")
+    source: NameText | None = Field("api")
+    host: NameText | None = Field(None, description="Default: the caller's address")
     attrs: dict | None = Field(None, description="Any JSON object")
+
+
+LogBatch = Annotated[list[LogRecordIn], Field(min_length=1)]
+"""The records of one POST /api/v1/logs, as a JSON array."""
 
 
 class IngestAccepted(BaseModel):
@@ -263,13 +352,13 @@ class LogSearchQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    q: str = Field("", max_length=2000, description="Query language, e.g. level>=warning api")
-    level: ShortText | None = Field(None, description="Minimum level")
+    q: NoNulText = Field("", max_length=2000, description="Query language, e.g. level>=warning api")
+    level: LevelName | None = Field(None, description="Minimum level")
     source: ShortText | None = None
     host: ShortText | None = None
     from_: Timestamp | None = Field(None, alias="from")
     to: Timestamp | None = None
-    cursor: str | None = Field(None, max_length=100, description="next_cursor of a page")
+    cursor: LogCursor | None = None
     limit: int = Field(100, ge=1, le=1000)
     buckets: int = Field(60, ge=1, le=500, description="Histogram buckets")
 
@@ -305,10 +394,8 @@ class LogExportRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    q: Annotated[str, AfterValidator(no_nul)] = Field(
-        "", max_length=2000, description="Query language, e.g. level>=warning api"
-    )
-    level: ShortText | None = Field(None, description="Minimum level")
+    q: NoNulText = Field("", max_length=2000, description="Query language, e.g. level>=warning api")
+    level: LevelName | None = Field(None, description="Minimum level")
     source: ShortText | None = None
     host: ShortText | None = None
     from_: Timestamp | None = Field(None, alias="from", description="Start (default: no limit)")
@@ -318,6 +405,19 @@ class LogExportRequest(BaseModel):
 
 
 # -- log archives ---------------------------------------------------------------------------
+
+
+ArchiveName = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^logs-[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+            r"(\.[1-9][0-9]{0,3})?\.ndjson\.gz$",
+        }
+    ),
+]
+"""An archive's file name, as the document describes it (the archive service checks it)."""
 
 
 class LogArchiveOut(BaseModel):
