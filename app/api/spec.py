@@ -170,7 +170,7 @@ def openapi_document(app: Flask) -> dict:
                         "description": "OK",
                         "content": {"application/json": {"schema": schema_of(op.response)}}
                         if op.response is not None
-                        else {media: {"schema": {"type": "string"}} for media in op.files},
+                        else {media: {"schema": _file_schema(media)} for media in op.files},
                     },
                     **{
                         str(code): {
@@ -219,6 +219,13 @@ def openapi_document(app: Flask) -> dict:
         },
         "security": [{"bearer": []}, {"session": []}],
     }
+
+
+def _file_schema(media_type: str) -> dict:
+    """What a downloaded file holds: JSON downloads are one array of rows, others text."""
+    if media_type.split(";")[0].strip() == "application/json":
+        return {"type": "array", "items": {"type": "object"}}
+    return {"type": "string"}
 
 
 def _parameters(model: type[BaseModel], schema_of: Callable[[Any], dict]) -> list[dict]:

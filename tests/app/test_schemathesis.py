@@ -28,13 +28,16 @@ MAX_EXAMPLES = 25
 
 QUERY = r"q: .*\(at character \d+\)"
 RANGE = r"from: must be earlier than 'to'.*"
+UNKNOWN_METRIC = r"name: unknown metric: .*"
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
     "GET /api/v1/admin/logs/count": [QUERY, RANGE],
     "POST /api/v1/admin/logs/export": [QUERY, RANGE],
     "GET /api/v1/admin/audit": [RANGE],
-    "GET /api/v1/admin/monitoring/metrics": [r"name: unknown metric: .*", RANGE],
+    "GET /api/v1/admin/audit/export": [RANGE],
+    "GET /api/v1/admin/monitoring/metrics": [UNKNOWN_METRIC, RANGE],
+    "GET /api/v1/admin/monitoring/metrics/export": [UNKNOWN_METRIC, RANGE],
     "POST /api/v1/admin/me/password": [r"current_password: is not your current password"],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
