@@ -366,7 +366,9 @@ def click(dash_duo: DashComposite, selector: str, opener: str | None = None) -> 
             element,
             opener,
         )
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
+    )
     until(element.is_displayed, timeout=5, msg=f"{selector} is not shown")
     element.click()
 
