@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.models import MetricsQuery, ShortText, Timestamp
 from app.api.spec import operation, parse_query
+from app.api.streams import attachment
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
 from app.services import exports
-from app.services.downloads import CONTENT_TYPES, Download
+from app.services.downloads import CONTENT_TYPES
 
 bp = Blueprint("downloads", __name__, url_prefix="/api/v1/admin")
 
@@ -53,7 +54,7 @@ class AuditExportQuery(BaseModel):
 def export_metrics():
     """Stream the series as an attachment named after the metrics and the range."""
     params = parse_query(MetricsExportQuery)
-    return _attachment(
+    return attachment(
         exports.series_export(
             runtime(),
             params.name,
@@ -79,7 +80,7 @@ def export_metrics():
 def export_audit():
     """Stream the matching audit entries, with no page limit, as an attachment."""
     params = parse_query(AuditExportQuery)
-    return _attachment(
+    return attachment(
         exports.audit_export(
             runtime(),
             by=params.actor,
@@ -91,12 +92,4 @@ def export_audit():
             remote_addr=request.remote_addr,
             now=time.time(),
         )
-    )
-
-
-def _attachment(download: Download) -> Response:
-    return Response(
-        stream_with_context(download.chunks),
-        content_type=download.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )

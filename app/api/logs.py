@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, jsonify, request
 from pydantic import ValidationError
 
 from app.api.errors import ApiError, from_validation_error
@@ -18,7 +18,7 @@ from app.api.models import (
     LogSearchQuery,
 )
 from app.api.spec import MAX_BODY, operation, parse_body, parse_query
-from app.api.streams import started
+from app.api.streams import attachment
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
 from app.services import ingest as service
@@ -126,11 +126,7 @@ def export_logs():
         remote_addr=request.remote_addr,
         now=time.time(),
     )
-    return Response(
-        stream_with_context(started(download.chunks)),
-        content_type=download.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
-    )
+    return attachment(download)
 
 
 def _export_request() -> LogExportRequest:

@@ -7,7 +7,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Iterator
 
+from flask import Response, stream_with_context
+
+from app.services.downloads import Download
+
 log = logging.getLogger(__name__)
+
+
+def attachment(download: Download) -> Response:
+    """``download`` streamed as a file the browser saves under its name."""
+    return Response(
+        stream_with_context(started(download.chunks)),
+        content_type=download.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
+    )
 
 
 def started(chunks: Generator[bytes, None, None]) -> Iterator[bytes]:

@@ -134,6 +134,29 @@ def audited(
     return _audit_end(rt, action, body, rows, actor, remote_addr, details)
 
 
+def table_download(
+    rt: Runtime,
+    action: str,
+    filename: str,
+    table: Table,
+    *,
+    actor: str,
+    remote_addr: str | None,
+    details: dict,
+) -> Download:
+    """``table`` as a download named ``filename``, audited as ``action`` (see ``audited``)."""
+    body = audited(
+        rt,
+        action,
+        iter(table),
+        lambda: table.rows,
+        actor=actor,
+        remote_addr=remote_addr,
+        details=details,
+    )
+    return Download(filename, CONTENT_TYPES[table.fmt], body)
+
+
 def _audit_end(
     rt: Runtime,
     action: str,

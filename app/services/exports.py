@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from app.runtime import Runtime
 from app.services import metrics
-from app.services.downloads import CONTENT_TYPES, Download, Table, audited, file_name, utc_iso
+from app.services.downloads import Download, Table, file_name, table_download, utc_iso
 from app.services.timerange import check_range
 
 SERIES_COLUMNS = ("name", "host", "labels", "ts", "avg", "min", "max")
@@ -60,18 +60,8 @@ def series_export(
         "format": fmt,
         "file": filename,
     }
-    return Download(
-        filename,
-        CONTENT_TYPES[fmt],
-        audited(
-            rt,
-            "metrics.export",
-            iter(table),
-            lambda: table.rows,
-            actor=actor,
-            remote_addr=remote_addr,
-            details=details,
-        ),
+    return table_download(
+        rt, "metrics.export", filename, table, actor=actor, remote_addr=remote_addr, details=details
     )
 
 
@@ -101,18 +91,8 @@ def audit_export(
         "format": fmt,
         "file": filename,
     }
-    return Download(
-        filename,
-        CONTENT_TYPES[fmt],
-        audited(
-            rt,
-            "audit.export",
-            iter(table),
-            lambda: table.rows,
-            actor=actor,
-            remote_addr=remote_addr,
-            details=details,
-        ),
+    return table_download(
+        rt, "audit.export", filename, table, actor=actor, remote_addr=remote_addr, details=details
     )
 
 
