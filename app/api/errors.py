@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from html import escape
 
+import dash
 from dash.exceptions import DependencyException
 from flask import Flask, Response, current_app, jsonify, make_response, request
 from pydantic import ValidationError
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 DASH_CATCH_ALL = "/<path:path>"
 """The endpoint Dash registers for its pages: every path no other route claims."""
+NOT_FOUND_PAGE = "/404"
+"""The page Dash draws for an address no page has."""
 JSON_PATHS = ("/api/", "/_")
 """Paths called by programs (the API, WebSockets, Dash's own ``/_…`` routes) and
 ``/metrics``: they get JSON errors, people get pages."""
@@ -194,6 +197,16 @@ def install(app: Flask) -> None:
             methods = api_route_methods(current_app, request.path)
             return "", 200, {"Allow": ", ".join(sorted(methods))}
         return None
+
+    @app.after_request
+    def _unknown_page(response: Response) -> Response:
+        # Dash answers every address with its index page, which then draws the console's
+        # not-found page; the status should say the same to browsers, crawlers and checks.
+        if request.endpoint == DASH_CATCH_ALL and response.status_code == 200:
+            pages = {page["path"] for page in dash.page_registry.values()}
+            if (request.path.rstrip("/") or "/") not in pages - {NOT_FOUND_PAGE}:
+                response.status_code = 404
+        return response
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from dash.testing.composite import DashComposite
 
+from tests.app import auth_helpers
 from tests.e2e.test_overview import login
 
 pytestmark = pytest.mark.browser
@@ -36,4 +37,15 @@ def test_an_unknown_address_shows_the_consoles_not_found_page(
     ]
     links[1].click()
     dash_duo.wait_for_element("#logs-page", timeout=10)
-    assert dash_duo.get_logs() == []
+    # The one entry: the browser noting the address's own 404 status.
+    status_note = f"{dash_duo.server.url}/no/such/page - Failed to load resource: the server "
+    status_note += "responded with a status of 404 (NOT FOUND)"
+    assert [e["message"] for e in dash_duo.get_logs()] == [status_note]
+
+
+def test_an_unknown_address_answers_404_and_the_pages_200(make_app) -> None:
+    client = auth_helpers.login(make_app(), "admin")
+    assert client.get("/no/such/page").status_code == 404
+    assert client.get("/404").status_code == 404
+    for page in ("/", "/logs", "/logs/", "/settings"):
+        assert client.get(page).status_code == 200, page
