@@ -18,8 +18,9 @@ from storage.thresholds import THRESHOLDS
 
 CHART_POINTS = 600  # about one point per horizontal pixel of a half-width chart
 METRICS_EXPORT = "/api/v1/admin/monitoring/metrics/export"
-CONSOLE_ROUTE_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/assets/")
-"""Routes that serve the console itself rather than the API or its pages."""
+CONSOLE_ROUTE_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon", "/assets/", "/<path:path>")
+"""Routes that serve the console itself rather than the API or its pages (the last is
+Dash's catch-all, which serves every page's index and names no route of its own)."""
 ROUTE_FIELDS = ("route", "method", "p50", "p95", "p99", "rate")
 
 
