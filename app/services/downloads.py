@@ -131,7 +131,25 @@ def audited(
     ``action.end`` (rows sent, completed or not) when it ends; the first entry is written
     at once, before a byte is sent."""
     rt.accounts.audit(action, actor=actor, remote_addr=remote_addr, details=details)
-    return _audit_end(rt, action, body, rows, actor, remote_addr, details)
+
+    def passed_through() -> Iterator[bytes]:
+        completed = False
+        try:
+            yield from body
+            completed = True
+        finally:
+            end = {**details, "rows": rows(), "completed": completed}
+            try:
+                rt.accounts.audit(
+                    f"{action}.end", actor=actor, remote_addr=remote_addr, details=end
+                )
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                # Whatever stopped the download (or nothing) is what the caller must hear about.
+                log.error("%s.end by %s not audited, the database is away: %s", action, actor, end)
+
+    return passed_through()
 
 
 def table_download(
@@ -155,27 +173,3 @@ def table_download(
         details=details,
     )
     return Download(filename, CONTENT_TYPES[table.fmt], body)
-
-
-def _audit_end(
-    rt: Runtime,
-    action: str,
-    body: Iterator[bytes],
-    rows: Callable[[], int],
-    actor: str,
-    remote_addr: str | None,
-    details: dict,
-) -> Iterator[bytes]:
-    completed = False
-    try:
-        yield from body
-        completed = True
-    finally:
-        end = {**details, "rows": rows(), "completed": completed}
-        try:
-            rt.accounts.audit(f"{action}.end", actor=actor, remote_addr=remote_addr, details=end)
-        except Exception as exc:
-            if not database_unreachable(exc):
-                raise
-            # Whatever stopped the download (or nothing) is what the caller must hear about.
-            log.error("%s.end by %s not audited, the database is away: %s", action, actor, end)
