@@ -87,6 +87,10 @@ class Settings:
     syslog_addr: str | None = None
     tail_files: tuple[str, ...] = ()
     start_scheduler: bool = True
+    external_url: str = "http://127.0.0.1:8050"
+    smtp_url: str | None = None
+    smtp_from: str | None = None
+    webhook_allow_private: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,6 +139,12 @@ class Settings:
             "monitor_redis": _list(env, "PULSEBOARD_MONITOR_REDIS"),
             "syslog_addr": _addr(env, "PULSEBOARD_SYSLOG_ADDR"),
             "tail_files": _list(env, "PULSEBOARD_TAIL_FILES"),
+            "external_url": (env.get("PULSEBOARD_EXTERNAL_URL") or "http://127.0.0.1:8050").rstrip(
+                "/"
+            ),
+            "smtp_url": env.get("PULSEBOARD_SMTP_URL") or None,
+            "smtp_from": env.get("PULSEBOARD_SMTP_FROM") or None,
+            "webhook_allow_private": _flag(env, "PULSEBOARD_WEBHOOK_ALLOW_PRIVATE"),
             "session_idle_minutes": _int(env, "PULSEBOARD_SESSION_IDLE_MINUTES", 480, 1, 7 * 1440),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.
