@@ -17,10 +17,13 @@ from collectors.scheduler import Scheduler
 from collectors.syslog import SyslogReceiver
 from collectors.tail import FileTailer
 from storage.accounts import AccountStore
+from storage.alerts import AlertStore
+from storage.channels import ChannelStore
 from storage.live import AUTH_CHANNEL, LiveBus
 from storage.login_throttle import LoginThrottle
 from storage.logs import LogStore
 from storage.metrics import MetricsStore
+from storage.outbox import OutboxStore
 
 if TYPE_CHECKING:
     from app.log_handler import LogStoreHandler
@@ -52,9 +55,15 @@ class Runtime:
     tail_hub: TailHub | None = None
     logins: LoginThrottle = field(init=False)
     """Counts failed logins in the database, so every process throttles alike."""
+    alerts: AlertStore = field(init=False)
+    channels: ChannelStore = field(init=False)
+    outbox: OutboxStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.logins = LoginThrottle(self.engine)
+        self.alerts = AlertStore(self.engine)
+        self.channels = ChannelStore(self.engine)
+        self.outbox = OutboxStore(self.engine)
 
     def auth_changed(self) -> None:
         """Tell every process that a token or user changed: cached token answers go."""

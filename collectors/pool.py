@@ -11,6 +11,11 @@ FIELDS: tuple[Field, ...] = (
     Field("pulseboard_db_pool_size", "connections", "Connections the pool keeps"),
     Field("pulseboard_db_pool_checked_out", "connections", "Connections in use"),
     Field("pulseboard_db_pool_overflow", "connections", "Connections beyond the pool size"),
+    Field(
+        "pulseboard_db_pool_used_ratio",
+        "ratio",
+        "Connections in use of the most the pool opens (size plus overflow)",
+    ),
 )
 
 
@@ -35,4 +40,11 @@ class PoolCollector:
             Sample(now, self.host, "pulseboard_db_pool_size", float(pool.size())),
             Sample(now, self.host, "pulseboard_db_pool_checked_out", float(pool.checkedout())),
             Sample(now, self.host, "pulseboard_db_pool_overflow", float(max(pool.overflow(), 0))),
+            Sample(
+                now,
+                self.host,
+                "pulseboard_db_pool_used_ratio",
+                # QueuePool keeps its overflow limit private; it is the pool's own setting.
+                pool.checkedout() / max(pool.size() + max(pool._max_overflow, 0), 1),
+            ),
         ]

@@ -36,6 +36,9 @@ LOGS_CHANNEL = "logs"
 """``{"type": "logs", "count": n}`` after every committed log write: wakes the live tails."""
 AUTH_CHANNEL = "auth"
 """``{"type": "auth-changed"}`` when a token or user changed: cached token answers go."""
+ALERTS_CHANNEL = "alerts"
+"""``{"type": "alert", "event", "alert": {...}}`` after every committed alert transition or
+human action (acknowledged, silenced, closed, …): the alerts stream and the console's toasts."""
 
 
 class Subscription:

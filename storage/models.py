@@ -186,3 +186,150 @@ class LoginCounter(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     trusted_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertRule(Base):
+    """An alert rule: its kind (metric or log), its query and thresholds (``spec``, JSON)
+    and the common settings every kind shares. Times are epoch seconds (UTC)."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[str] = mapped_column(Text, default="{}")
+    for_s: Mapped[float] = mapped_column(Float, default=0.0)
+    keep_firing_s: Mapped[float] = mapped_column(Float, default=0.0)
+    interval_s: Mapped[int] = mapped_column(Integer, default=60)
+    no_data: Mapped[str] = mapped_column(String(16), default="nodata")
+    on_error: Mapped[str] = mapped_column(String(16), default="error")
+    repeat_s: Mapped[int] = mapped_column(Integer, default=14400)
+    labels: Mapped[str] = mapped_column(Text, default="{}")
+    annotations: Mapped[str] = mapped_column(Text, default="{}")
+    channels: Mapped[str] = mapped_column(Text, default="[]")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    builtin: Mapped[str | None] = mapped_column(String(64))
+    """The key of a default rule (``cpu``, ``disk``, …), so the Overview finds its rule."""
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[float] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    evaluated_at: Mapped[float | None] = mapped_column(Float)
+
+
+class AlertInstance(Base):
+    """One alert: a rule and one label set (``fingerprint``), where its state machine
+    stands (``machine``, JSON) and the people's layer (acknowledgement, closing)."""
+
+    __tablename__ = "alert_instances"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "fingerprint", name="uq_alert_instances_key"),
+        Index("ix_alert_instances_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(Integer)
+    rule_name: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[str] = mapped_column(Text, default="{}")
+    state: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float)
+    active_at: Mapped[float | None] = mapped_column(Float)
+    fired_at: Mapped[float | None] = mapped_column(Float)
+    resolved_at: Mapped[float | None] = mapped_column(Float)
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    machine: Mapped[str] = mapped_column(Text, default="{}")
+    evaluated_at: Mapped[float | None] = mapped_column(Float)
+    notified_at: Mapped[float | None] = mapped_column(Float)
+    """When a firing notification was last queued: repeats count from it."""
+    lines: Mapped[str] = mapped_column(Text, default="[]")
+    ack_by: Mapped[str | None] = mapped_column(String(100))
+    ack_at: Mapped[float | None] = mapped_column(Float)
+    ack_until: Mapped[float | None] = mapped_column(Float)
+    ack_comment: Mapped[str | None] = mapped_column(Text)
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[float | None] = mapped_column(Float)
+
+
+class AlertHistory(Base):
+    """Append-only: every transition of an alert and every human action on it."""
+
+    __tablename__ = "alert_history"
+    __table_args__ = (
+        Index("ix_alert_history_instance_ts", "instance_id", "ts"),
+        Index("ix_alert_history_ts", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(Integer)
+    rule_id: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[float] = mapped_column(Float)
+    event: Mapped[str] = mapped_column(String(24))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str | None] = mapped_column(String(100))
+
+
+class NotificationChannel(Base):
+    """Where notifications go; ``config`` is JSON with its secret encrypted."""
+
+    __tablename__ = "notification_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    config: Mapped[str] = mapped_column(Text, default="{}")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class AlertSilence(Base):
+    """Label matchers that mute notifications between two times, or weekly (maintenance)."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    matchers: Mapped[str] = mapped_column(Text, default="{}")
+    starts_at: Mapped[float] = mapped_column(Float)
+    ends_at: Mapped[float] = mapped_column(Float)
+    weekly: Mapped[str | None] = mapped_column(Text)
+    """JSON ``{"days": [0-6, Monday first], "start": "HH:MM", "end": "HH:MM"}`` (UTC)."""
+    author: Mapped[str | None] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class NotificationOutbox(Base):
+    """A notification to send, written in the transaction of the change it tells of; its
+    attempts and the receiver's answers make it the delivery log too."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        Index("ix_notification_outbox_due", "status", "next_attempt_at"),
+        Index("ix_notification_outbox_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
+    group_key: Mapped[str] = mapped_column(String(300))
+    channel_id: Mapped[int] = mapped_column(Integer)
+    rule_id: Mapped[int] = mapped_column(Integer)
+    instance_id: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    last_code: Mapped[int | None] = mapped_column(Integer)
+    last_answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float)
+    batch: Mapped[str | None] = mapped_column(String(64))
+    """The send that carried it: rows grouped into one notification share it."""

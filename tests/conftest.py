@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,14 +13,16 @@ from pathlib import Path
 import pytest
 import redis
 from selenium.webdriver.chrome.options import Options
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.auth import hash_password
 from app.settings import Settings
 from storage.db import make_engine, upgrade
+from storage.default_rules import default_rule_rows
 from storage.live import InProcessBus, RedisBus
+from storage.models import AlertRule
 from tests.services import (
     ThrowawayPostgres,
     ThrowawayRedis,
@@ -39,6 +42,12 @@ TABLES = (
     "audit_log",
     "users",
     "login_counters",
+    "alert_rules",
+    "alert_instances",
+    "alert_history",
+    "notification_channels",
+    "alert_silences",
+    "notification_outbox",
 )
 
 
@@ -88,10 +97,12 @@ def pg_url() -> Iterator[str]:
 
 
 def truncate_tables(url: str) -> None:
-    """Empty every Pulseboard table of the session database at ``url``."""
+    """Empty every Pulseboard table of the session database at ``url``, leaving it as a
+    fresh migration does (with the default alert rules)."""
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(insert(AlertRule), default_rule_rows(time.time()))
     engine.dispose()
 
 

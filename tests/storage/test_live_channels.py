@@ -34,7 +34,13 @@ def channel_constants() -> dict[str, str]:
 def test_storage_live_defines_each_channel_once_with_a_distinct_name():
     channels = channel_constants()
 
-    assert set(channels) == {"METRICS_CHANNEL", "SCHEDULER_CHANNEL", "LOGS_CHANNEL", "AUTH_CHANNEL"}
+    assert set(channels) == {
+        "METRICS_CHANNEL",
+        "SCHEDULER_CHANNEL",
+        "LOGS_CHANNEL",
+        "AUTH_CHANNEL",
+        "ALERTS_CHANNEL",
+    }
     assert len(set(channels.values())) == len(channels)
 
 

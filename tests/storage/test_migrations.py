@@ -27,6 +27,17 @@ ADDED_AFTER_0001 = {
     ("add_table", "login_counters"),
     ("add_index", "ix_login_counters_expires_at"),
     ("add_table", "leader_terms"),
+    ("add_table", "alert_rules"),
+    ("add_table", "alert_instances"),
+    ("add_index", "ix_alert_instances_state"),
+    ("add_table", "alert_history"),
+    ("add_index", "ix_alert_history_instance_ts"),
+    ("add_index", "ix_alert_history_ts"),
+    ("add_table", "notification_channels"),
+    ("add_table", "alert_silences"),
+    ("add_table", "notification_outbox"),
+    ("add_index", "ix_notification_outbox_due"),
+    ("add_index", "ix_notification_outbox_created"),
 }
 """What migrations after 0001 add, as Alembic names it when comparing a 0001 database."""
 LATER_TABLES = {name for kind, name in ADDED_AFTER_0001 if kind == "add_table"}
