@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.alerting.rules import MAX_DURATION, LabelName, LabelValue, RuleBody
+from app.alerting.rules import MAX_DURATION, LabelValue, RuleBody, label_map
 from app.alerting.silences import WeeklyWindow
 from app.api.models import BIG_ID_MAX, NoNulText, RowId, Timestamp
 from storage.outbox import STATUSES
@@ -140,7 +140,7 @@ class CommentBody(_Body):
 class AlertSilenceBody(_Body):
     """Body of POST /api/v1/admin/alerts/{id}/silence: mute this alert for a while."""
 
-    duration: int = Field(3600, ge=60, le=MAX_DURATION, description="Seconds from now")
+    duration: float = Field(3600, ge=60, le=MAX_DURATION, description="Seconds from now")
     comment: Comment = ""
 
 
@@ -222,13 +222,13 @@ class PreviewOut(BaseModel):
 
 # -- silences ------------------------------------------------------------------------------
 
-MatcherName = Annotated[LabelName, Field(description="alertname (the rule's name) or a label")]
-
 
 class SilenceBody(_Body):
     """Body of POST /api/v1/admin/alerts/silences."""
 
-    matchers: Annotated[dict[MatcherName, LabelValue], Field(min_length=1, max_length=30)]
+    matchers: label_map(LabelValue, 30, min_items=1) = Field(
+        description="alertname (the rule's name) or a label, and the value it must have"
+    )
     starts_at: Timestamp | None = Field(None, description="Default: now")
     ends_at: Timestamp
     comment: Comment = ""
