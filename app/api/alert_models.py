@@ -267,6 +267,65 @@ class SilencesQuery(_Query):
     )
 
 
+# -- channels ------------------------------------------------------------------------------
+
+ChannelKind = Literal[
+    "webhook", "slack", "dingtalk", "feishu", "wecom", "email", "alertmanager", "apprise"
+]
+ReceiverUrl = Annotated[NoNulText, Field(min_length=1, max_length=2000)]
+
+
+class ChannelBody(_Body):
+    """Body of POST /api/v1/admin/alerts/channels and PUT …/channels/{id} (on PUT a
+    ``url`` or ``secret`` left out keeps the saved one)."""
+
+    name: Annotated[NoNulText, Field(min_length=1, max_length=200, pattern=r"\S")]
+    kind: ChannelKind
+    enabled: bool = True
+    url: ReceiverUrl | None = Field(
+        None, description="The receiver (an Apprise URL for apprise); not for email"
+    )
+    secret: Annotated[NoNulText, Field(max_length=500)] | None = Field(
+        None, description="Webhook HMAC key, DingTalk or Feishu signing secret"
+    )
+    to: Annotated[list[Annotated[NoNulText, Field(max_length=320)]], Field(max_length=50)] = Field(
+        default_factory=list, description="email: the recipients"
+    )
+    at_mobiles: Annotated[
+        list[Annotated[NoNulText, Field(max_length=40)]], Field(max_length=50)
+    ] = Field(default_factory=list, description="dingtalk: phone numbers to @")
+
+
+class ChannelOut(BaseModel):
+    """A channel as every read shows it: ``secret`` and any token in ``url`` masked."""
+
+    id: int
+    name: str
+    kind: ChannelKind
+    enabled: bool
+    url: str | None = None
+    secret: str | None = None
+    to: list[str] | None = None
+    at_mobiles: list[str] | None = None
+    created_by: str | None
+    created_at: IsoTime | None
+    updated_at: IsoTime | None
+
+
+class ChannelList(BaseModel):
+    """Every channel, by name."""
+
+    items: list[ChannelOut]
+
+
+class ChannelTestOut(BaseModel):
+    """What the receiver answered to a sample notification."""
+
+    ok: bool
+    status: int | None = Field(description="Its HTTP (or SMTP) status code")
+    answer: str = Field(description="The first bytes of its reply")
+
+
 # -- deliveries and export -----------------------------------------------------------------
 
 
