@@ -200,6 +200,42 @@ class LogStore:
             plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}", sql.params).scalar_one()
         return max(int(plan[0]["Plan"]["Plan Rows"]), exact_limit), False
 
+    def group_counts(
+        self,
+        query: Query,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] = (),
+        step: float | None = None,
+    ) -> dict[tuple, int]:
+        """How many records match within [start, end) per group: keys are the values of
+        ``group_by`` (``host``, ``source`` or ``attrs.<name>``, None where missing), led
+        with ``step`` by the epoch start of each ``step``-second bucket."""
+        columns = [self._group_column(name).label(f"g{i}") for i, name in enumerate(group_by)]
+        if step is not None:
+            columns.insert(0, self._bucket(start.timestamp(), step).label("b"))
+        stmt = self.matching(select(*columns, func.count()), query, start, end)
+        if columns:
+            stmt = stmt.group_by(*(c.name for c in columns))
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        if step is None:
+            return {tuple(row[:-1]): row[-1] for row in rows}
+        base = start.timestamp()
+        return {(base + int(row[0]) * step, *row[1:-1]): row[-1] for row in rows}
+
+    def _group_column(self, name: str):
+        if name.startswith("attrs."):
+            return self._attr_text(name.removeprefix("attrs.").split("."))
+        return {"host": LogRow.host, "source": LogRow.source}[name]
+
+    def _bucket(self, base: float, step: float):
+        """The 0-based ``step``-second bucket of a record's time from ``base``."""
+        if self.dialect == "postgresql":
+            return func.floor((func.extract("epoch", LogRow.ts) - base) / step)
+        # Whole seconds: julianday() arithmetic lands a hair below bucket edges.
+        return cast((cast(func.strftime("%s", LogRow.ts), Integer) - base) / step, Integer)
+
     def latest_id(self) -> int:
         """The highest record id (0 when empty)."""
         with self.engine.connect() as conn:
@@ -213,16 +249,7 @@ class LogStore:
         span = max((end - start).total_seconds(), 1.0)
         step = max(1.0, math.ceil(span / max(buckets, 1)))
         base = start.timestamp()
-        if self.dialect == "postgresql":
-            epoch = func.extract("epoch", LogRow.ts)
-        else:
-            # Whole seconds: julianday() arithmetic lands a hair below bucket edges.
-            epoch = cast(func.strftime("%s", LogRow.ts), Integer)
-        bucket = (
-            func.floor((epoch - base) / step)
-            if self.dialect == "postgresql"
-            else cast((epoch - base) / step, Integer)
-        )
+        bucket = self._bucket(base, step)
         stmt = (
             self.matching(select(bucket.label("b"), LogRow.level, func.count()), query, start, end)
             .group_by("b", LogRow.level)

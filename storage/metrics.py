@@ -67,6 +67,18 @@ class SeriesData:
     points: list[tuple[float, float, float, float]]
 
 
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """A series' raw samples in a window: how many, their sum, extremes and the last."""
+
+    count: int
+    sum: float
+    min: float
+    max: float
+    last_ts: float
+    last: float
+
+
 def labels_key(labels: Mapping[str, str]) -> str:
     """Canonical JSON for a label set, so equal sets compare equal in SQL."""
     if not labels:
@@ -290,6 +302,54 @@ class MetricsStore:
             if row[0] in points
         ]
         return sorted(result, key=lambda d: (d.name, d.host, labels_key(d.labels)))
+
+    def series_of(self, name: str) -> list[tuple[int, str, dict[str, str]]]:
+        """Every series of metric ``name``: its id, host and labels."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(MetricSeries.id, MetricSeries.host, MetricSeries.labels).where(
+                    MetricSeries.name == name
+                )
+            ).all()
+        return [(sid, host, json.loads(labels)) for sid, host, labels in rows]
+
+    def window(self, series_ids: Sequence[int], start: float, end: float) -> dict[int, WindowStats]:
+        """Count, sum, minimum, maximum and the last value of each series' raw samples in
+        (start, end], in one statement (a series without samples there is left out)."""
+        if not series_ids:
+            return {}
+        sql = text(
+            "SELECT a.series_id, a.c, a.s, a.lo, a.hi, a.t, m.value FROM ("
+            "SELECT series_id, COUNT(*) AS c, SUM(value) AS s, MIN(value) AS lo, "
+            "MAX(value) AS hi, MAX(ts) AS t FROM metric_samples "
+            "WHERE series_id IN :ids AND ts > :start AND ts <= :end GROUP BY series_id) a "
+            "JOIN metric_samples m ON m.series_id = a.series_id AND m.ts = a.t"
+        ).bindparams(bindparam("ids", expanding=True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(sql, {"ids": list(series_ids), "start": start, "end": end})
+            return {
+                sid: WindowStats(count, total, low, high, ts, last)
+                for sid, count, total, low, high, ts, last in rows
+            }
+
+    def points(
+        self, series_ids: Sequence[int], start: float, end: float
+    ) -> dict[int, list[tuple[float, float]]]:
+        """Each series' raw samples in (start, end], oldest first (for rates and
+        percentiles, which need every value)."""
+        if not series_ids:
+            return {}
+        sql = text(
+            "SELECT series_id, ts, value FROM metric_samples WHERE series_id IN :ids "
+            "AND ts > :start AND ts <= :end ORDER BY series_id, ts"
+        ).bindparams(bindparam("ids", expanding=True))
+        out: dict[int, list[tuple[float, float]]] = {}
+        with self.engine.connect() as conn:
+            for sid, ts, value in conn.execute(
+                sql, {"ids": list(series_ids), "start": start, "end": end}
+            ):
+                out.setdefault(sid, []).append((ts, value))
+        return out
 
     @functools.lru_cache(maxsize=16)  # noqa: B019  (a handful of shapes; the store lives long)
     def _range_statements(

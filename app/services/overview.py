@@ -237,6 +237,42 @@ def _redis_card(rt: Runtime, component: dict) -> Card:
     return _component_card("redis", component, "live bus connected")
 
 
+@dataclass(frozen=True, slots=True)
+class RuleLevels:
+    """What the enabled default alert rules say of one host."""
+
+    rules: frozenset[str]
+    """Keys of the enabled default rules (``cpu``, ``memory``, ``disk``, …)."""
+    firing: dict[tuple[str, str], str]
+    """Severity by (rule key, canonical labels without ``host``) of firing alerts."""
+
+    def level(self, key: str, labels: str, fallback: str) -> str:
+        """``ok``, ``warning`` or ``critical`` as rule ``key`` has it for ``labels``;
+        ``fallback`` when there is no such rule (deleted or disabled)."""
+        if key not in self.rules:
+            return fallback
+        return self.firing.get((key, labels), "ok")
+
+
+def rule_levels(rt: Runtime, host: str) -> RuleLevels:
+    """The default rules' view of ``host``: the severity of each firing (or recovering)
+    alert; every other label set of an enabled default rule is ok."""
+    try:
+        rules = {r.id: r.builtin for r in rt.alerts.list_rules() if r.builtin and r.enabled}
+        instances = rt.alerts.open_instances()
+    except SQLAlchemyError:
+        return RuleLevels(frozenset(), {})  # the database card already says why
+    firing: dict[tuple[str, str], str] = {}
+    for instance in instances:
+        key = rules.get(instance.rule_id)
+        if key is None or instance.labels.get("host") != host:
+            continue
+        if instance.state in ("firing", "recovering") and instance.severity:
+            rest = {k: v for k, v in instance.labels.items() if k != "host"}
+            firing[(key, labels_key(rest))] = instance.severity
+    return RuleLevels(frozenset(k for k in rules.values() if k), firing)
+
+
 def health_cards(rt: Runtime, now: float) -> list[Card]:
     """Cards for the database, Redis, scheduler, CPU, memory, disk and uptime."""
     health = check_health(rt, now)["components"]
@@ -254,11 +290,14 @@ def health_cards(rt: Runtime, now: float) -> list[Card]:
         values = []  # the database card already says why
     latest = {(v.name, labels_key(v.labels)): v.value for v in values}
 
+    levels = rule_levels(rt, rt.settings.hostname)
+
     def percent_card(key: str, name: str, labels: str, detail: str) -> Card:
         value = latest.get((name, labels))
         if value is None:
             return Card(key, NO_VALUE, "no data yet", "unknown")
-        return Card(key, f"{value:.1f}%", detail, HEALTH_STATUS[THRESHOLDS[name].level(value)])
+        level = levels.level(key, labels, THRESHOLDS[name].level(value))
+        return Card(key, f"{value:.1f}%", detail, HEALTH_STATUS[level])
 
     cores = latest.get(("system_cpu_count", "{}"))
     used = latest.get(("system_memory_used_bytes", "{}"))

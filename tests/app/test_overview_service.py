@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from app.alerting.evaluate import evaluate_rule
+from app.alerting.rules import from_record
 from app.services import overview
 from app.services.downloads import utc_iso
 from storage.metrics import Sample
@@ -202,3 +204,24 @@ def test_the_routes_download_refuses_what_is_not_a_row():
         {"route": None, "method": "GET", "p50": None, "p95": None, "p99": None, "rate": None}
     ]
     assert "all-hosts" in file["filename"]
+
+
+def test_the_cpu_card_takes_its_colour_from_the_default_rule_state(app):
+    rt = runtime(app)
+    host = rt.settings.hostname
+    now = time.time()
+    rt.metrics.write(
+        [Sample(now - 290 + i * 10, host, "system_cpu_usage_percent", 97.0) for i in range(29)]
+    )
+    # Above the critical threshold, but the rule is still pending ("for" 120 s).
+    (cpu_rule,) = [r for r in rt.alerts.list_rules() if r.builtin == "cpu"]
+    rule = from_record(cpu_rule)
+    evaluate_rule(rule, rt.alerts, rt.metrics, rt.logs, now, lambda *a: [])
+    assert card(rt, "cpu").status == overview.HEALTH_STATUS["ok"]
+    evaluate_rule(rule, rt.alerts, rt.metrics, rt.logs, now + 121, lambda *a: [])
+    assert card(rt, "cpu").status == overview.HEALTH_STATUS["critical"]
+    # Without its rule the card falls back to the threshold it was made from.
+    rt.alerts.delete_rule(cpu_rule.id, [])
+    assert card(rt, "cpu").status == overview.HEALTH_STATUS["critical"]
+    rt.metrics.write([Sample(now + 1, host, "system_cpu_usage_percent", 85.0)])
+    assert card(rt, "cpu").status == overview.HEALTH_STATUS["warning"]

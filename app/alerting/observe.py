@@ -1,0 +1,185 @@
+"""What a rule sees at one moment: one evaluation result per label group, read from the
+metrics store (a reducer over each series' window) or the log store (an aggregate of the
+records a query matches)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.alerting.engine import Result
+from app.alerting.rules import Rule
+from storage.logquery import Query, Term
+from storage.logs import LogStore
+from storage.metrics import MetricsStore, WindowStats, labels_key
+
+LINES_KEPT = 5
+"""Matching log lines a log rule's alert carries into its notification."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One label group's result, with the matching lines of a log rule."""
+
+    labels: dict[str, str]
+    result: Result
+    lines: tuple[dict, ...] = ()
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """A stable short id of a label set (the instance key within its rule)."""
+    return hashlib.sha256(labels_key(labels).encode()).hexdigest()[:16]
+
+
+def observe(
+    rule: Rule,
+    metrics: MetricsStore,
+    logs: LogStore,
+    now: float,
+    known: Iterable[Mapping[str, str]] = (),
+) -> dict[str, Observation]:
+    """Results by fingerprint at ``now``. ``known`` are the label sets of the rule's
+    existing instances: a log count reads 0 for a known group with no records."""
+    if rule.kind == "metric":
+        values = metric_values(rule, metrics, now - rule.window, now)
+    else:
+        values = log_values(rule, logs, now - rule.window, now, known)
+    if not values:
+        # Nothing at all in the window: the rule has no data (one instance, no labels).
+        return {fingerprint({}): Observation({}, Result())}
+    return {
+        fingerprint(labels): Observation(labels, Result(value))
+        for labels, value in ((dict(key), value) for key, value in values.items())
+    }
+
+
+# -- metrics ----------------------------------------------------------------------------
+
+
+def _matches(matchers: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in matchers.items())
+
+
+def _group(group_by: tuple[str, ...], labels: Mapping[str, str]) -> tuple:
+    return tuple((k, labels[k]) for k in group_by if k in labels)
+
+
+def reduce_points(how: str, points: list[tuple[float, float]]) -> float | None:
+    """The value of ``how`` (``rate``, ``p95``, ``p99``) over one series' samples."""
+    if how == "rate":
+        if len(points) < 2:
+            return None
+        # A counter that went down was reset: count from zero again, as Prometheus does.
+        increase = sum(b if b < a else b - a for (_, a), (_, b) in itertools.pairwise(points))
+        return increase / (points[-1][0] - points[0][0])
+    values = [v for _, v in points]
+    if len(values) < 2:
+        return values[0] if values else None
+    # Linear between closest ranks ("inclusive"), as numpy and Prometheus's quantile do.
+    return statistics.quantiles(values, n=100, method="inclusive")[int(how[1:]) - 1]
+
+
+def reduce_stats(how: str, stats: WindowStats) -> float:
+    """The value of ``how`` (``avg``, ``min``, ``max``, ``sum``, ``last``) of a window."""
+    if how == "avg":
+        return stats.sum / stats.count
+    return {"min": stats.min, "max": stats.max, "sum": stats.sum, "last": stats.last}[how]
+
+
+def combine(how: str, values: list[float]) -> float:
+    """One group's value from its series' values: summed for ``sum``, the lowest for
+    ``min``, else the worst (highest)."""
+    if how == "sum":
+        return math.fsum(values)
+    return min(values) if how == "min" else max(values)
+
+
+def metric_values(
+    rule: Rule, metrics: MetricsStore, start: float, end: float
+) -> dict[tuple, float]:
+    """The reduced value of each label group over (start, end]."""
+    series = {
+        sid: {"host": host, **labels}
+        for sid, host, labels in metrics.series_of(rule.metric or "")
+        if _matches(rule.matchers or {}, {"host": host, **labels})
+    }
+    how = rule.reduce or "avg"
+    if how in ("rate", "p95", "p99"):
+        per_series = {
+            sid: reduce_points(how, pts)
+            for sid, pts in metrics.points(list(series), start, end).items()
+        }
+    else:
+        per_series = {
+            sid: reduce_stats(how, stats)
+            for sid, stats in metrics.window(list(series), start, end).items()
+        }
+    groups: dict[tuple, list[float]] = {}
+    for sid, value in per_series.items():
+        if value is not None:
+            groups.setdefault(_group(rule.group_by, series[sid]), []).append(value)
+    return {key: combine(how, values) for key, values in groups.items()}
+
+
+# -- logs -------------------------------------------------------------------------------
+
+
+def _when(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def log_values(
+    rule: Rule,
+    logs: LogStore,
+    start: float,
+    end: float,
+    known: Iterable[Mapping[str, str]] = (),
+) -> dict[tuple, float]:
+    """The aggregate of each label group over [start, end)."""
+    query = rule.query or Query()
+    counts = _keyed(rule, logs.group_counts(query, _when(start), _when(end), rule.group_by))
+    if rule.aggregate == "ratio":
+        totals = _keyed(rule, logs.group_counts(Query(), _when(start), _when(end), rule.group_by))
+        return {key: counts.get(key, 0) / total for key, total in totals.items() if total}
+    for labels in known:
+        counts.setdefault(_group(rule.group_by, labels), 0)
+    if not rule.group_by:
+        counts.setdefault((), 0)
+    per = rule.window if rule.aggregate == "rate" else 1
+    return {key: count / per for key, count in counts.items()}
+
+
+def _keyed(rule: Rule, counts: dict[tuple, int]) -> dict[tuple, int]:
+    """Counts keyed like metric groups: ((label, value), …), leaving out missing values."""
+    out: dict[tuple, int] = {}
+    for values, count in counts.items():
+        key = tuple(
+            (k, str(v)) for k, v in zip(rule.group_by, values, strict=True) if v is not None
+        )
+        out[key] = out.get(key, 0) + count
+    return out
+
+
+def matching_lines(
+    rule: Rule, logs: LogStore, labels: Mapping[str, str], start: float, end: float
+) -> tuple[dict, ...]:
+    """The last few records of ``labels``' group that the rule's query matches, oldest
+    first, as notifications show them."""
+    terms = tuple(Term(k, ":", v) for k, v in labels.items())
+    query = Query((*(rule.query or Query()).terms, *terms))
+    page = logs.search(query, start=_when(start), end=_when(end), limit=LINES_KEPT)
+    return tuple(
+        {
+            "ts": r.ts.isoformat(),
+            "level": r.level,
+            "source": r.source,
+            "host": r.host,
+            "message": r.message,
+        }
+        for r in reversed(page.records)
+    )
