@@ -1,4 +1,4 @@
-"""WebSocket routes (flask-sock): the live metrics stream and the live log tail.
+"""WebSocket routes (flask-sock): the live metrics and alerts streams and the live log tail.
 
 Past the upgrade there is no HTTP status left to answer with: an error that ends a stream
 is sent as ``{"type": "error", "code", "message", "fields"?, "retry_after"?}`` (the codes
@@ -23,7 +23,7 @@ from app.log_tail import encode
 from app.runtime import runtime
 from app.services import FieldError
 from app.services.log_search import build_query
-from storage.live import METRICS_CHANNEL
+from storage.live import ALERTS_CHANNEL, METRICS_CHANNEL, Subscription
 from storage.logquery import Query
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,29 @@ def monitoring_stream(ws) -> None:
         latest = rt.bus.latest(METRICS_CHANNEL)
         if latest is not None:
             ws.send(json.dumps(latest))
+        _forward(ws, subscription)
+    finally:
+        subscription.close()
+
+
+@sock.route("/api/v1/admin/alerts/stream")
+@roles(*READERS)
+@reports_errors
+def alerts_stream(ws) -> None:
+    """Push every alert transition and human action as ``{"type": "alert", "event",
+    "alert"}`` (the alert as the alerts API shows it), with the same bounded queue and
+    ``dropped`` notices as the metrics stream."""
+    subscription = runtime().bus.subscribe(ALERTS_CHANNEL, maxsize=CLIENT_QUEUE)
+    try:
+        _forward(ws, subscription)
+    finally:
+        subscription.close()
+
+
+def _forward(ws, subscription: Subscription) -> None:
+    """Send each message of ``subscription`` while the client is connected, telling it
+    how many it lost when its queue overflowed."""
+    try:
         while ws.connected:
             message = subscription.get(timeout=1.0)
             dropped = subscription.take_dropped()
@@ -95,8 +118,6 @@ def monitoring_stream(ws) -> None:
                 ws.send(json.dumps(message))
     except ConnectionClosed:
         pass
-    finally:
-        subscription.close()
 
 
 BACKLOG_DEFAULT = 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -9,9 +10,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from app.runtime import Runtime
 from app.services.metrics import field_catalogue
+from storage.alerts import InstanceRecord
 from storage.live import METRICS_CHANNEL
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_NOT_IN_LABEL_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
 def latest_samples(rt: Runtime) -> list[dict]:
@@ -50,6 +53,7 @@ class _Exposition:
                 families[name] = family
             family.add_metric([sample["host"], *sample["labels"].values()], sample["value"])
         yield from families.values()
+        yield alerts_family(self.rt.alerts.open_instances())
         yield from self._own_health()
 
     def _own_health(self) -> Iterator[Metric]:
@@ -98,6 +102,28 @@ class _Exposition:
             runs.add_metric([name], job["runs"])
             errors.add_metric([name], job["errors"])
         yield from (duration, runs, errors)
+
+
+def label_name(name: str) -> str:
+    """``name`` as a valid Prometheus label name (``attrs.user`` becomes ``attrs_user``)."""
+    safe = _NOT_IN_LABEL_NAME.sub("_", name)
+    return "_" + safe if safe[:1].isdigit() else safe
+
+
+def alerts_family(instances: list[InstanceRecord]) -> Metric:
+    """``ALERTS{alertname, alertstate, severity, <labels>} 1`` for each open alert, as
+    Prometheus exports its own: ``alertstate`` is pending, or firing for every other open
+    state (recovering, NoData, Error)."""
+    family = Metric("ALERTS", "Open alerts: 1 per alert, pending or firing", "gauge")
+    for instance in instances:
+        labels = {label_name(k): str(v) for k, v in instance.labels.items()}
+        labels.update(
+            alertname=instance.rule_name,
+            alertstate="pending" if instance.state == "pending" else "firing",
+            severity=instance.severity or "",
+        )
+        family.add_sample("ALERTS", labels, 1.0)
+    return family
 
 
 def render(rt: Runtime) -> bytes:
