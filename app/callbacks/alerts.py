@@ -24,9 +24,8 @@ from app.components import alerts as parts
 from app.components.grid import AG_THEME_MODE
 from app.components.settings import feedback
 from app.runtime import runtime
-from app.services import ServiceError
+from app.services import ServiceError, alert_channels, alerts
 from app.services import alert_view as view
-from app.services import alerts
 from app.services.accounts import Actor
 
 ADMIN = ("admin",)
@@ -139,7 +138,9 @@ def _register_open(app: dash.Dash) -> None:
             return feedback(exc.message, ok=False), *[True] * len(ACTION_BUTTONS)
         [row] = view.alert_rows([alert], now)
         shown = parts.detail(
-            row, view.history_entry_rows(alert["history"]), view.delivery_rows(alert["notifications"])
+            row,
+            view.history_entry_rows(alert["history"]),
+            view.delivery_rows(alert["notifications"]),
         )
         return shown, *view.disabled_actions(alert)
 
@@ -262,7 +263,7 @@ def _register_rules(app: dash.Dash) -> None:
 
 def _register_editor(app: dash.Dash) -> None:
     app.clientside_callback(
-        "function (kind) { return kind === 'log' ? [{display: 'none'}, {}] : [{}, {display: 'none'}]; }",
+        dash.ClientsideFunction("pulseboardAlerts", "kindFields"),
         Output(ids.ALERTS_EDITOR_METRIC, "style"),
         Output(ids.ALERTS_EDITOR_LOG, "style"),
         Input({"type": ids.ALERTS_RULE_FIELD, "field": "kind"}, "value"),
@@ -301,7 +302,7 @@ def _register_editor(app: dash.Dash) -> None:
             [values[f] for f in fields],
             [None] * len(fields),
             parts.metric_options(rt.metrics.names()),
-            view.channel_options(alerts.list_channels(rt)),
+            view.channel_options(alert_channels.list_channels(rt)),
             None,
         )
 
@@ -387,7 +388,7 @@ def _register_channels(app: dash.Dash) -> None:
     )
     def load_channels(_grid, _changed):
         """Every channel, its secrets masked."""
-        return view.channel_rows(alerts.list_channels(runtime()))
+        return view.channel_rows(alert_channels.list_channels(runtime()))
 
     @callback(
         app,
@@ -452,13 +453,13 @@ def _register_channels(app: dash.Dash) -> None:
         selected = rows[0]["id"] if rows else None
         try:
             if dash.ctx.triggered_id == ids.ALERTS_CHANNEL_DELETE:
-                alerts.delete_channel(rt, actor, _selected(rows)["id"], now)
+                alert_channels.delete_channel(rt, actor, _selected(rows)["id"], now)
                 return feedback(f"Deleted channel {rows[0]['name']}.", ok=True), ""
             body = view.channel_body(*form, keep_url=selected is not None)
             if selected is None:
-                saved = alerts.create_channel(rt, actor, body, now)
+                saved = alert_channels.create_channel(rt, actor, body, now)
             else:
-                saved = alerts.replace_channel(rt, actor, selected, body, now)
+                saved = alert_channels.replace_channel(rt, actor, selected, body, now)
         except ServiceError as exc:
             return feedback(view.error_text(exc), ok=False), ""
         return feedback(f"Saved channel {saved['name']}.", ok=True), ""
@@ -475,7 +476,7 @@ def _register_channels(app: dash.Dash) -> None:
         """Send a sample notification through the selected channel; show the answer."""
         channel = _selected(rows)
         try:
-            answer = alerts.test_channel(runtime(), _actor(), channel["id"], time.time())
+            answer = alert_channels.test_channel(runtime(), _actor(), channel["id"], time.time())
         except ServiceError as exc:
             return feedback(view.error_text(exc), ok=False)
         return parts.channel_answer(answer)
