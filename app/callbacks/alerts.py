@@ -233,10 +233,9 @@ def _register_rules(app: dash.Dash) -> None:
         Input(ids.ALERTS_RULES_GRID, "id"),
         Input(ids.ALERTS_LIVE, "data"),
         Input(ids.ALERTS_RULES_FEEDBACK, "children"),
-        Input(ids.ALERTS_EDITOR_FEEDBACK, "children"),
         roles=READERS,
     )
-    def load_rules(_grid, _message, _deleted, _saved):
+    def load_rules(_grid, _message, _changed):
         """Every rule with a summary of its open alerts, and the history's rule choices."""
         rt = runtime()
         rules = alerts.list_rules(rt)
@@ -340,6 +339,7 @@ def _register_editor(app: dash.Dash) -> None:
         app,
         FIELD_ERRORS,
         Output(ids.ALERTS_EDITOR_FEEDBACK, "children", allow_duplicate=True),
+        Output(ids.ALERTS_RULES_FEEDBACK, "children", allow_duplicate=True),
         Output(ids.ALERTS_EDITOR, "style", allow_duplicate=True),
         Input(ids.ALERTS_RULE_SAVE, "n_clicks"),
         FIELD_VALUES,
@@ -348,7 +348,8 @@ def _register_editor(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def save(_n, values, rule_id):
-        """Create or replace the rule; each refused field's message shows beside it."""
+        """Create or replace the rule and close the editor; each refused field's message
+        shows beside it."""
         fields = _field_names()
         rt, actor, now = runtime(), _actor(), time.time()
         try:
@@ -359,9 +360,9 @@ def _register_editor(app: dash.Dash) -> None:
                 saved = alerts.replace_rule(rt, actor, rule_id, body, now)
         except (RuleError, ValidationError, ServiceError) as exc:
             failed = feedback("The rule was not saved: correct the marked fields.", ok=False)
-            return _errors(fields, exc), failed, dash.no_update
+            return _errors(fields, exc), failed, dash.no_update, dash.no_update
         done = feedback(view.saved_text(saved), ok=True)
-        return [None] * len(fields), done, HIDDEN
+        return [None] * len(fields), None, done, HIDDEN
 
 
 def _field_names() -> list[str]:

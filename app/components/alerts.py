@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from app import ids
 from app.components.downloads import download_menu
-from app.components.settings import field, grid, section
+from app.components.settings import SINGLE_ROW, field, section
 from app.services.alert_view import HISTORY_RANGES, HISTORY_STATES, SEVERITIES, WEEKDAYS
 
 CHANNEL_KINDS = (
@@ -88,6 +88,32 @@ SILENCE_COLUMNS = [
     {"field": "author", "headerName": "By"},
     {"field": "comment", "headerName": "Comment", "minWidth": 160},
 ]
+
+
+def grid(grid_id: str, columns: list[dict], *, height: int, selectable: bool = False) -> dag.AgGrid:
+    """A read-only grid keyed by row ``id``; ``selectable`` lets a click select one row.
+
+    Columns share the width by ``flex`` down to their ``minWidth`` (then the grid scrolls
+    sideways): sizing to fit would be asked of grids in hidden tabs, which have no width.
+    """
+    options: dict = {
+        "suppressCellFocus": not selectable,
+        "enableCellTextSelection": True,
+        "animateRows": False,
+        "tooltipShowDelay": 300,
+    }
+    if selectable:
+        options["rowSelection"] = SINGLE_ROW
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=columns,
+        rowData=[],
+        getRowId="params.data.id + ''",
+        defaultColDef={"sortable": True, "resizable": True, "minWidth": 90, "flex": 1},
+        dashGridOptions=options,
+        className="alerts-grid",
+        style={"height": f"{height}px"},
+    )
 
 
 def _options(values, blank: str | None = None) -> list[dict]:

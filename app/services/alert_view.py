@@ -27,6 +27,7 @@ HISTORY_STATES = ("open", "firing", "resolved", "all")
 SEVERITIES = ("critical", "warning")
 HISTORY_RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 PREVIEW_SPAN = 86400
+PREVIEW_NAME = "preview"
 SILENCE_HOUR = 3600
 HISTORY_ROWS = 500
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -517,8 +518,9 @@ def preview_figure(preview: Mapping, start: float, end: float) -> dict:
 
 def preview(rt: Runtime, body: dict, now: float) -> tuple[dict, str]:
     """The preview of the rule ``body`` over the last 24 h: its figure and summary (raises
-    ``ValidationError`` or ``RuleError`` naming the fields at fault)."""
-    rule = check(RuleBody.model_validate(body))
+    ``ValidationError`` or ``RuleError`` naming the fields at fault). A rule not named yet
+    previews all the same."""
+    rule = check(RuleBody.model_validate({**body, "name": body.get("name") or PREVIEW_NAME}))
     start = now - PREVIEW_SPAN
     result = evaluate.preview(rule, rt.metrics, rt.logs, start, now)
     return preview_figure(result, start, now), preview_summary(result)
@@ -527,7 +529,11 @@ def preview(rt: Runtime, body: dict, now: float) -> tuple[dict, str]:
 def preview_summary(preview: Mapping) -> str:
     """How many series the preview read and how often the rule would have fired."""
     series = len(preview.get("series", []))
-    fired = sum(1 for t in preview.get("transitions", []) if t.get("to") == "firing")
+    fired = sum(
+        1
+        for t in preview.get("transitions", [])
+        if t.get("to") == "firing" and t.get("from") != "firing"
+    )
     if not series:
         return "No data for this rule in the last 24 h."
     times = "once" if fired == 1 else f"{fired} times"

@@ -15,6 +15,7 @@ import dash
 import pytest
 from dash.testing.composite import DashComposite
 from dash.testing.wait import until
+from selenium.webdriver.support.select import Select
 
 from app.alerting.evaluate import evaluate_rule, item
 from app.alerting.rules import RuleBody, check, from_record, to_record
@@ -39,8 +40,8 @@ api.forEachNodeAfterFilterAndSort(function (node) { rows.push(node.data); });
 return rows;
 """
 SELECT_ROW = """
-const api = dash_ag_grid.getApi(arguments[0]);
-api.forEachNode(function (node) { if (node.data.id === arguments[1]) { node.setSelected(true); } });
+const api = dash_ag_grid.getApi(arguments[0]), id = arguments[1];
+api.forEachNode(function (node) { if (node.data.id === id) { node.setSelected(true); } });
 """
 FIGURE = """
 const gd = document.querySelector('#alerts-preview-graph .js-plotly-plot');
@@ -179,6 +180,7 @@ def create_rule_with_preview(dash_duo: DashComposite, host: str) -> None:
     dash_duo.wait_for_element("#alerts-editor-title")
     until(lambda: dash_duo.find_element("#alerts-editor").is_displayed(), WAIT)
     type_into(dash_duo, "metric", METRIC)
+    Select(field(dash_duo, "reduce")).select_by_value("max")
     type_into(dash_duo, "window", "600")
     type_into(dash_duo, "warning", "50")
     type_into(dash_duo, "critical", "90")
@@ -202,13 +204,13 @@ def create_rule_with_preview(dash_duo: DashComposite, host: str) -> None:
     type_into(dash_duo, "name", RULE)
     click(dash_duo, "#alerts-rule-save")
     until(lambda: not dash_duo.find_element("#alerts-editor").is_displayed(), WAIT)
-    assert f"Saved rule {RULE}." in feedback(dash_duo, "#alerts-editor-feedback")
+    assert f"Saved rule {RULE}." in feedback(dash_duo, "#alerts-rules-feedback")
     until(lambda: any(r["name"] == RULE for r in grid_data(dash_duo, "alerts-rules-grid")), WAIT)
 
 
 def stored_rule(app: dash.Dash) -> int:
     """The test's rule, stored directly; its id."""
-    body = RuleBody(name=RULE, kind="metric", metric=METRIC, reduce="avg", critical=90)
+    body = RuleBody(name=RULE, kind="metric", metric=METRIC, reduce="max", critical=90)
     return _runtime(app).alerts.create_rule(to_record(check(body)), "admin", time.time()).id
 
 
@@ -220,7 +222,7 @@ def test_rule_fires_is_acknowledged_silenced_and_a_channel_tested(
     assert dash_duo.find_element("#nav-alerts-badge").text == "0"
     create_rule_with_preview(dash_duo, rt.settings.hostname)
     rule = next(r for r in rt.alerts.list_rules() if r.name == RULE)
-    assert rule.spec["metric"] == METRIC and rule.spec["critical"] == 90
+    assert (rule.spec["metric"], rule.spec["reduce"], rule.spec["critical"]) == (METRIC, "max", 90)
 
     tab(dash_duo, "Open alerts")
     fire(alerts_app, rule.id)
