@@ -17,6 +17,15 @@
         const hidden = { display: "none" };
         return kind === "log" ? [hidden, {}] : [{}, hidden];
       },
+      // The selected alert's actions and detail belong to the open alerts and history.
+      alertPanel: function (tab) {
+        return tab === "open" || tab === "history" ? {} : { display: "none" };
+      },
+      // E-mail channels have recipients, every other kind a URL.
+      channelFields: function (kind) {
+        const hidden = { display: "none" };
+        return kind === "email" ? [hidden, {}] : [{}, hidden];
+      },
     },
   });
 
@@ -60,7 +69,7 @@
     const body = document.createElement("a");
     body.className = "toast-body d-block text-body text-decoration-none";
     body.href = "/alerts";
-    const value = alert.value === null || alert.value === undefined ? "" : " value " + Number(alert.value).toPrecision(4);
+    const value = alert.value === null || alert.value === undefined ? "" : " value " + String(Number(Number(alert.value).toPrecision(4)));
     body.textContent = "Firing: " + (labelsText(alert.labels) || "no labels") + value;
     item.append(header, body);
     box.appendChild(item);

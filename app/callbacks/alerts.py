@@ -71,6 +71,11 @@ def register(app: dash.Dash) -> None:
     _register_channels(app)
     _register_silences(app)
     app.clientside_callback(
+        dash.ClientsideFunction("pulseboardAlerts", "alertPanel"),
+        Output(ids.ALERTS_SELECTED_PANEL, "style"),
+        Input(ids.ALERTS_TABS, "active_tab"),
+    )
+    app.clientside_callback(
         AG_THEME_MODE,
         Output(ids.ALERTS_PAGE, "data-ag-theme-mode"),
         Input(ids.THEME_STORE, "data"),
@@ -380,6 +385,13 @@ def _errors(fields: list[str], exc: Exception) -> list[str | None]:
 
 
 def _register_channels(app: dash.Dash) -> None:
+    app.clientside_callback(
+        dash.ClientsideFunction("pulseboardAlerts", "channelFields"),
+        Output(ids.ALERTS_CHANNEL_URL_FIELD, "style"),
+        Output(ids.ALERTS_CHANNEL_TO_FIELD, "style"),
+        Input(ids.ALERTS_CHANNEL_KIND, "value"),
+    )
+
     @callback(
         app,
         Output(ids.ALERTS_CHANNELS_GRID, "rowData"),

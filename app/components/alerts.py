@@ -26,6 +26,7 @@ CHANNEL_KINDS = (
     "alertmanager",
     "apprise",
 )
+SEVERITY_BADGES = {"critical": "danger", "warning": "warning"}
 SEVERITY_CLASS = {
     "function": "'alert-severity alert-severity-' + (params.value || 'none')",
 }
@@ -189,7 +190,11 @@ def detail(alert: dict | None, history: list[dict] = (), notifications: list[dic
         [
             dbc.CardHeader(
                 [
-                    dbc.Badge(alert["severity"] or alert["state"], className="me-2 alert-badge"),
+                    dbc.Badge(
+                        alert["severity"] or alert["state"],
+                        color=SEVERITY_BADGES.get(alert["severity"], "secondary"),
+                        className="me-2",
+                    ),
                     html.Strong(alert["rule"]),
                     html.Span(f" {alert['labels']}", className="text-body-secondary small"),
                 ]
@@ -473,7 +478,12 @@ def channels_tab(admin: bool) -> html.Div:
                         ),
                         2,
                     ),
-                    _col(field("URL", _input(ids.ALERTS_CHANNEL_URL, maxLength=2000)), 4),
+                    dbc.Col(
+                        field("URL", _input(ids.ALERTS_CHANNEL_URL, maxLength=2000)),
+                        xs=12,
+                        md=4,
+                        id=ids.ALERTS_CHANNEL_URL_FIELD,
+                    ),
                     _col(
                         field(
                             "Secret (optional)",
@@ -481,12 +491,14 @@ def channels_tab(admin: bool) -> html.Div:
                         ),
                         3,
                     ),
-                    _col(
+                    dbc.Col(
                         field(
                             "E-mail recipients",
                             _input(ids.ALERTS_CHANNEL_TO, placeholder="ops@example.com, …"),
                         ),
-                        4,
+                        xs=12,
+                        md=4,
+                        id=ids.ALERTS_CHANNEL_TO_FIELD,
                     ),
                     _col(
                         dbc.Switch(id=ids.ALERTS_CHANNEL_ENABLED, label="Enabled", value=True),

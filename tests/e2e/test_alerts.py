@@ -197,6 +197,7 @@ def create_rule_with_preview(dash_duo: DashComposite, host: str) -> None:
     assert "fires critical" in figure["names"]
     assert sorted(figure["shapes"]) == [50, 90]
     assert "would have fired once" in feedback(dash_duo, "#alerts-preview-summary")
+    dash_duo.driver.save_screenshot(f"{SHOTS}-editor.png")
     # Saving without a name names the field beside it.
     click(dash_duo, "#alerts-rule-save")
     name_error = '[id*=\'"field":"name"\'][id*="alerts-rule-error"]'
@@ -253,6 +254,7 @@ def test_rule_fires_is_acknowledged_silenced_and_a_channel_tested(
     assert events[-2:] == ["acknowledged", "silenced"]
     history = dash_duo.find_element("#alerts-detail-history").text
     assert "acknowledged" in history and "silenced" in history
+    dash_duo.driver.save_screenshot(f"{SHOTS}-open.png")
 
     tab(dash_duo, "Channels")
     dash_duo.wait_for_element("#alerts-channel-name").send_keys("ops hook")
