@@ -91,6 +91,8 @@ class Settings:
     smtp_url: str | None = None
     smtp_from: str | None = None
     webhook_allow_private: bool = False
+    alert_group_wait: int = 30
+    alert_group_interval: int = 300
 
     @property
     def is_sqlite(self) -> bool:
@@ -145,6 +147,8 @@ class Settings:
             "smtp_url": env.get("PULSEBOARD_SMTP_URL") or None,
             "smtp_from": env.get("PULSEBOARD_SMTP_FROM") or None,
             "webhook_allow_private": _flag(env, "PULSEBOARD_WEBHOOK_ALLOW_PRIVATE"),
+            "alert_group_wait": _int(env, "PULSEBOARD_ALERT_GROUP_WAIT", 30, 0, 3600),
+            "alert_group_interval": _int(env, "PULSEBOARD_ALERT_GROUP_INTERVAL", 300, 0, 86400),
             "session_idle_minutes": _int(env, "PULSEBOARD_SESSION_IDLE_MINUTES", 480, 1, 7 * 1440),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.

@@ -53,7 +53,8 @@ def machine_of(record: InstanceRecord) -> Instance:
         kept["changes"] = tuple(kept["changes"])
     return Instance(
         state=record.state,  # type: ignore[arg-type]
-        severity=record.severity,  # type: ignore[arg-type]
+        # A resolved alert keeps its last severity for people; the machine holds none.
+        severity=None if record.state == "normal" else record.severity,  # type: ignore[arg-type]
         value=record.value,
         active_at=record.active_at,
         fired_at=record.fired_at,
@@ -70,7 +71,7 @@ def stored(record: InstanceRecord, instance: Instance, now: float) -> InstanceRe
     updated = replace(
         record,
         state=instance.state,
-        severity=instance.severity,
+        severity=instance.severity if instance.state != "normal" else record.severity,
         value=instance.value,
         active_at=instance.active_at,
         fired_at=instance.fired_at,
