@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storage.alerts import InstanceRecord, SilenceRecord
+from storage.alerts import SilenceRecord
 
 ALERTNAME = "alertname"
 """The matcher key that names the rule (the alert's name)."""
@@ -33,16 +33,6 @@ class WeeklyWindow(BaseModel):
     )
     start: str = Field(pattern=HHMM, description="HH:MM, UTC")
     end: str = Field(pattern=HHMM, description="HH:MM, UTC")
-
-
-def alert_labels(instance: InstanceRecord) -> dict[str, str]:
-    """The labels a silence matches an alert by: its own, ``alertname`` (the rule's name)
-    and, while it has one, ``severity``."""
-    labels = dict(instance.labels)
-    if instance.severity is not None:
-        labels["severity"] = instance.severity
-    labels[ALERTNAME] = instance.rule_name
-    return labels
 
 
 def matches(matchers: Mapping[str, str], labels: Mapping[str, str]) -> bool:
@@ -78,7 +68,8 @@ def active(silence: SilenceRecord, now: float) -> bool:
 def silenced_by(
     silences: Iterable[SilenceRecord], labels: Mapping[str, str], now: float
 ) -> list[SilenceRecord]:
-    """The silences that mute an alert with ``labels`` (see ``alert_labels``) at ``now``."""
+    """The silences that mute an alert with ``labels`` (``alertname`` included, as
+    ``app.alerting.views.alert_labels`` gives them) at ``now``."""
     return [s for s in silences if active(s, now) and matches(s.matchers, labels)]
 
 

@@ -50,15 +50,8 @@ class Acknowledgement(BaseModel):
 
     by: str | None
     at: IsoTime
-    comment: str
+    comment: str | None
     until: IsoTime | None
-
-
-class Closing(BaseModel):
-    """Who closed a resolved alert, and when."""
-
-    by: str | None
-    at: IsoTime
 
 
 class AlertOut(BaseModel):
@@ -75,7 +68,7 @@ class AlertOut(BaseModel):
     fired_at: IsoTime | None
     resolved_at: IsoTime | None
     acknowledged: Acknowledgement | None
-    closed: Closing | None
+    closed: bool = Field(description="Closed by hand once resolved (who and when: its history)")
     silenced: bool = Field(description="A silence mutes its notifications now")
     silences: list[int] = Field(description="The ids of the silences that mute it now")
     flapping: bool
@@ -193,12 +186,38 @@ class PreviewSeries(BaseModel):
     points: list[tuple[float, float | None]]
 
 
+class PreviewThresholds(BaseModel):
+    """The rule's comparison and thresholds, for drawing them."""
+
+    op: str
+    warning: float | None
+    warning_clear: float | None
+    critical: float | None
+    critical_clear: float | None
+
+
+class PreviewTransition(BaseModel):
+    """A transition the rule would have made."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    ts: float
+    labels: dict[str, str]
+    event: str
+    from_: str = Field(alias="from")
+    to: str
+    severity: Severity | None
+    value: float | None
+    reason: str
+
+
 class PreviewOut(BaseModel):
     """What the rule would have seen over the range and the transitions it would have made."""
 
     series: list[PreviewSeries]
-    thresholds: dict
-    transitions: list[dict]
+    thresholds: PreviewThresholds
+    transitions: list[PreviewTransition]
+    step: float = Field(description="Seconds between two evaluations of the preview")
 
 
 # -- silences ------------------------------------------------------------------------------

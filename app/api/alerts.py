@@ -19,6 +19,8 @@ from app.api.alert_models import (
     CommentBody,
     DeliveriesQuery,
     DeliveryPage,
+    PreviewBody,
+    PreviewOut,
     RuleList,
     RuleOut,
     RuleSaved,
@@ -167,6 +169,21 @@ def create_rule():
     """Check and store a rule; 409 naming ``name`` when it is taken."""
     body = parse_body(RuleBody)
     return jsonify(service.create_rule(runtime(), _actor(), body, time.time())), 201
+
+
+@bp.post("/rules/preview")
+@roles(*READERS)
+@operation(
+    "Preview a rule over a past range (default: the last 24 h): its reduced series, "
+    "thresholds and the transitions it would have made",
+    body=PreviewBody,
+    response=PreviewOut,
+    errors=(400, 401, 403, 413, 415),
+)
+def preview_rule():
+    """Run the evaluation's engine over the range, storing nothing."""
+    body = parse_body(PreviewBody)
+    return jsonify(service.preview_rule(runtime(), body, body.from_, body.to, time.time()))
 
 
 @bp.get("/rules/<int:rule_id>")

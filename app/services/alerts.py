@@ -2,9 +2,10 @@
 actions on them, rules, silences, the delivery log and the history download.
 
 Every function takes the runtime and plain values and returns plain dicts (times as
-ISO 8601 UTC); it raises the services' domain errors (``NotFound``, ``Conflict``,
-``FieldError``, ``Invalid``). Every change is audited and, for an alert, published on the
-live bus (``ALERTS_CHANNEL``) after it is committed.
+ISO 8601 UTC, as ``app.alerting.evaluate`` writes them); it raises the services' domain
+errors (``NotFound``, ``Conflict``, ``FieldError``, ``Invalid``). Every change is
+audited and, for an alert, published on the live bus (``ALERTS_CHANNEL``) after it is
+committed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
-from app.alerting import people
-from app.alerting.rules import RuleBody, RuleError, check, to_body, to_record
-from app.alerting.silences import ALERTNAME, alert_labels, silenced_by
+from app.alerting import evaluate, people
+from app.alerting.evaluate import iso
+from app.alerting.rules import Rule, RuleBody, RuleError, check, from_record, to_body, to_record
+from app.alerting.silences import ALERTNAME, silenced_by
 from app.alerting.silences import state as silence_state
+from app.alerting.views import alert_labels
 from app.runtime import Runtime
 from app.services import Conflict, FieldError, Invalid, NotFound
 from app.services.accounts import Actor
@@ -58,11 +61,9 @@ HISTORY_COLUMNS = (
     "actor",
 )
 UNKNOWN_METRIC = "unknown metric {name!r}: accepted with a warning: it may appear later"
-
-
-def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC, None as None."""
-    return None if ts is None else utc_iso(ts)
+PREVIEW_SPAN = 86400
+"""Seconds a preview covers when it names no start: the last 24 h."""
+PREVIEW_MAX_SPAN = 31 * 86400
 
 
 def _finite(value: float | None) -> float | None:
@@ -87,42 +88,48 @@ def publish(rt: Runtime, event: str, alert: dict) -> None:
 # -- alerts --------------------------------------------------------------------------------
 
 
-def alert_dict(instance: InstanceRecord, silences: Sequence[SilenceRecord], now: float) -> dict:
-    """One alert as the API and the page show it; ``silences`` are the ones to check
-    (``silenced``: one of them mutes it at ``now``)."""
-    muting = silenced_by(silences, alert_labels(instance), now)
-    acknowledged = None
-    if instance.acknowledged:
-        acknowledged = {
-            "by": instance.ack_by,
-            "at": iso(instance.ack_at),
-            "comment": instance.ack_comment or "",
-            "until": iso(instance.ack_until),
-        }
-    closed = None
-    if instance.closed_at is not None:
-        closed = {"by": instance.closed_by, "at": iso(instance.closed_at)}
+def rules_by_id(rt: Runtime) -> dict[int, Rule]:
+    """Every stored rule, checked, by id (one that no longer checks is left out)."""
+    rules = {}
+    for record in rt.alerts.list_rules():
+        try:
+            rules[record.id] = from_record(record)
+        except ValueError:
+            continue
+    return rules
+
+
+def labels_of(instance: InstanceRecord, rules: dict[int, Rule]) -> dict[str, str]:
+    """The labels notifications and silences see on an alert (``alertname``, ``severity``,
+    the rule's labels and its own); for an alert whose rule is gone, all but the rule's."""
+    rule = rules.get(instance.rule_id)
+    if rule is not None:
+        return alert_labels(rule, instance)
+    labels = {**instance.labels, ALERTNAME: instance.rule_name}
+    return labels | ({"severity": instance.severity} if instance.severity else {})
+
+
+class _Viewer:
+    """Shows alerts at one moment, against the rules and silences read once for all."""
+
+    def __init__(self, rt: Runtime, now: float) -> None:
+        self.now = now
+        self.rules = rules_by_id(rt)
+        self.silences = rt.alerts.list_silences(active_at=now)
+
+    def __call__(self, instance: InstanceRecord) -> dict:
+        muting = silenced_by(self.silences, labels_of(instance, self.rules), self.now)
+        return alert_dict(instance, muting)
+
+
+def alert_dict(instance: InstanceRecord, muting: Sequence[SilenceRecord] = ()) -> dict:
+    """One alert as the API, the page and the alerts stream show it (the evaluation's
+    ``item``), with the ids of the silences ``muting`` it now."""
     return {
-        "id": instance.id,
-        "rule_id": instance.rule_id,
-        "rule_name": instance.rule_name,
-        "state": instance.state,
-        "severity": instance.severity,
-        "labels": instance.labels,
+        **evaluate.item(instance, silenced=bool(muting)),
         "value": _finite(instance.value),
-        "active_at": iso(instance.active_at),
-        "fired_at": iso(instance.fired_at),
-        "resolved_at": iso(instance.resolved_at),
-        "acknowledged": acknowledged,
-        "closed": closed,
-        "silenced": bool(muting),
         "silences": [s.id for s in muting],
-        "flapping": instance.flapping,
     }
-
-
-def _current_silences(rt: Runtime, now: float) -> list[SilenceRecord]:
-    return rt.alerts.list_silences(active_at=now)
 
 
 def list_alerts(
@@ -142,6 +149,7 @@ def list_alerts(
     if state not in STATE_FILTERS:
         raise FieldError("state", f"must be one of {', '.join(STATE_FILTERS)}")
     check_range(start, end)
+    show = _Viewer(rt, now)
     page = rt.alerts.list_instances(
         states=STATE_FILTERS[state],
         resolved=state == "resolved",
@@ -152,28 +160,24 @@ def list_alerts(
         cursor=cursor,
         limit=limit,
     )
-    silences = _current_silences(rt, now)
-    return {
-        "items": [alert_dict(i, silences, now) for i in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return {"items": [show(i) for i in page.items], "next_cursor": page.next_cursor}
 
 
 def open_alerts(rt: Runtime, now: float) -> list[dict]:
     """Every open alert, the most severe first, then the longest active."""
-    silences = _current_silences(rt, now)
+    show = _Viewer(rt, now)
     instances = sorted(
         rt.alerts.open_instances(),
         key=lambda i: (SEVERITY_ORDER.get(i.severity or "", 2), i.active_at or now, i.id),
     )
-    return [alert_dict(i, silences, now) for i in instances]
+    return [show(i) for i in instances]
 
 
 def history_dict(entry: HistoryEntry) -> dict:
     """One line of an alert's history."""
     return {
         "id": entry.id,
-        "ts": utc_iso(entry.ts),
+        "ts": iso(entry.ts),
         "event": entry.event,
         "from": entry.from_state,
         "to": entry.to_state,
@@ -221,7 +225,7 @@ def get_alert(rt: Runtime, alert_id: int, now: float) -> dict:
     deliveries, _ = rt.outbox.deliveries(instance_id=alert_id, limit=NOTIFICATIONS)
     names = _channel_names(rt)
     return {
-        **alert_dict(instance, _current_silences(rt, now), now),
+        **_Viewer(rt, now)(instance),
         "history": [history_dict(h) for h in rt.alerts.history(alert_id)],
         "notifications": [delivery_dict(d, names) for d in deliveries],
     }
@@ -265,7 +269,7 @@ def _act(
         raise Conflict(exc.message) from None
     [written] = rt.alerts.apply([change])
     _audit(rt, actor, f"alert.{event}", f"alert:{alert_id}", rule=instance.rule_name, **details)
-    alert = alert_dict(written, _current_silences(rt, now), now)
+    alert = _Viewer(rt, now)(written)
     publish(rt, event, alert)
     return alert
 
@@ -358,12 +362,17 @@ def get_rule(rt: Runtime, rule_id: int) -> dict:
     return rule_dict(_rule(rt, rule_id))
 
 
-def _checked(rt: Runtime, body: RuleBody) -> tuple[RuleRecord, list[str]]:
-    """The record to store for ``body`` and the warnings it is accepted with."""
+def _rule_of(body: RuleBody) -> Rule:
+    """The rule ``body`` describes; Invalid naming each field that is wrong."""
     try:
-        rule = check(body)
+        return check(body)
     except RuleError as exc:
         raise Invalid(f"Invalid parameter: {', '.join(exc.fields)}", exc.fields) from None
+
+
+def _checked(rt: Runtime, body: RuleBody) -> tuple[RuleRecord, list[str]]:
+    """The record to store for ``body`` and the warnings it is accepted with."""
+    rule = _rule_of(body)
     known = {c.id for c in rt.channels.list()}
     unknown = [c for c in rule.channels if c not in known]
     if unknown:
@@ -438,9 +447,23 @@ def delete_rule(rt: Runtime, actor: Actor, rule_id: int, now: float) -> None:
         before=rule_dict(before),
         resolved=[i.id for i in opened],
     )
-    silences = _current_silences(rt, now)
     for change in changes:
-        publish(rt, "resolved", alert_dict(change.instance, silences, now))
+        publish(rt, "resolved", alert_dict(change.instance))
+
+
+def preview_rule(
+    rt: Runtime, body: RuleBody, start: float | None, end: float | None, now: float
+) -> dict:
+    """What the rule ``body`` would have seen and done over ``start``-``end`` (default:
+    the last 24 h): ``{"series", "thresholds", "transitions", "step"}``, computed by the
+    evaluation's own engine."""
+    rule = _rule_of(body)
+    end = now if end is None else end
+    start = end - PREVIEW_SPAN if start is None else start
+    check_range(start, end)
+    if end - start > PREVIEW_MAX_SPAN:
+        raise FieldError("from", f"a preview covers at most {PREVIEW_MAX_SPAN // 86400} days")
+    return evaluate.preview(rule, rt.metrics, rt.logs, start, end)
 
 
 # -- silences ------------------------------------------------------------------------------
@@ -452,8 +475,8 @@ def silence_dict(silence: SilenceRecord, now: float) -> dict:
     return {
         "id": silence.id,
         "matchers": silence.matchers,
-        "starts_at": utc_iso(silence.starts_at),
-        "ends_at": utc_iso(silence.ends_at),
+        "starts_at": iso(silence.starts_at),
+        "ends_at": iso(silence.ends_at),
         "weekly": silence.weekly,
         "author": silence.author,
         "comment": silence.comment,
@@ -515,11 +538,10 @@ def create_silence(
     silence = rt.alerts.create_silence(record)
     shown = silence_dict(silence, now)
     _audit(rt, actor, "alert_silence.create", f"silence:{silence.id}", after=shown)
-    muted = [i for i in rt.alerts.open_instances() if silenced_by([silence], alert_labels(i), now)]
-    if muted:
-        silences = _current_silences(rt, now)
-        for instance in muted:
-            publish(rt, "silenced", alert_dict(instance, silences, now))
+    show = _Viewer(rt, now)
+    for instance in rt.alerts.open_instances():
+        if silenced_by([silence], labels_of(instance, show.rules), now):
+            publish(rt, "silenced", show(instance))
     return shown
 
 

@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from app.runtime import Runtime
+from app.services.alerts import labels_of, rules_by_id
 from app.services.metrics import field_catalogue
-from storage.alerts import InstanceRecord
 from storage.live import METRICS_CHANNEL
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -53,7 +53,7 @@ class _Exposition:
                 families[name] = family
             family.add_metric([sample["host"], *sample["labels"].values()], sample["value"])
         yield from families.values()
-        yield alerts_family(self.rt.alerts.open_instances())
+        yield alerts_family(self.rt)
         yield from self._own_health()
 
     def _own_health(self) -> Iterator[Metric]:
@@ -110,18 +110,16 @@ def label_name(name: str) -> str:
     return "_" + safe if safe[:1].isdigit() else safe
 
 
-def alerts_family(instances: list[InstanceRecord]) -> Metric:
+def alerts_family(rt: Runtime) -> Metric:
     """``ALERTS{alertname, alertstate, severity, <labels>} 1`` for each open alert, as
-    Prometheus exports its own: ``alertstate`` is pending, or firing for every other open
-    state (recovering, NoData, Error)."""
+    Prometheus exports its own (its labels as notifications carry them): ``alertstate`` is
+    pending, or firing for every other open state (recovering, NoData, Error)."""
     family = Metric("ALERTS", "Open alerts: 1 per alert, pending or firing", "gauge")
-    for instance in instances:
-        labels = {label_name(k): str(v) for k, v in instance.labels.items()}
-        labels.update(
-            alertname=instance.rule_name,
-            alertstate="pending" if instance.state == "pending" else "firing",
-            severity=instance.severity or "",
-        )
+    rules = rules_by_id(rt)
+    for instance in rt.alerts.open_instances():
+        labels = {label_name(k): v for k, v in labels_of(instance, rules).items()}
+        labels["alertstate"] = "pending" if instance.state == "pending" else "firing"
+        labels.setdefault("severity", "")
         family.add_sample("ALERTS", labels, 1.0)
     return family
 

@@ -4,6 +4,7 @@ TLS), from ``PULSEBOARD_SMTP_FROM``, to the channel's recipients."""
 
 from __future__ import annotations
 
+import email.policy
 import html
 import re
 import smtplib
@@ -15,13 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from app.alerting import templates
-from app.alerting.channels.base import ChannelConfigError
+from app.alerting.channels.base import ANSWER_CHARS, ChannelConfigError
 from app.alerting.notification import Answer, DeliveryContext, Notification
 
 ADDRESS = re.compile(r"[^@\s<>,;:\"'()\[\]\\]+@[^@\s<>,;:\"'()\[\]\\]+")
 MAX_ADDRESS = 254
 MAX_RECIPIENTS = 50
-ANSWER_CHARS = 500
 TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -177,7 +177,8 @@ def _deliver(
                 refused.append(address)
         if len(refused) == len(to):
             return _refused(code, reply)
-        code, reply = smtp.data(mail.as_bytes())
+        # smtplib sends bytes as they are, so the lines must already end in CRLF.
+        code, reply = smtp.data(mail.as_bytes(policy=email.policy.SMTP))
         if code != 250:
             return _refused(code, reply)
         said = reply.decode(errors="replace")
