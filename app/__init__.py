@@ -30,6 +30,7 @@ from app.layout import shell
 from app.log_tail import TailHub
 from app.runtime import Runtime
 from app.services import log_archive
+from app.services.alert_channels import sealed_sender
 from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
@@ -119,6 +120,7 @@ def build_runtime(settings: Settings) -> Runtime:
         DeliveryConfig(
             group_wait=settings.alert_group_wait, group_interval=settings.alert_group_interval
         ),
+        sender=sealed_sender(settings.secret_key),
     )
     scheduler = Scheduler(
         collectors,

@@ -14,7 +14,8 @@ from typing import Any
 
 from app.alerting import channels as kinds
 from app.alerting.channels import ChannelConfigError
-from app.alerting.notification import AlertView, DeliveryContext, Notification
+from app.alerting.notification import AlertView, Answer, DeliveryContext, Notification
+from app.alerting.notify.stages import Sender
 from app.alerting.secrets import SecretBox, SecretError, mask
 from app.runtime import Runtime
 from app.services import Conflict, FieldError, NotFound, Unavailable
@@ -30,14 +31,20 @@ NAME_LIMIT = 200
 
 
 def context(rt: Runtime) -> DeliveryContext:
-    """The server's side of sending, from the settings."""
-    s = rt.settings
-    return DeliveryContext(
-        external_url=s.external_url,
-        smtp_url=s.smtp_url,
-        smtp_from=s.smtp_from,
-        allow_private=s.webhook_allow_private,
-    )
+    """The server's side of sending, as the delivery job has it."""
+    from app import delivery_context  # the composition root, imported once it is built
+
+    return delivery_context(rt.settings)
+
+
+def sealed_sender(secret_key: str) -> Sender:
+    """The delivery job's sender for channels stored here: it opens the sealed config."""
+    box = SecretBox(secret_key)
+
+    def send(kind: str, config: dict, notification: Notification, ctx: DeliveryContext) -> Answer:
+        return kinds.send(kind, box.open(config[SEALED]), notification, ctx)
+
+    return send
 
 
 def _box(rt: Runtime) -> SecretBox:

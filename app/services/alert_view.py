@@ -16,10 +16,9 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from app.alerting import evaluate
-from app.alerting.rules import RuleBody, RuleError, check
+from app.alerting.rules import RuleBody, RuleError
 from app.runtime import Runtime
-from app.services import FieldError
+from app.services import FieldError, alerts
 from storage.alerts import OPEN_STATES
 
 EXPORT = "/api/v1/admin/alerts/export"
@@ -518,11 +517,11 @@ def preview_figure(preview: Mapping, start: float, end: float) -> dict:
 
 def preview(rt: Runtime, body: dict, now: float) -> tuple[dict, str]:
     """The preview of the rule ``body`` over the last 24 h: its figure and summary (raises
-    ``ValidationError`` or ``RuleError`` naming the fields at fault). A rule not named yet
+    ``ValidationError`` or ``Invalid`` naming the fields at fault). A rule not named yet
     previews all the same."""
-    rule = check(RuleBody.model_validate({**body, "name": body.get("name") or PREVIEW_NAME}))
+    named = RuleBody.model_validate({**body, "name": body.get("name") or PREVIEW_NAME})
     start = now - PREVIEW_SPAN
-    result = evaluate.preview(rule, rt.metrics, rt.logs, start, now)
+    result = alerts.preview_rule(rt, named, start, now, now)
     return preview_figure(result, start, now), preview_summary(result)
 
 

@@ -79,7 +79,7 @@ def test_a_channel_is_stored_sealed_and_read_masked(rt, admin, receiver) -> None
     assert SECRET not in json.dumps(stored.config)
     assert alert_channels.config_of(rt, stored) == {"url": url_of(receiver), "secret": SECRET}
     assert alert_channels.list_channels(rt) == [shown]
-    [entry] = [e for e in rt.accounts.list_audit(action="alert_channel.") if e.action == "alert_channel.create"]
+    [entry] = rt.accounts.list_audit(action="alert_channel.create")
     assert SECRET not in json.dumps(entry.details)
 
 
@@ -151,6 +151,18 @@ def test_deleting_a_channel_is_audited(rt, admin, receiver) -> None:
     channel_id = alert_channels.create_channel(rt, admin, body, NOW)["id"]
     alert_channels.delete_channel(rt, admin, channel_id, NOW)
     assert rt.channels.list() == []
-    assert "alert_channel.delete" in [e.action for e in rt.accounts.list_audit(action="alert_channel.")]
+    assert [e.target for e in rt.accounts.list_audit(action="alert_channel.delete")] == [
+        f"channel:{channel_id}"
+    ]
     with pytest.raises(NotFound):
         alert_channels.delete_channel(rt, admin, channel_id, NOW)
+
+
+def test_the_delivery_job_opens_the_sealed_config_to_send(rt, admin, receiver) -> None:
+    body = {"name": "ops", "kind": "webhook", "url": url_of(receiver)}
+    alert_channels.create_channel(rt, admin, body, NOW)
+    [stored] = rt.channels.list()
+    send = alert_channels.sealed_sender(rt.settings.secret_key)
+    notification = alert_channels.sample("ops", "http://pulseboard.example", NOW)
+    answer = send(stored.kind, stored.config, notification, alert_channels.context(rt))
+    assert answer.ok and len(receiver.requests) == 1
