@@ -218,15 +218,16 @@ def _register_history(app: dash.Dash) -> None:
     @callback(
         app,
         *[Output(link, "href") for link in ids.ALERTS_HISTORY_DOWNLOADS.values()],
-        *filters,
+        Input(ids.ALERTS_HISTORY_STATE, "value"),
+        Input(ids.ALERTS_HISTORY_RULE, "value"),
+        Input(ids.ALERTS_HISTORY_RANGE, "value"),
         roles=READERS,
     )
-    def history_downloads(state, severity, rule_id, span):
+    def history_downloads(state, rule_id, span):
         """Point the download links at the history the filters select."""
         now = time.time()
         return [
-            view.export_href(state, severity, rule_id, span, fmt, now)
-            for fmt in ids.ALERTS_HISTORY_DOWNLOADS
+            view.export_href(state, rule_id, span, fmt, now) for fmt in ids.ALERTS_HISTORY_DOWNLOADS
         ]
 
 

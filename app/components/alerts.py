@@ -460,7 +460,7 @@ def editor() -> dbc.Card:
 
 def channels_tab(admin: bool) -> html.Div:
     """Channels (masked) with Test; admins create, edit and delete; the delivery log."""
-    body = [grid(ids.ALERTS_CHANNELS_GRID, CHANNEL_COLUMNS, height=220, selectable=True)]
+    body = [grid(ids.ALERTS_CHANNELS_GRID, CHANNEL_COLUMNS, height=220, selectable=admin)]
     if admin:
         body += [
             dbc.Row(

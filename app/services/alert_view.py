@@ -23,6 +23,8 @@ from storage.alerts import OPEN_STATES
 
 EXPORT = "/api/v1/admin/alerts/export"
 HISTORY_STATES = ("open", "firing", "resolved", "all")
+EXPORT_EVENTS = {"firing": ("firing",), "resolved": ("resolved",)}
+"""The history events the export keeps for a state filter (others keep every event)."""
 SEVERITIES = ("critical", "warning")
 HISTORY_RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 PREVIEW_SPAN = 86400
@@ -210,24 +212,19 @@ def delivery_rows(deliveries: Iterable[dict]) -> list[dict]:
 
 
 def export_href(
-    state: str | None,
-    severity: str | None,
-    rule_id,
-    span: str | None,
-    fmt: str,
-    now: float | None = None,
+    state: str | None, rule_id, span: str | None, fmt: str, now: float | None = None
 ) -> str:
-    """The download of the history the filters select, as the grid reads it."""
+    """The download of the history entries the filters select: the rule, the time range
+    and, for "firing" or "resolved", those events (the export is of transitions and
+    actions, so a severity is not one of its filters)."""
     now = time.time() if now is None else now
-    params = {"state": state or "all"}
-    if severity:
-        params["severity"] = severity
+    params: list[tuple[str, str]] = [("event", e) for e in EXPORT_EVENTS.get(state or "", ())]
     if rule_id:
-        params["rule_id"] = str(rule_id)
+        params.append(("rule_id", str(rule_id)))
     if span in HISTORY_RANGES:
-        params["from"] = str(int(now - HISTORY_RANGES[span]))
-        params["to"] = str(int(now))
-    return f"{EXPORT}?{urlencode({**params, 'format': fmt})}"
+        # No end: the download runs to the moment it is made, not to when the link was set.
+        params.append(("from", str(int(now - HISTORY_RANGES[span]))))
+    return f"{EXPORT}?{urlencode([*params, ('format', fmt)])}"
 
 
 def badge(open_alerts: list[dict]) -> tuple[str, str]:

@@ -4,6 +4,8 @@ tested against a real receiver, and the open alerts at phone width."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 import time
@@ -13,13 +15,17 @@ from urllib.parse import urlsplit
 
 import dash
 import pytest
+import requests
 from dash.testing.composite import DashComposite
 from dash.testing.wait import until
 from selenium.webdriver.support.select import Select
 
 from app.alerting.evaluate import evaluate_rule, item
 from app.alerting.rules import RuleBody, check, from_record, to_record
+from app.auth import hash_password
 from app.runtime import Runtime
+from app.services import alert_channels
+from app.services.accounts import Actor
 from storage.live import ALERTS_CHANNEL
 from storage.metrics import Sample
 from tests.e2e.browser import console_messages, record_console
@@ -30,6 +36,7 @@ pytestmark = pytest.mark.browser
 WAIT = 15
 METRIC = "test_queue_depth"
 RULE = "Queue too deep"
+ANALYST_PASSWORD = "analyst-pass-1"
 SHOTS = "/tmp/pulseboard-alerts"
 
 GRID_DATA = """
@@ -106,11 +113,15 @@ def alerts_app(dash_duo: DashComposite, make_app) -> dash.Dash:
     return app
 
 
-def login(dash_duo: DashComposite, app: dash.Dash) -> None:
-    """Log in as ``admin`` and open Alerts from the navbar."""
+def login(
+    dash_duo: DashComposite, app: dash.Dash, name: str = "admin", password: str | None = None
+) -> None:
+    """Log in (as ``admin`` unless told) and open Alerts from the navbar."""
     dash_duo.driver.get(dash_duo.server.url + "/login")
-    dash_duo.wait_for_element("#login-name").send_keys("admin")
-    dash_duo.find_element("#login-password").send_keys(_runtime(app).settings.admin_password)
+    dash_duo.wait_for_element("#login-name").send_keys(name)
+    dash_duo.find_element("#login-password").send_keys(
+        password or _runtime(app).settings.admin_password
+    )
     dash_duo.find_element("#login-submit").click()
     dash_duo.wait_for_element("#nav-logout", timeout=WAIT)
     if not dash_duo.find_element("a.nav-link[href='/alerts']").is_displayed():
@@ -153,6 +164,15 @@ def type_into(dash_duo: DashComposite, name: str, text: str) -> None:
 def feedback(dash_duo: DashComposite, selector: str) -> str:
     """The text of a feedback area once it has some."""
     return until(lambda: dash_duo.find_element(selector).text, WAIT, msg=f"{selector} stays empty")
+
+
+def download(dash_duo: DashComposite, selector: str) -> str:
+    """What a download link serves, fetched with the browser's session."""
+    href = until(lambda: dash_duo.find_element(selector).get_attribute("href"), WAIT)
+    cookies = {c["name"]: c["value"] for c in dash_duo.driver.get_cookies()}
+    response = requests.get(href, cookies=cookies, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.text
 
 
 def fire(app: dash.Dash, rule_id: int) -> None:
@@ -256,6 +276,18 @@ def test_rule_fires_is_acknowledged_silenced_and_a_channel_tested(
     assert "acknowledged" in history and "silenced" in history
     dash_duo.driver.save_screenshot(f"{SHOTS}-open.png")
 
+    tab(dash_duo, "History")
+    until(
+        lambda: [r["id"] for r in grid_data(dash_duo, "alerts-history-grid")] == [instance.id], WAIT
+    )
+    entries = list(csv.DictReader(io.StringIO(download(dash_duo, "#alerts-history-download-csv"))))
+    assert [(e["rule"], e["event"]) for e in entries] == [
+        (RULE, "firing"),
+        (RULE, "acknowledged"),
+        (RULE, "silenced"),
+    ]
+    assert entries[1]["reason"] == "looking at the consumer"
+
     tab(dash_duo, "Channels")
     dash_duo.wait_for_element("#alerts-channel-name").send_keys("ops hook")
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
@@ -286,5 +318,41 @@ def test_open_alerts_fit_a_phone(dash_duo: DashComposite, alerts_app: dash.Dash)
     scroll = driver.execute_script("return document.documentElement.scrollWidth")
     assert scroll <= width + 1, f"page is {scroll}px wide in a {width}px window"
     driver.save_screenshot(f"{SHOTS}-phone.png")
+    assert console_messages(dash_duo) == []
+    assert dash_duo.get_logs() == []
+
+
+def test_an_analyst_comments_and_reads_channels_masked(
+    dash_duo: DashComposite, alerts_app: dash.Dash
+) -> None:
+    rt = _runtime(alerts_app)
+    fire(alerts_app, stored_rule(alerts_app))
+    [instance] = rt.alerts.open_instances()
+    admin, _ = rt.accounts.credentials("admin")
+    url = "http://127.0.0.1:9/hook/Tk4sEcReT99x"
+    alert_channels.create_channel(
+        rt, Actor(admin, None), {"name": "ops hook", "kind": "webhook", "url": url}, time.time()
+    )
+    rt.accounts.add_user("ana", "analyst", hash_password(ANALYST_PASSWORD))
+    login(dash_duo, alerts_app, "ana", ANALYST_PASSWORD)
+    until(lambda: dash_duo.find_element("#nav-alerts-badge").text == "1", WAIT, msg="badge")
+
+    select_row(dash_duo, "alerts-open-grid", instance.id)
+    until(lambda: dash_duo.find_element("#alerts-comment").is_enabled(), WAIT)
+    dash_duo.find_element("#alerts-action-comment").send_keys("seen it")
+    click(dash_duo, "#alerts-comment")
+    assert feedback(dash_duo, "#alerts-action-feedback") == "Comment added."
+    [entry] = [e for e in rt.alerts.history(instance.id) if e.event == "commented"]
+    assert (entry.actor, entry.reason) == ("ana", "seen it")
+
+    tab(dash_duo, "Rules")
+    until(lambda: any(r["name"] == RULE for r in grid_data(dash_duo, "alerts-rules-grid")), WAIT)
+    assert dash_duo.find_elements("#alerts-rule-new") == []
+    assert dash_duo.find_elements("#alerts-editor") == []
+    tab(dash_duo, "Channels")
+    [row] = until(lambda: grid_data(dash_duo, "alerts-channels-grid"), WAIT)
+    assert row["name"] == "ops hook" and "Tk4sEcReT99x" not in row["config"]
+    assert dash_duo.find_elements("#alerts-channel-save") == []
+    assert dash_duo.find_elements("#alerts-channel-test") == []
     assert console_messages(dash_duo) == []
     assert dash_duo.get_logs() == []
