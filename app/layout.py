@@ -10,6 +10,9 @@ from flask import session
 from app import ids
 from app.auth import current_account
 
+ALERTS_PATH = "/alerts"
+BADGE_POLL_MS = 60_000
+"""How often the open-alerts badge is counted again, besides on every alert event."""
 NOT_FOUND_MODULE = "not_found_404"
 """Dash's name for the not-found page: it is shown for unknown addresses, not linked."""
 
@@ -32,11 +35,21 @@ def logout_form() -> html.Form:
     )
 
 
+def _link_text(page: dict) -> str | list:
+    """A page's name; the Alerts link also carries the count of open alerts."""
+    if page["relative_path"] != ALERTS_PATH:
+        return page["name"]
+    badge = dbc.Badge(
+        "", id=ids.NAV_ALERTS_BADGE, color="secondary", pill=True, className="ms-1 nav-alerts-badge"
+    )
+    return [page["name"], badge]
+
+
 def navbar() -> dbc.Navbar:
     """Brand, a link per page, the theme switch and the signed-in user."""
     account = current_account()
     links = [
-        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
+        dbc.NavItem(dbc.NavLink(_link_text(page), href=page["relative_path"], active="exact"))
         for page in dash.page_registry.values()
         if page["module"].rsplit(".", 1)[-1] != NOT_FOUND_MODULE
     ]
@@ -78,6 +91,9 @@ def shell() -> html.Div:
     return html.Div(
         [
             dcc.Store(id=ids.THEME_STORE, storage_type="local"),
+            # The alerts stream's last message (assets/pulseboard-alerts.js): badge and views.
+            dcc.Store(id=ids.ALERTS_LIVE),
+            dcc.Interval(id=ids.ALERTS_BADGE_POLL, interval=BADGE_POLL_MS),
             navbar(),
             dbc.Container(dash.page_container, fluid=True, className="pb-4"),
         ]

@@ -2,7 +2,7 @@
 
 import dash
 
-from app.callbacks import logs, overview, settings, shell
+from app.callbacks import alerts, logs, overview, settings, shell
 
 
 def register_all(app: dash.Dash) -> None:
@@ -11,3 +11,4 @@ def register_all(app: dash.Dash) -> None:
     overview.register(app)
     settings.register(app)
     logs.register(app)
+    alerts.register(app)
