@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.alerting.channels.base import MAX_SECRET
+from app.alerting.channels.dingtalk import MOBILE
+from app.alerting.channels.email import ADDRESS, MAX_ADDRESS, MAX_RECIPIENTS
 from app.alerting.rules import MAX_DURATION, LabelValue, RuleBody, label_map
 from app.alerting.silences import WeeklyWindow
 from app.api.models import BIG_ID_MAX, NoNulText, RowId, Timestamp
@@ -273,6 +276,8 @@ ChannelKind = Literal[
     "webhook", "slack", "dingtalk", "feishu", "wecom", "email", "alertmanager", "apprise"
 ]
 ReceiverUrl = Annotated[NoNulText, Field(min_length=1, max_length=2000)]
+Recipient = Annotated[str, Field(max_length=MAX_ADDRESS, pattern=f"^{ADDRESS.pattern}$")]
+Mobile = Annotated[str, Field(pattern=f"^{MOBILE.pattern}$")]
 
 
 class ChannelBody(_Body):
@@ -285,15 +290,15 @@ class ChannelBody(_Body):
     url: ReceiverUrl | None = Field(
         None, description="The receiver (an Apprise URL for apprise); not for email"
     )
-    secret: Annotated[NoNulText, Field(max_length=500)] | None = Field(
+    secret: Annotated[NoNulText, Field(max_length=MAX_SECRET)] | None = Field(
         None, description="Webhook HMAC key, DingTalk or Feishu signing secret"
     )
-    to: Annotated[list[Annotated[NoNulText, Field(max_length=320)]], Field(max_length=50)] = Field(
+    to: Annotated[list[Recipient], Field(max_length=MAX_RECIPIENTS)] = Field(
         default_factory=list, description="email: the recipients"
     )
-    at_mobiles: Annotated[
-        list[Annotated[NoNulText, Field(max_length=40)]], Field(max_length=50)
-    ] = Field(default_factory=list, description="dingtalk: phone numbers to @")
+    at_mobiles: Annotated[list[Mobile], Field(max_length=50)] = Field(
+        default_factory=list, description="dingtalk: phone numbers to @"
+    )
 
 
 class ChannelOut(BaseModel):
