@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.alerting.channels.base import MAX_SECRET
 from app.alerting.channels.dingtalk import MOBILE
-from app.alerting.channels.email import ADDRESS, MAX_ADDRESS, MAX_RECIPIENTS
+from app.alerting.channels.email import MAX_ADDRESS, MAX_RECIPIENTS
 from app.alerting.rules import MAX_DURATION, LabelValue, RuleBody, label_map
 from app.alerting.silences import WeeklyWindow
 from app.api.models import BIG_ID_MAX, NoNulText, RowId, Timestamp
@@ -276,7 +276,16 @@ ChannelKind = Literal[
     "webhook", "slack", "dingtalk", "feishu", "wecom", "email", "alertmanager", "apprise"
 ]
 ReceiverUrl = Annotated[NoNulText, Field(min_length=1, max_length=2000)]
-Recipient = Annotated[str, Field(max_length=MAX_ADDRESS, pattern=f"^{ADDRESS.pattern}$")]
+# The characters an address part cannot hold (the e-mail channel's ``ADDRESS`` says so
+# with \s, which regex engines read differently), spelled out so every engine agrees.
+_NOT_IN_ADDRESS = (
+    "@\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    + "<>,;:\"'()\\[\\]\\\\"
+)
+Recipient = Annotated[
+    str,
+    Field(max_length=MAX_ADDRESS, pattern=f"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+$"),
+]
 Mobile = Annotated[str, Field(pattern=f"^{MOBILE.pattern}$")]
 
 

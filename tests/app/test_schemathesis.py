@@ -43,6 +43,14 @@ RULE_CHECKS = [
 """What ``app.alerting.rules.check`` refuses of a schema-valid rule body: a kind's own
 fields, thresholds that cannot fire or clear, the query language, channels that exist."""
 IN_THE_FUTURE = r"(ends_at|until): must be in the future"
+CHANNEL_CHECKS = [
+    r"url: .*",
+    r"kind: e-mail needs a mail server, and PULSEBOARD_SMTP_URL is not set",
+    r"to: needs at least one e-mail address",
+]
+"""What a schema-valid channel body may be refused for: a receiver URL that does not
+resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
+without recipients."""
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -64,6 +72,9 @@ REFUSED_FOR_STATE = {
     ],
     "POST /api/v1/admin/alerts/silences": [IN_THE_FUTURE, r"ends_at: must be after starts_at"],
     "POST /api/v1/admin/alerts/{alert_id}/ack": [IN_THE_FUTURE],
+    "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
+    "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
+    "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
