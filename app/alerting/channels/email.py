@@ -4,6 +4,7 @@ TLS), from ``PULSEBOARD_SMTP_FROM``, to the channel's recipients."""
 
 from __future__ import annotations
 
+import email.policy
 import html
 import re
 import smtplib
@@ -177,7 +178,8 @@ def _deliver(
                 refused.append(address)
         if len(refused) == len(to):
             return _refused(code, reply)
-        code, reply = smtp.data(mail.as_bytes())
+        # smtplib sends bytes as they are, so the lines must already end in CRLF.
+        code, reply = smtp.data(mail.as_bytes(policy=email.policy.SMTP))
         if code != 250:
             return _refused(code, reply)
         said = reply.decode(errors="replace")
