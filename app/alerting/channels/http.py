@@ -104,12 +104,17 @@ def post(url: str, body: bytes, context: DeliveryContext, headers: dict[str, str
 def _pool(checked: urls.CheckedURL, address: str, timeout: float) -> urllib3.HTTPConnectionPool:
     limits = urllib3.Timeout(connect=timeout, read=timeout)
     if checked.scheme == "https":
+        tls = ssl.create_default_context()
+        # The socket goes to an address, so urllib3 matches the certificate against
+        # ``assert_hostname`` itself (host names and IP literals alike).
+        tls.check_hostname = False
         return urllib3.HTTPSConnectionPool(
             address,
             checked.port,
             timeout=limits,
             maxsize=1,
-            ssl_context=ssl.create_default_context(),
+            ssl_context=tls,
+            cert_reqs="CERT_REQUIRED",
             server_hostname=checked.host,
             assert_hostname=checked.host,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,6 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app.alerting.notification import AlertView, DeliveryContext, Notification
+from tests.services import free_port
+
+__all__ = ["LOCAL", "PUBLIC_ONLY", "alert", "free_port", "notification"]
 
 LOCAL = DeliveryContext(external_url="http://pulse.example", allow_private=True, timeout=5)
 PUBLIC_ONLY = DeliveryContext(external_url="http://pulse.example", allow_private=False, timeout=5)
@@ -82,12 +84,6 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def alert(**overrides) -> AlertView:
