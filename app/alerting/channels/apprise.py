@@ -14,7 +14,7 @@ from typing import Any
 import apprise
 
 from app.alerting import templates, urls
-from app.alerting.channels.base import ChannelConfigError
+from app.alerting.channels.base import ANSWER_CHARS, ChannelConfigError
 from app.alerting.notification import Answer, DeliveryContext, Notification
 
 HTTP_SCHEMES = {
@@ -26,7 +26,6 @@ HTTP_SCHEMES = {
     "xmls": "https",
 }
 """Apprise's schemes that POST to any host, and the web scheme each one uses."""
-ANSWER_CHARS = 500
 
 
 def plugin(url: Any) -> apprise.URLBase:
@@ -39,12 +38,11 @@ def plugin(url: Any) -> apprise.URLBase:
     return service
 
 
-def check_host(url: str, context: DeliveryContext) -> None:
+def check_host(url: str, service: apprise.URLBase, context: DeliveryContext) -> None:
     """Refuse (RefusedURL) an Apprise URL of a generic HTTP scheme whose host is not
     allowed; other schemes name a service, not a host, and pass."""
     scheme = url.partition("://")[0].lower()
     if scheme in HTTP_SCHEMES:
-        service = plugin(url)
         host = f"[{service.host}]" if ":" in service.host else service.host
         port = f":{service.port}" if service.port else ""
         urls.check(f"{HTTP_SCHEMES[scheme]}://{host}{port}/", allow_private=context.allow_private)
@@ -57,11 +55,10 @@ class AppriseURL:
 
     def validate(self, config: dict[str, Any], context: DeliveryContext) -> dict[str, Any]:
         """``url``: an Apprise URL, its host checked for the generic HTTP schemes."""
-        url = config.get("url")
-        plugin(url)
-        url = url.strip()
+        service = plugin(config.get("url"))
+        url = config["url"].strip()
         try:
-            check_host(url, context)
+            check_host(url, service, context)
         except urls.RefusedURL as exc:
             raise ChannelConfigError("url", str(exc)) from exc
         return {"url": url}
@@ -71,13 +68,15 @@ class AppriseURL:
     ) -> Answer:
         """Notify through Apprise; its warnings, if any, are the answer."""
         try:
-            check_host(config["url"], context)
             service = plugin(config["url"])
-        except urls.RefusedURL as exc:
-            return Answer(False, None, f"refused: {exc}", retry=exc.retry)
+            check_host(config["url"], service, context)
         except ChannelConfigError as exc:
             return Answer(False, None, exc.message, retry=False)
+        except urls.RefusedURL as exc:
+            return Answer(False, None, f"refused: {exc}", retry=exc.retry)
         service.socket_connect_timeout = service.socket_read_timeout = context.timeout
+        # A redirect would lead past the host check.
+        service.redirects = False
         msg = templates.message(notification)
         sender = apprise.Apprise()
         sender.add(service)

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 from app.alerting import urls
 from app.alerting.notification import Answer, DeliveryContext, Notification
 
+ANSWER_CHARS = 500
+"""How much of a receiver's reply an answer keeps."""
 MAX_SECRET = 512
 ZERO_TIME = "0001-01-01T00:00:00Z"
 """Go's zero time, which Alertmanager sends as ``endsAt`` while an alert fires."""

@@ -16,13 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from app.alerting import templates
-from app.alerting.channels.base import ChannelConfigError
+from app.alerting.channels.base import ANSWER_CHARS, ChannelConfigError
 from app.alerting.notification import Answer, DeliveryContext, Notification
 
 ADDRESS = re.compile(r"[^@\s<>,;:\"'()\[\]\\]+@[^@\s<>,;:\"'()\[\]\\]+")
 MAX_ADDRESS = 254
 MAX_RECIPIENTS = 50
-ANSWER_CHARS = 500
 TRUE = frozenset({"1", "true", "yes", "on"})
 
 

@@ -16,10 +16,9 @@ import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError
 
 from app.alerting import urls
-from app.alerting.channels.base import secret_field, url_field
+from app.alerting.channels.base import ANSWER_CHARS, secret_field, url_field
 from app.alerting.notification import Answer, DeliveryContext, Notification
 
-ANSWER_CHARS = 500
 READ_LIMIT = 64 * 1024
 NOT_RETRIED = frozenset(range(400, 500)) - {408, 429}
 """Statuses that sending the same request again cannot change."""

@@ -10,11 +10,12 @@ from typing import Any
 
 from app.alerting.channels.base import rfc3339
 from app.alerting.channels.http import HttpChannel, encode
-from app.alerting.notification import DeliveryContext, Notification
+from app.alerting.notification import AlertView, DeliveryContext, Notification
 
 
-def payload(notification: Notification) -> dict[str, Any]:
-    """Alertmanager's webhook body (version 4) for ``notification``, with ``ackURL``."""
+def payload(notification: Notification, context: DeliveryContext) -> dict[str, Any]:
+    """Alertmanager's webhook body (version 4) for ``notification``, with ``ackURL`` and,
+    for a log rule's alert, the matching ``lines``."""
     return {
         "version": "4",
         "groupKey": notification.group_key,
@@ -24,21 +25,25 @@ def payload(notification: Notification) -> dict[str, Any]:
         "groupLabels": notification.group_labels,
         "commonLabels": notification.common_labels,
         "commonAnnotations": notification.common_annotations,
-        "externalURL": notification.external_url,
-        "alerts": [
-            {
-                "status": a.status,
-                "labels": a.labels,
-                "annotations": a.annotations,
-                "startsAt": rfc3339(a.starts_at),
-                "endsAt": rfc3339(a.ends_at if a.status == "resolved" else None),
-                "generatorURL": a.generator_url,
-                "fingerprint": a.fingerprint,
-                "ackURL": a.ack_url,
-            }
-            for a in notification.alerts
-        ],
+        "externalURL": notification.external_url or context.external_url,
+        "alerts": [_alert(a) for a in notification.alerts],
     }
+
+
+def _alert(a: AlertView) -> dict[str, Any]:
+    body = {
+        "status": a.status,
+        "labels": a.labels,
+        "annotations": a.annotations,
+        "startsAt": rfc3339(a.starts_at),
+        "endsAt": rfc3339(a.ends_at if a.status == "resolved" else None),
+        "generatorURL": a.generator_url,
+        "fingerprint": a.fingerprint,
+        "ackURL": a.ack_url,
+    }
+    if a.lines:
+        body["lines"] = list(a.lines)
+    return body
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -57,7 +62,7 @@ class Webhook(HttpChannel):
         self, config: dict[str, Any], notification: Notification, context: DeliveryContext
     ) -> tuple[str, bytes, dict[str, str]]:
         """The body, and the timestamp and signature headers when a secret is set."""
-        body = encode(payload(notification))
+        body = encode(payload(notification, context))
         headers = {}
         if secret := config.get("secret"):
             timestamp = str(int(time.time()))

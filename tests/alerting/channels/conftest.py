@@ -62,7 +62,9 @@ def receiver() -> Iterator[Receiver]:
             got = holder[0]
             length = int(self.headers.get("Content-Length") or 0)
             got.requests.append(
-                Request("POST", self.path, dict(self.headers.items()), self.rfile.read(length))
+                Request(
+                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
+                )
             )
             status, body = got.replies.pop(0) if got.replies else (200, '{"ok": true}')
             data = body.encode()
@@ -72,6 +74,8 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        do_GET = do_POST
 
         def log_message(self, *args):
             pass

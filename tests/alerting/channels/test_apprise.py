@@ -65,3 +65,11 @@ def test_a_url_apprise_does_not_know_is_refused_naming_url(url):
 def test_a_service_url_that_names_no_host_is_accepted_without_an_address_check():
     url = "tgram://123456789:ABCdefGHIjklMNOpqrSTUvwxYZ/12345"
     assert channels.validate("apprise", {"url": url}, PUBLIC_ONLY) == {"url": url}
+
+
+def test_a_redirect_is_not_followed(receiver):
+    receiver.reply(302, "", Location=receiver.url + "/elsewhere")
+    url = receiver.url.replace("http://", "json://") + "/in"
+    answer = channels.send("apprise", {"url": url}, notification(), LOCAL)
+    assert answer.ok is False
+    assert [r.path for r in receiver.requests] == ["/in"]

@@ -141,3 +141,16 @@ def test_validate_keeps_only_the_kinds_fields_and_an_unknown_kind_is_refused(rec
         assert exc.field == "kind"
     else:
         raise AssertionError("an unknown kind was accepted")
+
+
+def test_a_log_rules_alert_carries_its_matching_lines(receiver):
+    lines = ({"ts": 1_800_000_000.5, "level": "error", "source": "api", "message": "boom"},)
+    channels.send("webhook", {"url": receiver.url}, notification(alert(lines=lines)), LOCAL)
+    assert receiver.requests[0].json()["alerts"][0]["lines"] == [
+        {"ts": 1_800_000_000.5, "level": "error", "source": "api", "message": "boom"}
+    ]
+
+
+def test_the_external_url_falls_back_to_the_servers(receiver):
+    channels.send("webhook", {"url": receiver.url}, notification(external_url=""), LOCAL)
+    assert receiver.requests[0].json()["externalURL"] == LOCAL.external_url
