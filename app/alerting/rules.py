@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from app.alerting.engine import OPERATORS, Policy, Thresholds
+from app.alerting.templates import check as check_template
 from storage.alerts import RuleRecord
 from storage.logquery import Query, QueryError, parse
 
@@ -166,6 +167,10 @@ def check(body: RuleBody) -> Rule:
             if group not in LOG_GROUPS and not group.startswith("attrs."):
                 problems["group_by"] = "a log rule groups by host, source or attrs.<name>"
     problems.update(_threshold_problems(body))
+    for key, template in body.annotations.items():
+        error = check_template(template)
+        if error:
+            problems[f"annotations.{key}"] = error
     if problems:
         raise RuleError(problems)
     thresholds = Thresholds(
