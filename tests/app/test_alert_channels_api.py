@@ -6,19 +6,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from tests.app.alert_helpers import ALERTS
 from tests.app.auth_helpers import AUDIT, bearer, make_token
-from tests.app.test_alert_channels import Receiver, url_of
-from tests.app.test_alert_channels import receiver as _receiver
-
-receiver = _receiver
-"""The channel service tests' receiver on 127.0.0.1, as a fixture of these tests too."""
+from tests.receivers import Receiver, receiving
 
 CHANNELS = ALERTS + "/channels"
 SECRET = "a-signing-secret-42"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as running:
+        yield running
+
+
+def url_of(receiver: Receiver) -> str:
+    """A hook URL on ``receiver`` with a token-like path segment (masked on read)."""
+    return f"{receiver.url}/hook/abc123def456"
 
 
 @pytest.fixture
@@ -70,9 +78,9 @@ def test_a_channel_is_read_masked_tested_replaced_and_deleted(
     tested = client.post(f"{url}/test", headers=admin)
     assert tested.status_code == 200, tested.get_json()
     assert tested.get_json() == {"ok": True, "status": 200, "answer": '{"ok": true}'}
-    ((headers, sent),) = receiver.requests
-    assert signed_by(SECRET, headers, sent)  # the saved secret was kept on replace
-    assert json.loads(sent)["version"] == "4"
+    (sent,) = receiver.requests
+    assert signed_by(SECRET, sent.headers, sent.body)  # the saved secret was kept on replace
+    assert sent.json()["version"] == "4"
 
     assert client.delete(url, headers=admin).status_code == 204
     assert client.get(url, headers=analyst).status_code == 404
@@ -88,7 +96,7 @@ def test_a_channel_is_read_masked_tested_replaced_and_deleted(
 
 
 def test_test_answers_with_the_receivers_refusal(client, admin, receiver: Receiver):
-    receiver.status, receiver.answer = 500, b"receiver broke"
+    receiver.reply(500, "receiver broke")
     body = {"name": "flaky", "kind": "webhook", "url": url_of(receiver)}
     channel = client.post(CHANNELS, json=body, headers=admin).get_json()
     tested = client.post(f"{CHANNELS}/{channel['id']}/test", headers=admin).get_json()
