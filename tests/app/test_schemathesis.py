@@ -39,9 +39,11 @@ RULE_CHECKS = [
     r"query: .* at position \d+",
     r"group_by: a log rule groups by host, source or attrs\.<name>",
     r"channels: no such channel: .*",
+    r"annotations\.[\w.]+: (line \d+: .*|unknown name .*)",
 ]
 """What ``app.alerting.rules.check`` refuses of a schema-valid rule body: a kind's own
-fields, thresholds that cannot fire or clear, the query language, channels that exist."""
+fields, thresholds that cannot fire or clear, the query language, template syntax,
+channels that exist."""
 IN_THE_FUTURE = r"(ends_at|until): must be in the future"
 CHANNEL_CHECKS = [
     r"url: .*",
