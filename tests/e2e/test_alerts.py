@@ -288,6 +288,11 @@ def test_rule_fires_is_acknowledged_silenced_and_a_channel_tested(
     ]
     assert entries[1]["reason"] == "looking at the consumer"
     dash_duo.driver.save_screenshot(f"{SHOTS}-history.png")
+    severity = Select(dash_duo.find_element("#alerts-history-severity"))
+    severity.select_by_value("warning")
+    until(lambda: grid_data(dash_duo, "alerts-history-grid") == [], WAIT, msg="no filter")
+    severity.select_by_value("critical")
+    until(lambda: len(grid_data(dash_duo, "alerts-history-grid")) == 1, WAIT)
 
     tab(dash_duo, "Channels")
     dash_duo.wait_for_element("#alerts-channel-name").send_keys("ops hook")
