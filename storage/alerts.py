@@ -8,7 +8,7 @@ happened, nor lost between being made and being sent. Times are epoch seconds (U
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
@@ -259,19 +259,21 @@ class AlertStore:
         self,
         changes: Sequence[InstanceChange],
         *,
-        evaluated: tuple[int, float] | None = None,
+        evaluated: tuple[Sequence[int], float] | None = None,
         fence: Fence | None = None,
     ) -> list[InstanceRecord]:
         """Write instances with their history and notifications in one transaction
-        (``evaluated``: the rule evaluated and when; ``fence``: the leader's check)."""
+        (``evaluated``: the rules evaluated and when; ``fence``: the leader's check)."""
         with self.engine.begin() as conn:
             if fence is not None:
                 fence(conn)
             written = self._apply(conn, changes)
-            if evaluated is not None:
-                rule_id, ts = evaluated
+            if evaluated is not None and evaluated[0]:
+                rule_ids, ts = evaluated
                 conn.execute(
-                    update(AlertRule).where(AlertRule.id == rule_id).values(evaluated_at=ts)
+                    update(AlertRule)
+                    .where(AlertRule.id.in_(list(rule_ids)))
+                    .values(evaluated_at=ts)
                 )
         return written
 
@@ -302,10 +304,22 @@ class AlertStore:
         return written
 
     def instances(self, rule_id: int) -> list[InstanceRecord]:
-        """Every instance of one rule (what its next evaluation starts from)."""
+        """Every instance of one rule."""
+        return self.instances_of([rule_id])[rule_id]
+
+    def instances_of(self, rule_ids: Iterable[int]) -> dict[int, list[InstanceRecord]]:
+        """Every instance of each of ``rule_ids``, by rule, in one statement."""
+        wanted = sorted(set(rule_ids))
+        out: dict[int, list[InstanceRecord]] = {rule_id: [] for rule_id in wanted}
+        if not wanted:
+            return out
         with self.engine.connect() as conn:
-            rows = conn.execute(select(AlertInstance).where(AlertInstance.rule_id == rule_id)).all()
-        return [_instance(r) for r in rows]
+            rows = conn.execute(
+                select(AlertInstance).where(AlertInstance.rule_id.in_(wanted))
+            ).all()
+        for row in rows:
+            out[row.rule_id].append(_instance(row))
+        return out
 
     def get_instance(self, instance_id: int) -> InstanceRecord | None:
         """One instance, or None."""
