@@ -1,0 +1,113 @@
+"""Delivery of notifications, at least once, from the outbox the evaluation writes in the
+transaction of each state change.
+
+Each round (the leader's ``alerts-deliver`` job, every second) first queues the
+notifications no evaluation makes (``reminders``), then claims the due rows under the
+leader's fence, with a lease so that rows of a sender that died come back, and passes them
+through the stages of ``stages``: silence, acknowledged, channel, wait, dedup, rate limit,
+send, record or retry. The evaluation queues rows with ``outbox_entries``.
+"""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import Engine
+
+from app.alerting.notification import Answer, DeliveryContext, Notification
+from app.alerting.notify import stages
+from app.alerting.notify.outbox import EVENTS, dedup_key, group_key, outbox_entries
+from app.alerting.notify.reminders import schedule_reminders
+from app.alerting.notify.stages import (
+    DEFAULT_RATE_LIMIT,
+    GROUP_INTERVAL,
+    GROUP_WAIT,
+    RATE_LIMITS,
+    DeliveryConfig,
+    Round,
+    Sender,
+)
+from storage.alerts import AlertStore
+from storage.channels import ChannelStore
+from storage.delivery import DeliveryStore, Fence
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT",
+    "EVENTS",
+    "GROUP_INTERVAL",
+    "GROUP_WAIT",
+    "RATE_LIMITS",
+    "Deliverer",
+    "DeliveryConfig",
+    "Sender",
+    "dedup_key",
+    "group_key",
+    "outbox_entries",
+    "schedule_reminders",
+    "send_through_channel",
+]
+
+ROW_STAGES = (stages.silence, stages.acknowledged, stages.channel)
+
+
+def send_through_channel(
+    kind: str, config: dict, notification: Notification, context: DeliveryContext
+) -> Answer:
+    """Send through the channel module of ``kind`` (the default sender)."""
+    # Imported on first send: the channels bring their client libraries (SMTP, Apprise),
+    # which the pipeline and its tests do not need.
+    from app.alerting import channels
+
+    return channels.send(kind, config, notification, context)
+
+
+class Deliverer:
+    """The delivery job: one ``deliver(now)`` a round, on the leader only (``fence``)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        fence: Fence,
+        context: DeliveryContext,
+        config: DeliveryConfig | None = None,
+        sender: Sender = send_through_channel,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.alerts = AlertStore(engine)
+        self.channels = ChannelStore(engine)
+        self.store = DeliveryStore(engine)
+        self.fence = fence
+        self.context = context
+        self.config = config or DeliveryConfig()
+        self.sender = sender
+        self.rng = rng or random.Random()
+
+    def deliver(self, now: float) -> int:
+        """Queue the reminders due, then deliver the due rows; how many notifications
+        the receivers took. Raises ``NotLeader`` in a process that no longer leads."""
+        schedule_reminders(self.alerts, self.store, now, self.fence)
+        rows = self.store.claim_due(now, self.config.claim_limit, self.config.lease_s, self.fence)
+        if not rows:
+            return 0
+        rnd = Round(
+            now=now,
+            store=self.store,
+            config=self.config,
+            context=self.context,
+            sender=self.sender,
+            channels={c.id: c for c in self.channels.list()},
+            silences=self.alerts.list_silences(active_at=now),
+            instances=self.store.instances([r.instance_id for r in rows]),
+            rng=self.rng,
+        )
+        for stage in ROW_STAGES:
+            rows = stage(rnd, rows)
+        delivered = 0
+        for out in stages.rate_limit(rnd, stages.dedup(rnd, stages.wait(rnd, rows))):
+            answer = stages.send(rnd, out)
+            if answer.ok:
+                stages.record(rnd, out, answer)
+                delivered += 1
+            else:
+                stages.retry(rnd, out, answer)
+        return delivered

@@ -1,0 +1,117 @@
+"""Notifications that no evaluation makes: the repeat of an alert still firing after its
+rule's ``repeat_interval``, the re-notification when an acknowledgement's ``until`` passes
+while the alert still fires, and the notification a silence's end brings for an alert
+that fired while it was silenced."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from app.alerting.notification import AlertView
+from app.alerting.notify.matching import silence_matches
+from app.alerting.notify.outbox import outbox_entries, view_of
+from storage.alerts import AlertStore, HistoryEntry, InstanceRecord, RuleRecord, SilenceRecord
+from storage.delivery import DeliveryStore, Fence, Reminder
+from storage.outbox import OutboxEntry
+
+FIRING_STATES = ("firing", "recovering")
+"""States in which receivers last heard that an alert fires."""
+SILENCE_LOOKBACK = 86400.0
+"""How long after a silence ended its end still notifies (if delivery was down)."""
+
+
+def schedule_reminders(alerts: AlertStore, store: DeliveryStore, now: float, fence: Fence) -> int:
+    """Queue the repeats, ends of acknowledgements and ends of silences due by ``now``,
+    each with its instance's change in one fenced transaction; how many instances."""
+    firing = alerts.list_instances(states=FIRING_STATES, limit=1_000_000).items
+    if not firing:
+        return 0
+    rules = {r.id: r for r in alerts.list_rules()}
+    ended = [
+        s
+        for s in alerts.list_silences(active_at=now - SILENCE_LOOKBACK)
+        if s.starts_at < s.ends_at <= now
+    ]
+    payloads = store.last_payloads([i.id for i in firing])
+    queued = 0
+    for instance in firing:
+        rule = rules.get(instance.rule_id)
+        if rule is None or not rule.channels:
+            continue
+        view = _view(instance, payloads.get(instance.id), now)
+        reminder = _reminder(instance, rule, view, ended, now)
+        if reminder is None:
+            continue
+        known = store.known_keys([e.dedup_key for e in reminder.entries])
+        entries = [e for e in reminder.entries if e.dedup_key not in known]
+        if entries and store.remind(replace(reminder, entries=entries), fence):
+            queued += 1
+    return queued
+
+
+def _reminder(
+    instance: InstanceRecord,
+    rule: RuleRecord,
+    view: AlertView,
+    ended: Sequence[SilenceRecord],
+    now: float,
+) -> Reminder | None:
+    entries: list[OutboxEntry] = []
+    clear_ack = False
+    history: list[HistoryEntry] = []
+    if instance.acknowledged and instance.ack_until is not None and instance.ack_until <= now:
+        entries += outbox_entries(instance, rule.channels, "repeat", view, now, instance.ack_until)
+        clear_ack = True
+        history.append(
+            HistoryEntry(
+                ts=now,
+                event="unacknowledged",
+                reason="the acknowledgement's time ran out while the alert still fires",
+                instance_id=instance.id,
+                rule_id=instance.rule_id,
+            )
+        )
+    elif not instance.acknowledged and instance.notified_at is not None:
+        due = instance.notified_at + rule.repeat_s
+        if due <= now:
+            entries += outbox_entries(instance, rule.channels, "repeat", view, now, due)
+    for s in ended:
+        fired_under = instance.fired_at is not None and instance.fired_at < s.ends_at
+        if fired_under and silence_matches(s, view.labels):
+            entries += outbox_entries(
+                instance, rule.channels, "firing", view, now, f"silence-{s.id}"
+            )
+    if not entries:
+        return None
+    return Reminder(instance.id, instance.notified_at, entries, now, clear_ack, history)
+
+
+def _view(instance: InstanceRecord, payload: dict | None, now: float) -> AlertView:
+    """The alert as last queued, firing now at the instance's severity and value; an
+    instance never queued is shown from its own record."""
+    labels = {**instance.labels, "alertname": instance.rule_name}
+    if instance.severity:
+        labels["severity"] = instance.severity
+    if payload is None:
+        return AlertView(
+            id=instance.id,
+            rule_id=instance.rule_id,
+            rule_name=instance.rule_name,
+            fingerprint=instance.fingerprint,
+            status="firing",
+            severity=instance.severity,
+            labels=labels,
+            annotations={},
+            value=instance.value,
+            starts_at=instance.fired_at or now,
+        )
+    last = view_of(payload)
+    return replace(
+        last,
+        status="firing",
+        severity=instance.severity,
+        labels={**last.labels, **labels},
+        value=instance.value,
+        ends_at=None,
+    )
