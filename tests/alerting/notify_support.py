@@ -15,7 +15,14 @@ from sqlalchemy import Engine
 
 from app.alerting.notification import AlertView, Answer, DeliveryContext, Notification
 from app.alerting.notify import Deliverer, DeliveryConfig, outbox_entries
-from storage.alerts import AlertStore, HistoryEntry, InstanceChange, InstanceRecord, RuleRecord
+from storage.alerts import (
+    AlertStore,
+    HistoryEntry,
+    InstanceChange,
+    InstanceRecord,
+    RuleRecord,
+    SilenceRecord,
+)
 from storage.channels import ChannelRecord, ChannelStore
 from storage.leader import FileLeaderLock
 from storage.outbox import OutboxRecord, OutboxStore
@@ -63,7 +70,7 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -122,6 +129,10 @@ class Alerts:
         """A metric rule notifying ``channels``."""
         record = RuleRecord(name, "metric", {"metric": "cpu"}, channels=channels, repeat_s=repeat_s)
         return self.store.create_rule(record, "admin", T0)
+
+    def silence(self, matchers: dict, starts_at: float, ends_at: float) -> SilenceRecord:
+        """A silence of ``matchers`` from ``starts_at`` to ``ends_at``."""
+        return self.store.create_silence(SilenceRecord(matchers, starts_at, ends_at, created_at=T0))
 
     def fire(
         self,

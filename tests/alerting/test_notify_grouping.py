@@ -3,28 +3,7 @@ group's wait and at most once a group interval."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.alerting.notify_support import T0, Alerts, Receiver, deliverer, held_lock
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alerts(engine) -> Alerts:
-    return Alerts(engine)
-
-
-@pytest.fixture
-def fence(tmp_path):
-    lock = held_lock(tmp_path)
-    yield lock.fence
-    lock.release()
+from tests.alerting.notify_support import T0, deliverer
 
 
 def test_three_alerts_of_one_group_go_out_as_one_notification(engine, alerts, receiver, fence):
