@@ -42,9 +42,7 @@ def test_rows_queued_before_a_crash_are_sent_after_the_restart_once(
     assert [r.status for r in alerts.rows()] == ["sent"]
 
 
-def test_rows_of_a_sender_that_died_come_back_when_the_lease_ends(
-    engine, alerts, receiver, fence
-):
+def test_rows_of_a_sender_that_died_come_back_when_the_lease_ends(engine, alerts, receiver, fence):
     hook = alerts.channel(receiver.url)
     alerts.fire(alerts.rule("CPU high", [hook.id]), "web-1", T0)
     claimed = DeliveryStore(engine).claim_due(T0, 100, 120.0, fence)

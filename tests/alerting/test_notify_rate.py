@@ -25,9 +25,7 @@ def test_notifications_past_the_limit_are_merged_into_one_digest(engine, alerts,
     assert rows[0].batch != rows[1].batch
 
 
-def test_a_full_window_holds_notifications_until_its_oldest_leaves(
-    engine, alerts, receiver, fence
-):
+def test_a_full_window_holds_notifications_until_its_oldest_leaves(engine, alerts, receiver, fence):
     hook = alerts.channel(receiver.url)
     job = deliverer(engine, fence, rate_limits={"webhook": 2})
     for n in range(2):

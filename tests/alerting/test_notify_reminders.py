@@ -151,9 +151,7 @@ def test_the_end_of_a_silence_does_not_retell_what_the_channel_heard(
     assert [r.status for r in alerts.rows()] == ["sent", "skipped"]
 
 
-def test_the_end_of_a_silence_leaves_resolved_and_unmatched_alerts(
-    engine, alerts, receiver, fence
-):
+def test_the_end_of_a_silence_leaves_resolved_and_unmatched_alerts(engine, alerts, receiver, fence):
     hook = alerts.channel(receiver.url)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     alerts.silence({"host": "web-1"}, T0 - 60, T0 + 300)

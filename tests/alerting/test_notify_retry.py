@@ -38,14 +38,14 @@ def test_a_receiver_that_fails_twice_gets_the_notification_once(engine, alerts, 
     assert [(r.status, r.attempts, r.last_code, r.last_answer) for r in first] == [
         ("pending", 1, 503, "receiver says no")
     ] * 2
-    assert 4.5 <= first[0].next_attempt_at - T0 <= 5.5
+    assert 4.5 <= first[0].next_attempt_at - T0 <= 5
 
     tried = run_until_delivered(job, alerts, T0)
 
     assert receiver.requests == 3
     assert len(receiver.received) == 1
     assert len(receiver.received[0]["alerts"]) == 2
-    assert 9.0 <= tried[1] - tried[0] <= 11.0  # the backoff doubles
+    assert 9 <= tried[1] - tried[0] <= 10  # the backoff doubles
     rows = alerts.rows()
     assert [(r.status, r.attempts, r.last_code) for r in rows] == [("sent", 3, 200)] * 2
     assert rows[0].sent_at == tried[-1]
@@ -55,8 +55,9 @@ def test_the_backoff_doubles_up_to_its_cap():
     config = DeliveryConfig(backoff_base=5, backoff_cap=600)
     delays = [config.backoff(n, random.Random(1)) for n in range(1, 12)]
     assert delays[:3] == pytest.approx([5, 10, 20], rel=0.1)
-    assert delays[-1] == 600
+    assert 540 <= delays[-1] <= 600
     assert delays == sorted(delays)
+    assert len({config.backoff(3, random.Random(seed)) for seed in range(5)}) == 5
 
 
 def test_a_refusal_that_retrying_cannot_help_fails_at_once(engine, alerts, receiver, fence):

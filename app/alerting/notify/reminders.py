@@ -37,7 +37,7 @@ def schedule_reminders(alerts: AlertStore, store: DeliveryStore, now: float, fen
     queued = 0
     for instance in firing:
         rule = rules.get(instance.rule_id)
-        if rule is None or not rule.channels:
+        if rule is None or not rule.enabled or not rule.channels:
             continue
         view = _view(instance, payloads.get(instance.id), now)
         reminder = _reminder(instance, rule, view, ended, now)

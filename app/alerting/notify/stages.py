@@ -62,9 +62,10 @@ class DeliveryConfig:
 
     def backoff(self, attempts: int, rng: random.Random) -> float:
         """Seconds before the next try after ``attempts`` failed ones: doubling from
-        ``backoff_base``, up to ``backoff_cap``, with a tenth of jitter either way."""
-        delay = self.backoff_base * 2 ** (attempts - 1) * rng.uniform(0.9, 1.1)
-        return min(self.backoff_cap, delay)
+        ``backoff_base`` up to ``backoff_cap``, less up to a tenth of jitter (so that rows
+        failed together do not all come back at once)."""
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))
+        return delay * rng.uniform(0.9, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
