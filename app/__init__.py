@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import auth, log_handler, timing
 from app.alerting.notification import DeliveryContext
-from app.alerting.notify import Deliverer
+from app.alerting.notify import Deliverer, DeliveryConfig
 from app.api import errors
 from app.api.accounts import bp as accounts_bp
 from app.api.downloads import bp as downloads_bp
@@ -111,7 +111,14 @@ def build_runtime(settings: Settings) -> Runtime:
             settings.hostname,
         )
     lock = make_leader_lock(settings.database_url, settings.data_dir, settings.leader_lock_ttl)
-    deliverer = Deliverer(engine, lock.fence, delivery_context(settings))
+    deliverer = Deliverer(
+        engine,
+        lock.fence,
+        delivery_context(settings),
+        DeliveryConfig(
+            group_wait=settings.alert_group_wait, group_interval=settings.alert_group_interval
+        ),
+    )
     scheduler = Scheduler(
         collectors,
         metrics,
