@@ -36,6 +36,22 @@ def test_an_alert_firing_unacknowledged_repeats_each_repeat_interval(
     assert alerts.store.get_instance(instance.id).notified_at == T0 + 2 * REPEAT
 
 
+def test_repeats_go_on_after_a_stale_write_put_the_instance_back(engine, alerts, receiver, fence):
+    hook = alerts.channel(receiver.url)
+    rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
+    instance = alerts.fire(rule, "web-1", T0)
+    job = deliverer(engine, fence)
+    job.deliver(T0)
+    job.deliver(T0 + REPEAT)
+
+    alerts.store.apply([InstanceChange(instance)])  # an evaluation that read it before
+    assert job.deliver(T0 + REPEAT + 1) == 0
+    assert alerts.store.get_instance(instance.id).notified_at == T0 + REPEAT + 1
+    assert job.deliver(T0 + 2 * REPEAT + 1) == 1
+
+    assert [r.event for r in alerts.rows()] == ["firing", "repeat", "repeat"]
+
+
 def test_a_repeat_carries_the_alert_as_last_told_at_its_severity_now(
     engine, alerts, receiver, fence
 ):
@@ -48,7 +64,8 @@ def test_a_repeat_carries_the_alert_as_last_told_at_its_severity_now(
 
     job.deliver(T0 + REPEAT)
 
-    repeat = alerts.rows()[-1].payload
+    first, repeat = (r.payload for r in alerts.rows())
+    assert (first["id"], repeat["id"]) == (0, instance.id)  # unknown when it first fired
     assert (repeat["severity"], repeat["labels"]["severity"], repeat["value"]) == (
         "critical",
         "critical",

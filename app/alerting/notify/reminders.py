@@ -45,7 +45,13 @@ def schedule_reminders(alerts: AlertStore, store: DeliveryStore, now: float, fen
             continue
         known = store.known_keys([e.dedup_key for e in reminder.entries])
         entries = [e for e in reminder.entries if e.dedup_key not in known]
-        if entries and store.remind(replace(reminder, entries=entries), fence):
+        # A repeat or an acknowledgement's end already queued, yet due again: a write from
+        # before it (an evaluation) put the instance back. Note it again, queue nothing.
+        owed = reminder.clear_ack or any(e.event == "repeat" for e in reminder.entries)
+        if not entries and not owed:
+            continue
+        written = replace(reminder, entries=entries, history=reminder.history if entries else ())
+        if store.remind(written, fence) and entries:
             queued += 1
     return queued
 
@@ -109,6 +115,7 @@ def _view(instance: InstanceRecord, payload: dict | None, now: float) -> AlertVi
     last = view_of(payload)
     return replace(
         last,
+        id=instance.id,
         status="firing",
         severity=instance.severity,
         labels={**last.labels, **labels},
