@@ -121,9 +121,11 @@ class Alerts:
         self.channels = ChannelStore(engine)
         self.outbox = OutboxStore(engine)
 
-    def channel(self, url: str, name: str = "ops hook", kind: str = "webhook") -> ChannelRecord:
-        """A channel posting to ``url``."""
-        return self.channels.create(ChannelRecord(name, kind, {"url": url}), T0)
+    def channel(
+        self, url: str, name: str = "ops hook", kind: str = "webhook", **config: str
+    ) -> ChannelRecord:
+        """A channel posting to ``url`` (with the rest of its ``config``)."""
+        return self.channels.create(ChannelRecord(name, kind, {"url": url, **config}), T0)
 
     def rule(self, name: str, channels: list[int], repeat_s: int = 3600) -> RuleRecord:
         """A metric rule notifying ``channels``."""
