@@ -10,11 +10,13 @@ retried transaction or a second evaluator, writes it once):
   whether or not it has an id yet.
 * ``group_key``: ``"{rule_id}:{channel_id}:{group labels as sorted JSON}"``; the group
   labels are ``{"alertname": <rule name>}``, so one rule's alerts go to one channel
-  together (Alertmanager's ``group_by: [alertname]``).
+  together (Alertmanager's ``group_by: [alertname]``). Labels too long for the column
+  (``KEY_CHARS``) are replaced by ``sha256:<hex digest of their JSON>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, fields
@@ -23,6 +25,8 @@ from app.alerting.notification import AlertView
 from storage.alerts import InstanceRecord
 from storage.outbox import OutboxEntry
 
+KEY_CHARS = 300
+"""The longest key the outbox stores."""
 EVENTS = ("firing", "resolved", "severity", "nodata", "error", "repeat")
 """What a row tells of an instance."""
 
@@ -34,12 +38,11 @@ def group_labels(view: AlertView) -> dict[str, str]:
 
 def group_key(rule_id: int, channel_id: int, labels: dict[str, str]) -> str:
     """The key of one rule's group of alerts for one channel."""
-    return f"{rule_id}:{channel_id}:{json.dumps(labels, sort_keys=True)}"
-
-
-def labels_of_group(key: str) -> dict[str, str]:
-    """The group labels a ``group_key`` was made of."""
-    return json.loads(key.split(":", 2)[2])
+    text = json.dumps(labels, sort_keys=True, ensure_ascii=False)
+    key = f"{rule_id}:{channel_id}:{text}"
+    if len(key) <= KEY_CHARS:
+        return key
+    return f"{rule_id}:{channel_id}:sha256:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 def dedup_key(instance: InstanceRecord, event: str, ts: float | str, channel_id: int) -> str:

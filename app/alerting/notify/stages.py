@@ -19,7 +19,7 @@ from itertools import groupby
 
 from app.alerting.notification import Answer, DeliveryContext, Notification
 from app.alerting.notify.matching import muting_silence
-from app.alerting.notify.outbox import labels_of_group, view_of
+from app.alerting.notify.outbox import group_labels, view_of
 from storage.alerts import HistoryEntry, InstanceRecord, SilenceRecord
 from storage.channels import ChannelRecord
 from storage.delivery import Attempt, DeliveryStore
@@ -284,7 +284,7 @@ def _notification(
 
 
 def _outgoing(rnd: Round, batch: Batch) -> Outgoing:
-    labels = labels_of_group(batch.group_key)
+    labels = group_labels(view_of(batch.rows[0].payload))
     notification = _notification(rnd, batch.channel, batch.group_key, batch.rows, labels, 0)
     return Outgoing(batch.channel, notification, batch.rows)
 
