@@ -132,9 +132,12 @@ class Alerts:
         record = RuleRecord(name, "metric", {"metric": "cpu"}, channels=channels, repeat_s=repeat_s)
         return self.store.create_rule(record, "admin", T0)
 
-    def silence(self, matchers: dict, starts_at: float, ends_at: float) -> SilenceRecord:
-        """A silence of ``matchers`` from ``starts_at`` to ``ends_at``."""
-        return self.store.create_silence(SilenceRecord(matchers, starts_at, ends_at, created_at=T0))
+    def silence(
+        self, matchers: dict, starts_at: float, ends_at: float, weekly: dict | None = None
+    ) -> SilenceRecord:
+        """A silence of ``matchers`` from ``starts_at`` to ``ends_at`` (in ``weekly``'s window)."""
+        record = SilenceRecord(matchers, starts_at, ends_at, weekly, created_at=T0)
+        return self.store.create_silence(record)
 
     def fire(
         self,

@@ -6,7 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from app.alerting.notify.matching import muting_silence, silence_active, silence_matches
+from app.alerting.notify.matching import (
+    mute_ends,
+    muting_silence,
+    silence_active,
+    silence_matches,
+)
 from storage.alerts import InstanceChange, SilenceRecord
 from tests.alerting.notify_support import T0, deliverer
 
@@ -47,6 +52,23 @@ def test_a_window_past_midnight_runs_into_the_next_day():
     assert silence_active(silence, MONDAY_NOON + 13 * 3600)  # Tuesday 01:00
     assert not silence_active(silence, MONDAY_NOON + 15 * 3600)  # Tuesday 03:00
     assert not silence_active(silence, MONDAY_NOON - 11 * 3600)  # Monday 01:00
+
+
+def test_a_silence_stops_muting_at_its_end_and_at_each_window_s_end():
+    plain = SilenceRecord({}, T0, T0 + 60)
+    assert mute_ends(plain, T0 - 10, T0 + 100) == [T0 + 60]
+    assert mute_ends(plain, T0 + 60, T0 + 100) == []
+    assert mute_ends(plain, T0, T0 + 59) == []
+
+    window = {"days": [0], "start": "22:00", "end": "02:00"}
+    weekly = SilenceRecord({}, MONDAY_NOON, MONDAY_NOON + 8 * DAY, window)
+    tuesday_2am = MONDAY_NOON + 14 * 3600
+    assert mute_ends(weekly, MONDAY_NOON, MONDAY_NOON + 8 * DAY) == [
+        tuesday_2am,
+        tuesday_2am + 7 * DAY,
+    ]
+    cut = SilenceRecord({}, MONDAY_NOON, MONDAY_NOON + 11 * 3600, window)  # ends Monday 23:00
+    assert mute_ends(cut, MONDAY_NOON, MONDAY_NOON + DAY) == [MONDAY_NOON + 11 * 3600]
 
 
 def test_the_first_active_matching_silence_mutes():

@@ -4,6 +4,7 @@ re-notification when an acknowledgement runs out, and the end of a silence."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from storage.alerts import InstanceChange
 from tests.alerting.notify_support import T0, deliverer
@@ -130,7 +131,8 @@ def test_the_end_of_a_silence_notifies_an_alert_that_fired_under_it(
         ("firing", "silenced"),
         ("firing", "sent"),
     ]
-    assert alerts.rows()[-1].dedup_key.endswith(f":firing:silence-{silence.id}:{hook.id}")
+    key = f":firing:silence-{silence.id}@{T0 + 300:.0f}:{hook.id}"
+    assert alerts.rows()[-1].dedup_key.endswith(key)
     assert [h.event for h in alerts.store.history(instance.id)] == [
         "firing",
         "silenced",
@@ -182,3 +184,27 @@ def test_the_end_of_a_silence_leaves_resolved_and_unmatched_alerts(engine, alert
 
     assert [r.payload["labels"]["host"] for r in alerts.rows(status="sent")] == ["web-2"]
     assert len(alerts.rows()) == 3
+
+
+def test_the_end_of_each_maintenance_window_notifies_what_fired_in_it(
+    engine, alerts, receiver, fence
+):
+    monday_noon = datetime(2027, 1, 4, 12, 0, tzinfo=UTC).timestamp()
+    hook = alerts.channel(receiver.url)
+    rule = alerts.rule("CPU high", [hook.id], repeat_s=30 * 86400)
+    window = {"days": [0, 1], "start": "11:00", "end": "13:00"}
+    alerts.silence({"host": "web-1"}, monday_noon - 86400, monday_noon + 30 * 86400, window)
+    instance = alerts.fire(rule, "web-1", monday_noon)
+    job = deliverer(engine, fence, group_interval=0.0)
+
+    assert job.deliver(monday_noon) == 0
+    assert job.deliver(monday_noon + 3599) == 0
+    assert job.deliver(monday_noon + 3600) == 1  # Monday 13:00: the window closes
+    assert job.deliver(monday_noon + 3601) == 0
+    alerts.fire(rule, "web-1", monday_noon + 7200, instance=instance, event="resolved")
+    job.deliver(monday_noon + 7200)
+    alerts.fire(rule, "web-1", monday_noon + 86400 - 600, instance=instance)
+    assert job.deliver(monday_noon + 86400 - 600) == 0  # Tuesday 11:50, in the window
+    assert job.deliver(monday_noon + 86400 + 3600) == 1  # Tuesday 13:00
+
+    assert [n["status"] for n in receiver.received] == ["firing", "resolved", "firing"]

@@ -5,9 +5,10 @@ Key formats (``dedup_key`` is unique in the outbox, so queueing the same row twi
 retried transaction or a second evaluator, writes it once):
 
 * ``dedup_key``: ``"{rule_id}/{fingerprint}:{event}:{ts:.3f}:{channel_id}"``, where ``ts``
-  is when the event happened (the transition's time; for a repeat the time it fell due,
-  for the end of a silence the silence's end). The rule and fingerprint name the instance
-  whether or not it has an id yet.
+  is when the event happened: the transition's time; for a repeat the time it fell due;
+  ``silence-{id}@{end}`` for the end of a silence (or of one of its weekly windows) over
+  a firing alert. The rule and fingerprint name the instance whether or not it has an id
+  yet (a fingerprint is unique within its rule only).
 * ``group_key``: ``"{rule_id}:{channel_id}:{group labels as sorted JSON}"``; the group
   labels are ``{"alertname": <rule name>}``, so one rule's alerts go to one channel
   together (Alertmanager's ``group_by: [alertname]``). Labels too long for the column

@@ -1,7 +1,7 @@
 """Notifications that no evaluation makes: the repeat of an alert still firing after its
 rule's ``repeat_interval``, the re-notification when an acknowledgement's ``until`` passes
-while the alert still fires, and the notification a silence's end brings for an alert
-that fired while it was silenced."""
+while the alert still fires, and the notification for an alert that fired under a
+silence when the silence (or one of its weekly maintenance windows) ends."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from app.alerting.notification import AlertView
-from app.alerting.notify.matching import silence_matches
+from app.alerting.notify.matching import mute_ends, silence_matches
 from app.alerting.notify.outbox import outbox_entries, view_of
 from storage.alerts import AlertStore, HistoryEntry, InstanceRecord, RuleRecord, SilenceRecord
 from storage.delivery import DeliveryStore, Fence, Reminder
@@ -29,9 +29,9 @@ def schedule_reminders(alerts: AlertStore, store: DeliveryStore, now: float, fen
         return 0
     rules = {r.id: r for r in alerts.list_rules()}
     ended = [
-        s
+        (s, end)
         for s in alerts.list_silences(active_at=now - SILENCE_LOOKBACK)
-        if s.starts_at < s.ends_at <= now
+        for end in mute_ends(s, now - SILENCE_LOOKBACK, now)
     ]
     payloads = store.last_payloads([i.id for i in firing])
     queued = 0
@@ -60,7 +60,7 @@ def _reminder(
     instance: InstanceRecord,
     rule: RuleRecord,
     view: AlertView,
-    ended: Sequence[SilenceRecord],
+    ended: Sequence[tuple[SilenceRecord, float]],
     now: float,
 ) -> Reminder | None:
     entries: list[OutboxEntry] = []
@@ -82,12 +82,11 @@ def _reminder(
         due = instance.notified_at + rule.repeat_s
         if due <= now:
             entries += outbox_entries(instance, rule.channels, "repeat", view, now, due)
-    for s in ended:
-        fired_under = instance.fired_at is not None and instance.fired_at < s.ends_at
+    for s, end in ended:
+        fired_under = instance.fired_at is not None and instance.fired_at < end
         if fired_under and silence_matches(s, view.labels):
-            entries += outbox_entries(
-                instance, rule.channels, "firing", view, now, f"silence-{s.id}"
-            )
+            stamp = f"silence-{s.id}@{end:.0f}"
+            entries += outbox_entries(instance, rule.channels, "firing", view, now, stamp)
     if not entries:
         return None
     return Reminder(instance.id, instance.notified_at, entries, now, clear_ack, history)
