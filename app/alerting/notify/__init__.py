@@ -16,13 +16,11 @@ from sqlalchemy import Engine
 
 from app.alerting.notification import Answer, DeliveryContext, Notification
 from app.alerting.notify import stages
-from app.alerting.notify.outbox import EVENTS, dedup_key, group_key, outbox_entries
+from app.alerting.notify.outbox import outbox_entries
 from app.alerting.notify.reminders import schedule_reminders
 from app.alerting.notify.stages import (
-    DEFAULT_RATE_LIMIT,
     GROUP_INTERVAL,
     GROUP_WAIT,
-    RATE_LIMITS,
     DeliveryConfig,
     Round,
     Sender,
@@ -32,16 +30,11 @@ from storage.channels import ChannelStore
 from storage.delivery import DeliveryStore, Fence
 
 __all__ = [
-    "DEFAULT_RATE_LIMIT",
-    "EVENTS",
     "GROUP_INTERVAL",
     "GROUP_WAIT",
-    "RATE_LIMITS",
     "Deliverer",
     "DeliveryConfig",
     "Sender",
-    "dedup_key",
-    "group_key",
     "outbox_entries",
     "schedule_reminders",
     "send_through_channel",

@@ -201,9 +201,8 @@ def _ready_at(rnd: Round, channel_id: int, key: str, rows: list[OutboxRecord]) -
     if any(r.attempts for r in rows):
         return rnd.now  # a retry follows its backoff, not the group's timers
     oldest, last_sent = rnd.store.group_state(channel_id, key)
-    ready = (oldest if oldest is not None else min(r.created_at for r in rows)) + (
-        rnd.config.group_wait
-    )
+    first = oldest if oldest is not None else min(r.created_at for r in rows)
+    ready = first + rnd.config.group_wait
     if last_sent is not None:
         ready = max(ready, last_sent + rnd.config.group_interval)
     return ready
@@ -218,10 +217,9 @@ def dedup(rnd: Round, batches: list[Batch]) -> list[Batch]:
         newest = {r.instance_id: r for r in batch.rows}
         going = []
         for row in batch.rows:
-            told = None if row.event == "repeat" else _told_before(rnd, row)
             if newest[row.instance_id] is not row:
                 reason = f"superseded by notification {newest[row.instance_id].id}"
-            elif told is not None:
+            elif (told := _told_before(rnd, row)) is not None:
                 reason = f"already sent as notification {told.id}"
             else:
                 going.append(row)
@@ -233,6 +231,8 @@ def dedup(rnd: Round, batches: list[Batch]) -> list[Batch]:
 
 
 def _told_before(rnd: Round, row: OutboxRecord) -> OutboxRecord | None:
+    if row.event == "repeat":
+        return None  # telling again is what a repeat is for
     last = rnd.store.last_told(row.instance_id, row.channel_id)
     return last if last is not None and _story(last) == _story(row) else None
 
