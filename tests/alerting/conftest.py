@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from storage.delivery import Fence
+from storage.alerts import Fence
 from tests.alerting.notify_support import Alerts, Receiver, held_lock
 
 

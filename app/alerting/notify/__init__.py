@@ -25,9 +25,9 @@ from app.alerting.notify.stages import (
     Round,
     Sender,
 )
-from storage.alerts import AlertStore
+from storage.alerts import AlertStore, Fence
 from storage.channels import ChannelStore
-from storage.delivery import DeliveryStore, Fence
+from storage.delivery import DeliveryStore
 
 __all__ = [
     "GROUP_INTERVAL",

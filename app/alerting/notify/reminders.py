@@ -11,8 +11,15 @@ from dataclasses import replace
 from app.alerting.notification import AlertView
 from app.alerting.notify.matching import mute_ends, silence_matches
 from app.alerting.notify.outbox import outbox_entries, view_of
-from storage.alerts import AlertStore, HistoryEntry, InstanceRecord, RuleRecord, SilenceRecord
-from storage.delivery import DeliveryStore, Fence, Reminder
+from storage.alerts import (
+    AlertStore,
+    Fence,
+    HistoryEntry,
+    InstanceRecord,
+    RuleRecord,
+    SilenceRecord,
+)
+from storage.delivery import DeliveryStore, Reminder
 from storage.outbox import OutboxEntry
 
 FIRING_STATES = ("firing", "recovering")
