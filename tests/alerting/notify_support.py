@@ -127,9 +127,18 @@ class Alerts:
         """A channel posting to ``url`` (with the rest of its ``config``)."""
         return self.channels.create(ChannelRecord(name, kind, {"url": url, **config}), T0)
 
-    def rule(self, name: str, channels: list[int], repeat_s: int = 3600) -> RuleRecord:
+    def rule(
+        self, name: str, channels: list[int], repeat_s: int = 3600, labels: dict | None = None
+    ) -> RuleRecord:
         """A metric rule notifying ``channels``."""
-        record = RuleRecord(name, "metric", {"metric": "cpu"}, channels=channels, repeat_s=repeat_s)
+        record = RuleRecord(
+            name,
+            "metric",
+            {"metric": "cpu"},
+            channels=channels,
+            repeat_s=repeat_s,
+            labels=labels or {},
+        )
         return self.store.create_rule(record, "admin", T0)
 
     def silence(
@@ -172,7 +181,7 @@ class Alerts:
             fingerprint=changed.fingerprint,
             status=status,
             severity=changed.severity,
-            labels={"host": host, "alertname": rule.name, "severity": severity},
+            labels={**rule.labels, "host": host, "alertname": rule.name, "severity": severity},
             annotations={"summary": f"cpu high on {host}"},
             value=97.0,
             starts_at=fired_at,

@@ -208,3 +208,29 @@ def test_the_end_of_each_maintenance_window_notifies_what_fired_in_it(
     assert job.deliver(monday_noon + 86400 + 3600) == 1  # Tuesday 13:00
 
     assert [n["status"] for n in receiver.received] == ["firing", "resolved", "firing"]
+
+
+def test_the_end_of_a_silence_keeps_an_alert_s_acknowledgement(engine, alerts, receiver, fence):
+    hook = alerts.channel(receiver.url)
+    rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
+    alerts.silence({"host": "web-1"}, T0 - 60, T0 + 300)
+    instance = alerts.fire(rule, "web-1", T0)
+    job = deliverer(engine, fence)
+    job.deliver(T0)
+    acknowledge(alerts, instance)
+
+    assert job.deliver(T0 + 300) == 1
+
+    assert alerts.store.get_instance(instance.id).ack_by == "ann"
+    assert "unacknowledged" not in [h.event for h in alerts.store.history(instance.id)]
+
+
+def test_the_end_of_a_silence_matches_the_rule_s_labels_too(engine, alerts, receiver, fence):
+    hook = alerts.channel(receiver.url)
+    rule = alerts.rule("CPU high", [hook.id], labels={"team": "ops"})
+    alerts.silence({"team": "ops"}, T0 - 60, T0 + 300)
+    alerts.fire(rule, "web-1", T0)
+    job = deliverer(engine, fence)
+    job.deliver(T0)
+
+    assert job.deliver(T0 + 300) == 1
