@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import Engine
 
 from storage.alerts import Fence
-from tests.alerting.notify_support import Alerts, Receiver, held_lock
+from tests.alerting.notify_support import Alerts, held_lock
+from tests.receivers import Receiver, receiving
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A receiver listening for the test."""
-    server = Receiver().start()
-    yield server
-    server.stop()
+    with receiving() as got:
+        yield got
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from app.alerting.notify.matching import (
     silence_matches,
 )
 from storage.alerts import InstanceChange, SilenceRecord
-from tests.alerting.notify_support import T0, deliverer
+from tests.alerting.notify_support import T0, deliverer, posted
 
 DAY = 86400.0
 MONDAY_NOON = datetime(2027, 1, 4, 12, 0, tzinfo=UTC).timestamp()
@@ -82,7 +82,7 @@ def test_the_first_active_matching_silence_mutes():
 def test_silenced_rows_are_never_sent_and_the_history_says_silenced(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id])
     silence = alerts.silence({"alertname": "CPU high", "host": "web-1"}, T0 - 60, T0 + 3600)
     muted = alerts.fire(rule, "web-1", T0)
@@ -92,7 +92,7 @@ def test_silenced_rows_are_never_sent_and_the_history_says_silenced(
     assert job.deliver(T0) == 1
     assert job.deliver(T0 + 60) == 0
 
-    (notification,) = receiver.received
+    (notification,) = posted(receiver)
     assert [a["labels"]["host"] for a in notification["alerts"]] == ["web-2"]
     by_host = {r.payload["labels"]["host"]: r for r in alerts.rows()}
     assert by_host["web-1"].status == "silenced"
@@ -104,7 +104,7 @@ def test_silenced_rows_are_never_sent_and_the_history_says_silenced(
 
 
 def test_a_silence_over_an_alert_on_two_channels_says_so_once(engine, alerts, receiver, fence):
-    first, second = alerts.channel(receiver.url), alerts.channel(receiver.url, "other")
+    first, second = alerts.channel(receiver), alerts.channel(receiver, "other")
     rule = alerts.rule("CPU high", [first.id, second.id])
     alerts.silence({"host": "web-1"}, T0 - 60, T0 + 3600)
     instance = alerts.fire(rule, "web-1", T0)
@@ -116,7 +116,7 @@ def test_a_silence_over_an_alert_on_two_channels_says_so_once(engine, alerts, re
 
 
 def test_repeats_of_an_acknowledged_alert_are_skipped(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id])
     instance = alerts.fire(rule, "web-1", T0)
     acked = replace(instance, ack_by="ann", ack_at=T0 + 1, ack_comment="on it")
@@ -132,16 +132,16 @@ def test_repeats_of_an_acknowledged_alert_are_skipped(engine, alerts, receiver, 
 
 
 def test_rows_of_a_disabled_or_deleted_channel_are_skipped(engine, alerts, receiver, fence):
-    disabled = alerts.channel(receiver.url, "paused hook")
+    disabled = alerts.channel(receiver, "paused hook")
     alerts.channels.replace(disabled.id, replace(disabled, enabled=False), T0)
-    deleted = alerts.channel(receiver.url, "old hook")
+    deleted = alerts.channel(receiver, "old hook")
     rule = alerts.rule("CPU high", [disabled.id, deleted.id])
     alerts.channels.delete(deleted.id)
     alerts.fire(rule, "web-1", T0)
 
     assert deliverer(engine, fence).deliver(T0) == 0
 
-    assert receiver.requests == 0
+    assert len(receiver.requests) == 0
     assert sorted((r.status, r.last_answer) for r in alerts.rows()) == [
         ("skipped", "channel 'paused hook' is disabled"),
         ("skipped", f"channel {deleted.id} was deleted"),

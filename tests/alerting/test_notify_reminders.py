@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from storage.alerts import InstanceChange
-from tests.alerting.notify_support import T0, deliverer
+from tests.alerting.notify_support import T0, deliverer, posted
 
 REPEAT = 3600
 
@@ -21,7 +21,7 @@ def acknowledge(alerts, instance, until=None):
 def test_an_alert_firing_unacknowledged_repeats_each_repeat_interval(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence)
@@ -32,13 +32,13 @@ def test_an_alert_firing_unacknowledged_repeats_each_repeat_interval(
     assert job.deliver(T0 + REPEAT + 1) == 0
     assert job.deliver(T0 + 2 * REPEAT) == 1
 
-    assert [n["status"] for n in receiver.received] == ["firing"] * 3
+    assert [n["status"] for n in posted(receiver)] == ["firing"] * 3
     assert [r.event for r in alerts.rows()] == ["firing", "repeat", "repeat"]
     assert alerts.store.get_instance(instance.id).notified_at == T0 + 2 * REPEAT
 
 
 def test_repeats_go_on_after_a_stale_write_put_the_instance_back(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence)
@@ -56,7 +56,7 @@ def test_repeats_go_on_after_a_stale_write_put_the_instance_back(engine, alerts,
 def test_a_repeat_carries_the_alert_as_last_told_at_its_severity_now(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     alerts.store.apply([InstanceChange(replace(instance, severity="critical", value=99.0))])
@@ -76,7 +76,7 @@ def test_a_repeat_carries_the_alert_as_last_told_at_its_severity_now(
 
 
 def test_acknowledging_stops_repeats(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence)
@@ -86,12 +86,12 @@ def test_acknowledging_stops_repeats(engine, alerts, receiver, fence):
     assert job.deliver(T0 + REPEAT) == 0
     assert job.deliver(T0 + 5 * REPEAT) == 0
 
-    assert len(receiver.received) == 1
+    assert len(posted(receiver)) == 1
     assert [r.event for r in alerts.rows()] == ["firing"]
 
 
 def test_an_acknowledgement_running_out_renotifies_once_and_ends(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence, group_interval=0.0)
@@ -116,7 +116,7 @@ def test_an_acknowledgement_running_out_renotifies_once_and_ends(engine, alerts,
 def test_the_end_of_a_silence_notifies_an_alert_that_fired_under_it(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     silence = alerts.silence({"host": "web-1"}, T0 - 60, T0 + 300)
     instance = alerts.fire(rule, "web-1", T0)
@@ -141,7 +141,7 @@ def test_the_end_of_a_silence_notifies_an_alert_that_fired_under_it(
 
 
 def test_expiring_a_silence_by_hand_notifies_too(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     silence = alerts.silence({"alertname": "CPU high"}, T0 - 60, T0 + 86400)
     alerts.fire(rule, "web-1", T0)
@@ -151,13 +151,13 @@ def test_expiring_a_silence_by_hand_notifies_too(engine, alerts, receiver, fence
     alerts.store.expire_silence(silence.id, T0 + 30)
 
     assert job.deliver(T0 + 31) == 1
-    assert receiver.received[0]["alerts"][0]["labels"]["host"] == "web-1"
+    assert posted(receiver)[0]["alerts"][0]["labels"]["host"] == "web-1"
 
 
 def test_the_end_of_a_silence_does_not_retell_what_the_channel_heard(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence, group_interval=0.0)
@@ -166,12 +166,12 @@ def test_the_end_of_a_silence_does_not_retell_what_the_channel_heard(
 
     assert job.deliver(T0 + 20) == 0
 
-    assert len(receiver.received) == 1
+    assert len(posted(receiver)) == 1
     assert [r.status for r in alerts.rows()] == ["sent", "skipped"]
 
 
 def test_the_end_of_a_silence_leaves_resolved_and_unmatched_alerts(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     alerts.silence({"host": "web-1"}, T0 - 60, T0 + 300)
     gone = alerts.fire(rule, "web-1", T0)
@@ -190,7 +190,7 @@ def test_the_end_of_each_maintenance_window_notifies_what_fired_in_it(
     engine, alerts, receiver, fence
 ):
     monday_noon = datetime(2027, 1, 4, 12, 0, tzinfo=UTC).timestamp()
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=30 * 86400)
     window = {"days": [0, 1], "start": "11:00", "end": "13:00"}
     alerts.silence({"host": "web-1"}, monday_noon - 86400, monday_noon + 30 * 86400, window)
@@ -207,11 +207,11 @@ def test_the_end_of_each_maintenance_window_notifies_what_fired_in_it(
     assert job.deliver(monday_noon + 86400 - 600) == 0  # Tuesday 11:50, in the window
     assert job.deliver(monday_noon + 86400 + 3600) == 1  # Tuesday 13:00
 
-    assert [n["status"] for n in receiver.received] == ["firing", "resolved", "firing"]
+    assert [n["status"] for n in posted(receiver)] == ["firing", "resolved", "firing"]
 
 
 def test_the_end_of_a_silence_keeps_an_alert_s_acknowledgement(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     alerts.silence({"host": "web-1"}, T0 - 60, T0 + 300)
     instance = alerts.fire(rule, "web-1", T0)
@@ -226,7 +226,7 @@ def test_the_end_of_a_silence_keeps_an_alert_s_acknowledgement(engine, alerts, r
 
 
 def test_the_end_of_a_silence_matches_the_rule_s_labels_too(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], labels={"team": "ops"})
     alerts.silence({"team": "ops"}, T0 - 60, T0 + 300)
     alerts.fire(rule, "web-1", T0)
