@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from app.alerting.notification import Answer
 from app.alerting.notify import DeliveryConfig
 from tests.alerting.notify_support import T0, deliverer, hosts, posted
 from tests.receivers import receiving
@@ -149,8 +150,6 @@ def test_a_channel_that_raises_is_retried(engine, alerts, fence):
 
 
 def test_an_answer_is_kept_to_its_first_500_characters(engine, alerts, fence):
-    from app.alerting.notification import Answer
-
     hook = alerts.channel("http://127.0.0.1:9/hook")
     alerts.fire(alerts.rule("CPU high", [hook.id]), "web-1", T0)
     job = deliverer(engine, fence)
