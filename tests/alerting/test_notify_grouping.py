@@ -3,6 +3,7 @@ group's wait and at most once a group interval."""
 
 from __future__ import annotations
 
+from app.alerting.notify.stages import WAIT_RECHECK
 from tests.alerting.notify_support import T0, deliverer, posted
 
 
@@ -108,3 +109,14 @@ def test_history_says_where_the_alert_was_notified(engine, alerts, receiver, fen
     (notified,) = [h for h in alerts.store.history(instance.id) if h.event == "notified"]
     assert notified.reason == "firing sent to ops hook"
     assert notified.ts == T0
+
+
+def test_waiting_rows_follow_a_change_of_the_group_wait(engine, alerts, receiver, fence):
+    hook = alerts.channel(receiver)
+    alerts.fire(alerts.rule("CPU high", [hook.id]), "web-1", T0)
+    assert deliverer(engine, fence, group_wait=3600.0).deliver(T0) == 0
+
+    # Restarted with a shorter wait: the rows are looked at again within the recheck.
+    (row,) = alerts.rows()
+    assert row.next_attempt_at <= T0 + WAIT_RECHECK
+    assert deliverer(engine, fence, group_wait=0.0).deliver(T0 + WAIT_RECHECK) == 1

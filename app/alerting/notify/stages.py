@@ -34,6 +34,9 @@ GROUP_INTERVAL = 300.0
 RATE_LIMITS: Mapping[str, int] = {"dingtalk": 20, "wecom": 20, "slack": 60, "feishu": 100}
 """Notifications a minute a channel kind takes (DingTalk and WeCom robots: 20)."""
 DEFAULT_RATE_LIMIT = 30
+WAIT_RECHECK = 5.0
+"""Seconds at most between two looks at a waiting group, so that a deploy's new waits (or
+a restart with other settings) apply within that time rather than at the old ones' end."""
 
 Sender = Callable[[str, dict, Notification, DeliveryContext], Answer]
 """Sends one notification through a channel: ``(kind, config, notification, context)``."""
@@ -46,7 +49,7 @@ class DeliveryConfig:
     group_wait: float = GROUP_WAIT
     group_interval: float = GROUP_INTERVAL
     claim_limit: int = 500
-    lease_s: float = 120.0
+    lease_s: float = 60.0
     """How long claimed rows stay with their sender before another round may take them."""
     max_attempts: int = 10
     give_up_after: float = 86400.0
@@ -184,14 +187,14 @@ def channel(rnd: Round, rows: list[OutboxRecord]) -> list[OutboxRecord]:
 def wait(rnd: Round, rows: list[OutboxRecord]) -> list[Batch]:
     """Rows of one channel and group go together once the group is ready: ``group_wait``
     after its oldest new row, and ``group_interval`` after its last notification. Rows
-    of a group not ready yet are due again when it is."""
+    of a group not ready yet are due again when it is (or at the next recheck)."""
     batches = []
     by_group = sorted(rows, key=lambda r: (r.channel_id, r.group_key, r.id))
     for (channel_id, key), grouped in groupby(by_group, lambda r: (r.channel_id, r.group_key)):
         group = list(grouped)
         ready_at = _ready_at(rnd, channel_id, key, group)
         if ready_at > rnd.now:
-            rnd.store.reschedule(_ids(group), ready_at)
+            rnd.store.reschedule(_ids(group), min(ready_at, rnd.now + WAIT_RECHECK))
         else:
             batches.append(Batch(rnd.channels[channel_id], key, group))
     return batches
