@@ -6,6 +6,7 @@ import functools
 import logging
 import secrets
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import auth, log_handler, timing
+from app.alerting.notification import DeliveryContext
+from app.alerting.notify import Deliverer, DeliveryConfig
 from app.api import errors
 from app.api.accounts import bp as accounts_bp
 from app.api.downloads import bp as downloads_bp
@@ -78,6 +81,16 @@ def _unique(urls: list[str], target) -> list[str]:
     return list(seen.values())
 
 
+def delivery_context(settings: Settings) -> DeliveryContext:
+    """What sending notifications needs from the settings."""
+    return DeliveryContext(
+        external_url=settings.external_url,
+        smtp_url=settings.smtp_url,
+        smtp_from=settings.smtp_from,
+        allow_private=settings.webhook_allow_private,
+    )
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Stores, live bus, collectors and scheduler for ``settings`` (scheduler not started)."""
     engine = db.make_engine(settings.database_url)
@@ -97,11 +110,20 @@ def build_runtime(settings: Settings) -> Runtime:
             settings.data_dir / "tail-positions.json",
             settings.hostname,
         )
+    lock = make_leader_lock(settings.database_url, settings.data_dir, settings.leader_lock_ttl)
+    deliverer = Deliverer(
+        engine,
+        lock.fence,
+        delivery_context(settings),
+        DeliveryConfig(
+            group_wait=settings.alert_group_wait, group_interval=settings.alert_group_interval
+        ),
+    )
     scheduler = Scheduler(
         collectors,
         metrics,
         bus,
-        make_leader_lock(settings.database_url, settings.data_dir, settings.leader_lock_ttl),
+        lock,
         ScheduleConfig(
             collect_interval=settings.collect_interval,
             lock_ttl=settings.leader_lock_ttl,
@@ -117,6 +139,7 @@ def build_runtime(settings: Settings) -> Runtime:
                 first_delay=log_archive.ARCHIVE_FIRST_DELAY,
             ),
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
+            LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
         ],
     )
     return Runtime(
