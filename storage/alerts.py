@@ -17,6 +17,30 @@ from sqlalchemy.exc import IntegrityError
 from storage.models import AlertHistory, AlertInstance, AlertRule, AlertSilence
 from storage.outbox import OutboxEntry, enqueue
 
+MACHINE_COLUMNS: tuple[str, ...] = (
+    "rule_name",
+    "labels",
+    "state",
+    "severity",
+    "value",
+    "active_at",
+    "fired_at",
+    "resolved_at",
+    "flapping",
+    "machine",
+    "evaluated_at",
+    "lines",
+)
+"""What evaluating an instance changes (and ``notified_at`` when it notifies)."""
+PEOPLE_COLUMNS: tuple[str, ...] = (
+    "ack_by",
+    "ack_at",
+    "ack_until",
+    "ack_comment",
+    "closed_by",
+    "closed_at",
+)
+"""What people change of an instance (acknowledging, closing)."""
 OPEN_STATES: tuple[str, ...] = ("pending", "firing", "recovering", "nodata", "error")
 """States of an instance that count as an open alert."""
 _JSON_RULE_FIELDS = ("spec", "labels", "annotations", "channels")
@@ -113,11 +137,16 @@ class HistoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class InstanceChange:
-    """An instance as it is now, with what happened to it and what to notify."""
+    """An instance as it is now, with what happened to it and what to notify.
+
+    ``columns`` names what the change may write of an existing instance (all when None):
+    the evaluation writes the state machine's columns and people write theirs, so neither
+    undoes what the other wrote since it read the instance."""
 
     instance: InstanceRecord
     history: Sequence[HistoryEntry] = ()
     outbox: Sequence[OutboxEntry] = ()
+    columns: Sequence[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +317,8 @@ class AlertStore:
                 ).scalar_one()
                 instance = replace(instance, id=instance_id)
             else:
+                if change.columns is not None:
+                    values = {k: values[k] for k in change.columns}
                 conn.execute(
                     update(AlertInstance).where(AlertInstance.id == instance.id).values(values)
                 )

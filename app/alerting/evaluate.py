@@ -17,6 +17,8 @@ from app.alerting.engine import ACTIVE, Instance, Result, Transition
 from app.alerting.observe import Observation, Sources, fingerprint, matching_lines, observe
 from app.alerting.rules import Rule, from_record
 from storage.alerts import (
+    MACHINE_COLUMNS,
+    PEOPLE_COLUMNS,
     AlertStore,
     Fence,
     HistoryEntry,
@@ -189,10 +191,18 @@ def plan(
             for e, t in zip(named, transitions, strict=True)
             if e in NOTIFYING and not (e == "firing" and t.from_state == "recovering")
         ]
-        if any(e in ("firing", "severity") for e in notify):
+        notifies = any(e in ("firing", "severity") for e in notify)
+        if notifies:
             record = replace(record, notified_at=now)
         outbox = [row for e in notify for row in enqueue(record, rule, e, now)]
-        changes.append(InstanceChange(record, history_of(transitions), outbox))
+        # A new episode starts the people's side afresh; otherwise theirs is left alone.
+        episode = any(t.from_state == "normal" for t in transitions)
+        columns = (
+            *MACHINE_COLUMNS,
+            *(("notified_at",) if notifies else ()),
+            *(PEOPLE_COLUMNS if episode else ()),
+        )
+        changes.append(InstanceChange(record, history_of(transitions), outbox, columns))
         events += [(e, record) for e in named]
     return changes, events
 
