@@ -230,10 +230,11 @@ def _template(total: int) -> LogDatabase:
 
 
 @contextmanager
-def log_database(quick: bool) -> Iterator[LogDatabase]:
-    """A migrated database of its own holding ``RECORDS`` realistic records (analyzed),
-    dropped afterwards. The records are loaded once per run and copied from there."""
-    total = QUICK_RECORDS if quick else RECORDS
+def log_database(quick: bool, records: int | None = None) -> Iterator[LogDatabase]:
+    """A migrated database of its own holding ``RECORDS`` realistic records (or
+    ``records``; analyzed), dropped afterwards. The records are loaded once per run and
+    copied from there."""
+    total = records or (QUICK_RECORDS if quick else RECORDS)
     template = _template(total)
     name = f"bench_{uuid.uuid4().hex[:10]}"
     admin = _admin()

@@ -82,3 +82,9 @@ def test_log_benchmarks_produce_numbers(tmp_path: Path) -> None:
         tmp_path, "logs_write", "logs_ingest", "logs_query", "logs_export", "logs_tail"
     )
     _assert_numbers(results, expected_rows=11)
+
+
+def test_alerts_benchmark_produces_numbers(tmp_path: Path) -> None:
+    _require_postgres()
+    results = _run_bench(tmp_path, "alerts_evaluate")
+    _assert_numbers(results, expected_rows=2)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.alerting.engine import OPERATORS, Policy, Thresholds
+from app.alerting.templates import check as check_template
 from storage.alerts import RuleRecord
 from storage.logquery import Query, QueryError, parse
 
@@ -128,6 +129,10 @@ def check(body: RuleBody) -> Rule:
             if group not in LOG_GROUPS and not group.startswith("attrs."):
                 problems["group_by"] = "a log rule groups by host, source or attrs.<name>"
     problems.update(_threshold_problems(body))
+    for key, template in body.annotations.items():
+        error = check_template(template)
+        if error:
+            problems[f"annotations.{key}"] = error
     if problems:
         raise RuleError(problems)
     thresholds = Thresholds(

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.alerting.notification import AlertView, Notification
 
+CONTEXT_KEYS = ("labels", "value", "severity", "rule", "started_at", "url", "lines")
+"""The names a rule's templates are rendered with."""
 MAX_ALERTS = 10
 """Alerts spelled out in one message; the rest are counted."""
 MAX_LINES = 10
@@ -50,11 +52,15 @@ def render(template: str, **context: Any) -> str:
 
 
 def check(template: str) -> str | None:
-    """The syntax error of ``template`` with its line, or None when it parses."""
+    """What is wrong with ``template`` (a syntax error with its line, or a name no
+    notification provides), or None when it is fine."""
     try:
-        _ENV.parse(template)
+        tree = _ENV.parse(template)
     except TemplateSyntaxError as exc:
         return f"line {exc.lineno}: {exc.message}"
+    unknown = sorted(meta.find_undeclared_variables(tree) - set(CONTEXT_KEYS))
+    if unknown:
+        return f"unknown name {unknown[0]!r}; templates know {', '.join(CONTEXT_KEYS)}"
     return None
 
 
@@ -83,7 +89,6 @@ class Message:
     """The default content of a notification: a title, its alerts and closing notes."""
 
     title: str
-    status: str
     alerts: tuple[AlertText, ...]
     notes: tuple[str, ...]
 
@@ -112,7 +117,6 @@ def message(notification: Notification) -> Message:
         notes.append("This is a test notification sent from Pulseboard.")
     return Message(
         title=title(notification),
-        status=notification.status,
         alerts=tuple(_alert_text(a) for a in alerts[:MAX_ALERTS]),
         notes=tuple(notes),
     )

@@ -30,7 +30,7 @@ KINDS: dict[str, Channel] = {
     )
 }
 
-__all__ = ["KINDS", "Channel", "ChannelConfigError", "send", "validate"]
+__all__ = ["KINDS", "Channel", "ChannelConfigError", "channel", "send", "validate"]
 
 
 def channel(kind: str) -> Channel:

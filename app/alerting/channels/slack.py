@@ -29,17 +29,21 @@ def payload(notification: Notification) -> dict[str, Any]:
         {"type": "header", "text": _plain(clip(msg.title, MAX_HEADER))},
     ]
     for i, alert in enumerate(msg.alerts):
-        text = "\n".join(
-            escape(t) for t in (f"*{alert.heading}*", alert.summary, alert.description) if t
+        # Slack takes ten fields; further labels go into the text.
+        shown, rest = alert.facts[:MAX_FIELDS], alert.facts[MAX_FIELDS:]
+        parts = (
+            f"*{alert.heading}*",
+            alert.summary,
+            alert.description,
+            *(f"{k}: {v}" for k, v in rest),
         )
-        fields = [
-            _mrkdwn(clip(f"*{escape(k)}*\n{escape(v)}", MAX_FIELD_TEXT)) for k, v in alert.facts
-        ]
+        text = "\n".join(escape(t) for t in parts if t)
+        fields = [_mrkdwn(clip(f"*{escape(k)}*\n{escape(v)}", MAX_FIELD_TEXT)) for k, v in shown]
         blocks.append(
             {
                 "type": "section",
                 "text": _mrkdwn(clip(text, MAX_TEXT)),
-                "fields": fields[:MAX_FIELDS],
+                "fields": fields,
             }
         )
         if alert.lines:

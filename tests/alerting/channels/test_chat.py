@@ -52,6 +52,15 @@ def test_slack_gets_a_fallback_text_and_header_section_and_actions_blocks(receiv
     ]
 
 
+def test_slack_shows_ten_fields_and_the_further_labels_in_the_text():
+    many = alert(labels={**alert().labels, **{f"k{i:02}": f"v{i}" for i in range(12)}})
+    section = json.loads(
+        channels.KINDS["slack"].request({"url": "x"}, notification(many), LOCAL)[1]
+    )["blocks"][1]
+    assert len(section["fields"]) == 10
+    assert "k11: v11" in section["text"]["text"]
+
+
 def test_slack_escapes_labels_so_they_cannot_mention_or_link():
     body = channels.KINDS["slack"].request({"url": "x"}, notification(HOSTILE), LOCAL)[1]
     text = json.dumps(json.loads(body)["blocks"][1])

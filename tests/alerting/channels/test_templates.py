@@ -57,6 +57,11 @@ def test_check_reports_a_syntax_error_with_its_line():
     assert templates.check("{% if x %}no end").startswith("line 1: ")
 
 
+def test_check_reports_a_name_no_notification_provides():
+    assert templates.check("{{ lables.host }}").startswith("unknown name 'lables'; templates know")
+    assert templates.check("{% for l in lines %}{{ l.message }}{% endfor %} {{ url }}") is None
+
+
 def test_the_title_counts_firing_alerts_as_alertmanager_does():
     two = notification(alert(), alert(id=8, labels={**alert().labels, "host": "web-2"}))
     assert templates.title(two) == "[FIRING:2] Disk almost full (web-1)"
