@@ -15,11 +15,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import auth, log_handler, timing
+from app.alerting.evaluate import Evaluator
 from app.alerting.notification import DeliveryContext
 from app.alerting.notify import Deliverer, DeliveryConfig
+from app.alerting.views import notifier
 from app.api import errors
 from app.api.accounts import bp as accounts_bp
-from app.api.alerts import bp as alerts_bp
 from app.api.downloads import bp as downloads_bp
 from app.api.log_archives import bp as log_archives_bp
 from app.api.logs import bp as logs_bp
@@ -47,6 +48,7 @@ from collectors.system import SystemCollector
 from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
+from storage.alerts import AlertStore
 from storage.leader import make_leader_lock
 from storage.live import LOGS_CHANNEL, make_bus
 from storage.logs import LogStore
@@ -113,6 +115,14 @@ def build_runtime(settings: Settings) -> Runtime:
             settings.hostname,
         )
     lock = make_leader_lock(settings.database_url, settings.data_dir, settings.leader_lock_ttl)
+    evaluator = Evaluator(
+        AlertStore(engine),
+        metrics,
+        logs,
+        bus,
+        notifier(settings.external_url),
+        lock.fence,
+    )
     deliverer = Deliverer(
         engine,
         lock.fence,
@@ -142,6 +152,7 @@ def build_runtime(settings: Settings) -> Runtime:
                 first_delay=log_archive.ARCHIVE_FIRST_DELAY,
             ),
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
+            LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
         ],
     )
@@ -228,7 +239,6 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.register_blueprint(logs_bp)
     server.register_blueprint(log_archives_bp)
     server.register_blueprint(downloads_bp)
-    server.register_blueprint(alerts_bp)
     server.register_blueprint(embed_bp)
     sock.init_app(server)
 

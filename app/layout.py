@@ -35,21 +35,20 @@ def logout_form() -> html.Form:
     )
 
 
-def _link_text(page: dict) -> str | list:
-    """A page's name; the Alerts link also carries the count of open alerts."""
+def nav_item(page: dict) -> dbc.NavItem:
+    """A page's link; the Alerts link has the count of open alerts beside it."""
+    link = dbc.NavLink(page["name"], href=page["relative_path"], active="exact")
     if page["relative_path"] != ALERTS_PATH:
-        return page["name"]
-    badge = dbc.Badge(
-        "", id=ids.NAV_ALERTS_BADGE, color="secondary", pill=True, className="ms-1 nav-alerts-badge"
-    )
-    return [page["name"], badge]
+        return dbc.NavItem(link)
+    badge = dbc.Badge("", id=ids.NAV_ALERTS_BADGE, color="secondary", pill=True, className="ms-1")
+    return dbc.NavItem([link, badge], className="d-flex align-items-center")
 
 
 def navbar() -> dbc.Navbar:
     """Brand, a link per page, the theme switch and the signed-in user."""
     account = current_account()
     links = [
-        dbc.NavItem(dbc.NavLink(_link_text(page), href=page["relative_path"], active="exact"))
+        nav_item(page)
         for page in dash.page_registry.values()
         if page["module"].rsplit(".", 1)[-1] != NOT_FOUND_MODULE
     ]

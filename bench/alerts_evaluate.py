@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from app.alerting.evaluate import evaluate_due
-from app.alerting.observe import log_values, metric_values
+from app.alerting.observe import Sources, log_values, metric_values
 from app.alerting.rules import Rule, RuleBody, check, from_record, to_record
 from bench.common import Result, paired_medians, psycopg_dsn
 from bench.logs_data import log_database
@@ -338,7 +338,7 @@ class Scenario:
         for spec, rule in list(zip(self.specs, self.rules, strict=True))[::every]:
             start = self.clock - spec.window
             if spec.kind == "metric":
-                ours = metric_values(rule, self.metrics, start, self.clock)
+                ours = metric_values(rule, Sources(self.metrics, self.logs), start, self.clock)
             else:
                 ours = log_values(rule, self.logs, start, self.clock)
             theirs = baseline_values(self.raw, spec, self.clock)

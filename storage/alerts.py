@@ -8,7 +8,7 @@ happened, nor lost between being made and being sent. Times are epoch seconds (U
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
@@ -17,6 +17,30 @@ from sqlalchemy.exc import IntegrityError
 from storage.models import AlertHistory, AlertInstance, AlertRule, AlertSilence
 from storage.outbox import OutboxEntry, enqueue
 
+MACHINE_COLUMNS: tuple[str, ...] = (
+    "rule_name",
+    "labels",
+    "state",
+    "severity",
+    "value",
+    "active_at",
+    "fired_at",
+    "resolved_at",
+    "flapping",
+    "machine",
+    "evaluated_at",
+    "lines",
+)
+"""What evaluating an instance changes (and ``notified_at`` when it notifies)."""
+PEOPLE_COLUMNS: tuple[str, ...] = (
+    "ack_by",
+    "ack_at",
+    "ack_until",
+    "ack_comment",
+    "closed_by",
+    "closed_at",
+)
+"""What people change of an instance (acknowledging, closing)."""
 OPEN_STATES: tuple[str, ...] = ("pending", "firing", "recovering", "nodata", "error")
 """States of an instance that count as an open alert."""
 _JSON_RULE_FIELDS = ("spec", "labels", "annotations", "channels")
@@ -113,11 +137,16 @@ class HistoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class InstanceChange:
-    """An instance as it is now, with what happened to it and what to notify."""
+    """An instance as it is now, with what happened to it and what to notify.
+
+    ``columns`` names what the change may write of an existing instance (all when None):
+    the evaluation writes the state machine's columns and people write theirs, so neither
+    undoes what the other wrote since it read the instance."""
 
     instance: InstanceRecord
     history: Sequence[HistoryEntry] = ()
     outbox: Sequence[OutboxEntry] = ()
+    columns: Sequence[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,19 +288,21 @@ class AlertStore:
         self,
         changes: Sequence[InstanceChange],
         *,
-        evaluated: tuple[int, float] | None = None,
+        evaluated: tuple[Sequence[int], float] | None = None,
         fence: Fence | None = None,
     ) -> list[InstanceRecord]:
         """Write instances with their history and notifications in one transaction
-        (``evaluated``: the rule evaluated and when; ``fence``: the leader's check)."""
+        (``evaluated``: the rules evaluated and when; ``fence``: the leader's check)."""
         with self.engine.begin() as conn:
             if fence is not None:
                 fence(conn)
             written = self._apply(conn, changes)
-            if evaluated is not None:
-                rule_id, ts = evaluated
+            if evaluated is not None and evaluated[0]:
+                rule_ids, ts = evaluated
                 conn.execute(
-                    update(AlertRule).where(AlertRule.id == rule_id).values(evaluated_at=ts)
+                    update(AlertRule)
+                    .where(AlertRule.id.in_(list(rule_ids)))
+                    .values(evaluated_at=ts)
                 )
         return written
 
@@ -286,6 +317,8 @@ class AlertStore:
                 ).scalar_one()
                 instance = replace(instance, id=instance_id)
             else:
+                if change.columns is not None:
+                    values = {k: values[k] for k in change.columns}
                 conn.execute(
                     update(AlertInstance).where(AlertInstance.id == instance.id).values(values)
                 )
@@ -302,10 +335,22 @@ class AlertStore:
         return written
 
     def instances(self, rule_id: int) -> list[InstanceRecord]:
-        """Every instance of one rule (what its next evaluation starts from)."""
+        """Every instance of one rule."""
+        return self.instances_of([rule_id])[rule_id]
+
+    def instances_of(self, rule_ids: Iterable[int]) -> dict[int, list[InstanceRecord]]:
+        """Every instance of each of ``rule_ids``, by rule, in one statement."""
+        wanted = sorted(set(rule_ids))
+        out: dict[int, list[InstanceRecord]] = {rule_id: [] for rule_id in wanted}
+        if not wanted:
+            return out
         with self.engine.connect() as conn:
-            rows = conn.execute(select(AlertInstance).where(AlertInstance.rule_id == rule_id)).all()
-        return [_instance(r) for r in rows]
+            rows = conn.execute(
+                select(AlertInstance).where(AlertInstance.rule_id.in_(wanted))
+            ).all()
+        for row in rows:
+            out[row.rule_id].append(_instance(row))
+        return out
 
     def get_instance(self, instance_id: int) -> InstanceRecord | None:
         """One instance, or None."""

@@ -10,16 +10,15 @@ once. Times are epoch seconds (UTC).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
-from storage.alerts import HistoryEntry, InstanceRecord, _instance
+from storage.alerts import Fence, HistoryEntry, InstanceRecord, _instance
 from storage.models import AlertHistory, AlertInstance, NotificationOutbox
 from storage.outbox import OutboxEntry, OutboxRecord, _record, enqueue
 
-Fence = Callable[[Connection], None]
 ANSWER_CHARS = 500
 """How much of a receiver's answer the delivery log keeps."""
 TOLD = ("sent", "merged")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
+import statistics
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
@@ -77,6 +79,40 @@ class WindowStats:
     max: float
     last_ts: float
     last: float
+
+
+_WINDOW_SQL = text(
+    # The last value is looked up per series on the (series_id, ts) index: a join back to
+    # the samples is planned as a scan of the whole table.
+    "SELECT a.series_id, a.c, a.s, a.lo, a.hi, a.t, (SELECT m.value FROM metric_samples m "
+    "WHERE m.series_id = a.series_id AND m.ts = a.t LIMIT 1) FROM ("
+    "SELECT series_id, COUNT(*) AS c, SUM(value) AS s, MIN(value) AS lo, MAX(value) AS hi, "
+    "MAX(ts) AS t FROM metric_samples WHERE series_id IN :ids AND ts > :start AND ts <= :end "
+    "GROUP BY series_id) a"
+).bindparams(bindparam("ids", expanding=True))
+_POINTS_SQL = text(
+    "SELECT series_id, value FROM metric_samples WHERE series_id IN :ids "
+    "AND ts > :start AND ts <= :end"
+).bindparams(bindparam("ids", expanding=True))
+_RATE_SQL = text(
+    "SELECT series_id, SUM(CASE WHEN d < 0 THEN value ELSE d END) / (MAX(ts) - MIN(ts)) "
+    "FROM (SELECT series_id, ts, value, "
+    "value - LAG(value) OVER (PARTITION BY series_id ORDER BY ts) AS d FROM metric_samples "
+    "WHERE series_id IN :ids AND ts > :start AND ts <= :end) x "
+    "GROUP BY series_id HAVING MAX(ts) > MIN(ts)"
+).bindparams(bindparam("ids", expanding=True))
+_PERCENTILE_SQL = text(
+    "SELECT series_id, percentile_cont(:q) WITHIN GROUP (ORDER BY value) FROM metric_samples "
+    "WHERE series_id IN :ids AND ts > :start AND ts <= :end GROUP BY series_id"
+).bindparams(bindparam("ids", expanding=True))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (a whole percent) of ``values``, linear between closest ranks
+    ("inclusive"), as PostgreSQL's ``percentile_cont`` computes it."""
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def labels_key(labels: Mapping[str, str]) -> str:
@@ -303,53 +339,78 @@ class MetricsStore:
         ]
         return sorted(result, key=lambda d: (d.name, d.host, labels_key(d.labels)))
 
-    def series_of(self, name: str) -> list[tuple[int, str, dict[str, str]]]:
-        """Every series of metric ``name``: its id, host and labels."""
+    def series_of(self, names: Iterable[str]) -> dict[str, list[tuple[int, str, dict[str, str]]]]:
+        """Every series of each of ``names``: its id, host and labels, by name."""
+        wanted = sorted(set(names))
+        out: dict[str, list[tuple[int, str, dict[str, str]]]] = {name: [] for name in wanted}
+        if not wanted:
+            return out
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(MetricSeries.id, MetricSeries.host, MetricSeries.labels).where(
-                    MetricSeries.name == name
-                )
+                select(
+                    MetricSeries.name, MetricSeries.id, MetricSeries.host, MetricSeries.labels
+                ).where(MetricSeries.name.in_(wanted))
             ).all()
-        return [(sid, host, json.loads(labels)) for sid, host, labels in rows]
-
-    def window(self, series_ids: Sequence[int], start: float, end: float) -> dict[int, WindowStats]:
-        """Count, sum, minimum, maximum and the last value of each series' raw samples in
-        (start, end], in one statement (a series without samples there is left out)."""
-        if not series_ids:
-            return {}
-        sql = text(
-            "SELECT a.series_id, a.c, a.s, a.lo, a.hi, a.t, m.value FROM ("
-            "SELECT series_id, COUNT(*) AS c, SUM(value) AS s, MIN(value) AS lo, "
-            "MAX(value) AS hi, MAX(ts) AS t FROM metric_samples "
-            "WHERE series_id IN :ids AND ts > :start AND ts <= :end GROUP BY series_id) a "
-            "JOIN metric_samples m ON m.series_id = a.series_id AND m.ts = a.t"
-        ).bindparams(bindparam("ids", expanding=True))
-        with self.engine.connect() as conn:
-            rows = conn.execute(sql, {"ids": list(series_ids), "start": start, "end": end})
-            return {
-                sid: WindowStats(count, total, low, high, ts, last)
-                for sid, count, total, low, high, ts, last in rows
-            }
-
-    def points(
-        self, series_ids: Sequence[int], start: float, end: float
-    ) -> dict[int, list[tuple[float, float]]]:
-        """Each series' raw samples in (start, end], oldest first (for rates and
-        percentiles, which need every value)."""
-        if not series_ids:
-            return {}
-        sql = text(
-            "SELECT series_id, ts, value FROM metric_samples WHERE series_id IN :ids "
-            "AND ts > :start AND ts <= :end ORDER BY series_id, ts"
-        ).bindparams(bindparam("ids", expanding=True))
-        out: dict[int, list[tuple[float, float]]] = {}
-        with self.engine.connect() as conn:
-            for sid, ts, value in conn.execute(
-                sql, {"ids": list(series_ids), "start": start, "end": end}
-            ):
-                out.setdefault(sid, []).append((ts, value))
+        for name, sid, host, labels in rows:
+            out[name].append((sid, host, json.loads(labels)))
         return out
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One connection for many reads (each its own statement, so one that fails
+        leaves the connection usable for the next)."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    def window(
+        self, series_ids: Sequence[int], start: float, end: float, conn: Connection | None = None
+    ) -> dict[int, WindowStats]:
+        """Count, sum, minimum, maximum and the last value of each series' raw samples in
+        (start, end], in one statement (a series without samples there is left out);
+        ``conn`` reuses a connection from ``reading``."""
+        if not series_ids:
+            return {}
+        rows = self._run(
+            conn,
+            _WINDOW_SQL,
+            {"ids": list(series_ids), "start": start, "end": end},
+        )
+        return {
+            sid: WindowStats(count, total, low, high, ts, last)
+            for sid, count, total, low, high, ts, last in rows
+        }
+
+    def reduced(
+        self,
+        series_ids: Sequence[int],
+        start: float,
+        end: float,
+        how: str,
+        conn: Connection | None = None,
+    ) -> dict[int, float]:
+        """Each series' ``rate`` (per second, counter resets counted from zero as
+        Prometheus does) or ``p95``/``p99`` (linear between closest ranks) of its raw
+        samples in (start, end]; a series without enough samples is left out."""
+        if not series_ids:
+            return {}
+        params = {"ids": list(series_ids), "start": start, "end": end}
+        if how == "rate":
+            return {sid: value for sid, value in self._run(conn, _RATE_SQL, params)}
+        q = int(how.removeprefix("p")) / 100
+        if self.dialect == "postgresql":
+            return dict(self._run(conn, _PERCENTILE_SQL, {**params, "q": q}))
+        values: dict[int, list[float]] = {}
+        for sid, value in self._run(conn, _POINTS_SQL, params):
+            values.setdefault(sid, []).append(value)
+        return {sid: _percentile(v, q) for sid, v in values.items()}
+
+    def _run(self, conn: Connection | None, sql: TextClause, params: dict) -> list:
+        if conn is not None:
+            return conn.execute(sql, params).all()
+        with self.reading() as own:
+            return own.execute(sql, params).all()
 
     @functools.lru_cache(maxsize=16)  # noqa: B019  (a handful of shapes; the store lives long)
     def _range_statements(

@@ -45,8 +45,8 @@ class Receiver:
 
 
 @contextlib.contextmanager
-def receiving() -> Iterator[Receiver]:
-    """A receiver serving in a thread until the block ends."""
+def receiving(port: int = 0) -> Iterator[Receiver]:
+    """A receiver serving in a thread until the block ends (on ``port``, or any free one)."""
     holder: list[Receiver] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -72,7 +72,7 @@ def receiving() -> Iterator[Receiver]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     holder.append(Receiver(server))
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()

@@ -7,17 +7,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.alerting import engine
 from app.alerting.engine import ACTIVE, Instance, Result, Transition
-from app.alerting.observe import Observation, fingerprint, matching_lines, observe
+from app.alerting.observe import Observation, Sources, fingerprint, matching_lines, observe
 from app.alerting.rules import Rule, from_record
-from storage.alerts import AlertStore, Fence, HistoryEntry, InstanceChange, InstanceRecord
-from storage.leader import NotLeader
+from storage.alerts import (
+    MACHINE_COLUMNS,
+    PEOPLE_COLUMNS,
+    AlertStore,
+    Fence,
+    HistoryEntry,
+    InstanceChange,
+    InstanceRecord,
+    RuleRecord,
+)
 from storage.live import ALERTS_CHANNEL, LiveBus
 from storage.logs import LogStore
 from storage.metrics import MetricsStore
@@ -98,14 +106,6 @@ def stored(record: InstanceRecord, instance: Instance, now: float) -> InstanceRe
 # -- evaluation ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one rule's evaluation changed: the written instances and their events."""
-
-    rule_id: int
-    events: list[tuple[str, InstanceRecord]]
-
-
 def advance(
     rule: Rule,
     instances: Sequence[InstanceRecord],
@@ -113,8 +113,8 @@ def advance(
     now: float,
 ) -> list[tuple[InstanceRecord, list[Transition]]]:
     """Each instance stepped by its observation (or counted missing), plus new instances
-    for new label groups that left the normal state; instances that did not change are
-    left out."""
+    for new label groups that left the normal state; instances with nothing to write
+    (unchanged, or normal with only a new value) are left out."""
     by_fp = {i.fingerprint: i for i in instances}
     out = []
     for fp in sorted(set(by_fp) | set(observations)):
@@ -132,8 +132,13 @@ def advance(
             )
         if record.id is None and moved.state == "normal":
             continue  # a label set that never left normal is not an alert
-        if moved == current and not transitions:
-            continue
+        unchanged = replace(moved, value=current.value) == current
+        if (
+            not transitions
+            and unchanged
+            and (moved.value == current.value or moved.state == "normal")
+        ):
+            continue  # nothing new, or only the value of an alert that is not open
         out.append((stored(record, moved, now), transitions))
     return out
 
@@ -154,6 +159,62 @@ def history_of(transitions: Sequence[Transition]) -> list[HistoryEntry]:
     ]
 
 
+Planned = tuple[list[InstanceChange], list[tuple[str, InstanceRecord]]]
+"""A rule's changes to write and its events (name, instance) to publish after commit."""
+
+
+def plan(
+    rule: Rule,
+    instances: Sequence[InstanceRecord],
+    sources: Sources,
+    now: float,
+    enqueue: Enqueue,
+) -> Planned:
+    """What evaluating ``rule`` at ``now`` changes; a failing query is the rule's Error
+    result, not an exception."""
+    try:
+        observations = observe(rule, sources, now, [i.labels for i in instances])
+    except SQLAlchemyError as exc:
+        log.warning("alert rule %r: evaluation failed: %s", rule.name, exc)
+        reason = type(exc).__name__
+        targets = instances or [InstanceRecord(rule.id or 0, rule.name, fingerprint({}), {})]
+        observations = {i.fingerprint: Observation(i.labels, Result(error=reason)) for i in targets}
+    changes: list[InstanceChange] = []
+    events: list[tuple[str, InstanceRecord]] = []
+    for record, transitions in advance(rule, instances, observations, now):
+        if rule.kind == "log" and record.state == "firing":
+            lines = matching_lines(rule, sources.logs, record.labels, now - rule.window, now)
+            record = replace(record, lines=list(lines))
+        named = [event_of(t) for t in transitions]
+        notify = [
+            e
+            for e, t in zip(named, transitions, strict=True)
+            if e in NOTIFYING and not (e == "firing" and t.from_state == "recovering")
+        ]
+        notifies = any(e in ("firing", "severity") for e in notify)
+        if notifies:
+            record = replace(record, notified_at=now)
+        outbox = [row for e in notify for row in enqueue(record, rule, e, now)]
+        # A new episode starts the people's side afresh; otherwise theirs is left alone.
+        episode = any(t.from_state == "normal" for t in transitions)
+        columns = (
+            *MACHINE_COLUMNS,
+            *(("notified_at",) if notifies else ()),
+            *(PEOPLE_COLUMNS if episode else ()),
+        )
+        changes.append(InstanceChange(record, history_of(transitions), outbox, columns))
+        events += [(e, record) for e in named]
+    return changes, events
+
+
+def _published(
+    written: Sequence[InstanceRecord], events: Sequence[tuple[str, InstanceRecord]]
+) -> list[tuple[str, InstanceRecord]]:
+    """Events with the instances as written (new ones now have their ids)."""
+    by_key = {(w.rule_id, w.fingerprint): w for w in written}
+    return [(e, by_key[(r.rule_id, r.fingerprint)]) for e, r in events]
+
+
 def evaluate_rule(
     rule: Rule,
     store: AlertStore,
@@ -162,38 +223,72 @@ def evaluate_rule(
     now: float,
     enqueue: Enqueue,
     fence: Fence | None = None,
-) -> Outcome:
-    """Evaluate ``rule`` at ``now`` and write what changed; a failing query is the
-    rule's Error result, not an exception."""
-    instances = store.instances(rule.id or 0)
-    try:
-        observations = observe(rule, metrics, logs, now, [i.labels for i in instances])
-    except SQLAlchemyError as exc:
-        log.warning("alert rule %r: evaluation failed: %s", rule.name, exc)
-        reason = type(exc).__name__
-        targets = instances or [InstanceRecord(rule.id or 0, rule.name, fingerprint({}), {})]
-        observations = {i.fingerprint: Observation(i.labels, Result(error=reason)) for i in targets}
-    changes = []
-    events: list[tuple[str, InstanceRecord]] = []
-    for record, transitions in advance(rule, instances, observations, now):
-        observation = observations.get(record.fingerprint)
-        if rule.kind == "log" and record.state == "firing" and observation is not None:
-            lines = matching_lines(rule, logs, record.labels, now - rule.window, now)
-            record = replace(record, lines=list(lines))
-        named = [event_of(t) for t in transitions]
-        notify = [
-            e
-            for e, t in zip(named, transitions, strict=True)
-            if e in NOTIFYING and not (e == "firing" and t.from_state == "recovering")
-        ]
-        if any(e in ("firing", "severity") for e in notify):
-            record = replace(record, notified_at=now)
-        outbox = [row for e in notify for row in enqueue(record, rule, e, now)]
-        changes.append(InstanceChange(record, history_of(transitions), outbox))
-        events += [(e, record) for e in named]
-    written = store.apply(changes, evaluated=(rule.id or 0, now), fence=fence)
-    by_fp = {w.fingerprint: w for w in written}
-    return Outcome(rule.id or 0, [(e, by_fp[r.fingerprint]) for e, r in events])
+) -> list[tuple[str, InstanceRecord]]:
+    """Evaluate one rule at ``now`` and write what changed; returns its events."""
+    changes, events = plan(
+        rule, store.instances(rule.id or 0), Sources(metrics, logs), now, enqueue
+    )
+    written = store.apply(changes, evaluated=([rule.id or 0], now), fence=fence)
+    return _published(written, events)
+
+
+class Evaluator:
+    """Evaluates the due rules in cycles: one read of their instances and series, the
+    windows on one connection, and one fenced transaction for everything they changed.
+    Each rule is parsed once per version."""
+
+    def __init__(
+        self,
+        store: AlertStore,
+        metrics: MetricsStore,
+        logs: LogStore,
+        bus: LiveBus,
+        enqueue: Enqueue,
+        fence: Fence | None = None,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.logs = logs
+        self.bus = bus
+        self.enqueue = enqueue
+        self.fence = fence
+        self._rules: dict[int, tuple[int, float | None, Rule]] = {}
+
+    def _rule(self, record: RuleRecord) -> Rule | None:
+        cached = self._rules.get(record.id or 0)
+        if cached is not None and cached[:2] == (record.version, record.updated_at):
+            return cached[2]
+        try:
+            rule = from_record(record)
+        except ValueError as exc:
+            log.error("alert rule %r cannot be evaluated: %s", record.name, exc)
+            return None
+        self._rules[record.id or 0] = (record.version, record.updated_at, rule)
+        return rule
+
+    def run(self, now: float) -> int:
+        """Evaluate every rule due at ``now``, then publish each event after the commit;
+        returns how many rules were evaluated."""
+        rules = [r for r in map(self._rule, self.store.due_rules(now)) if r is not None]
+        if not rules:
+            return 0
+        instances = self.store.instances_of(r.id or 0 for r in rules)
+        series = self.metrics.series_of(r.metric for r in rules if r.metric)
+        changes: list[InstanceChange] = []
+        events: list[tuple[str, InstanceRecord]] = []
+        with self.metrics.reading() as conn:
+            sources = Sources(self.metrics, self.logs, series, conn)
+            for rule in rules:
+                planned = plan(rule, instances[rule.id or 0], sources, now, self.enqueue)
+                changes += planned[0]
+                events += planned[1]
+        evaluated = [r.id or 0 for r in rules]
+        written = self.store.apply(changes, evaluated=(evaluated, now), fence=self.fence)
+        for event, instance in _published(written, events):
+            self.bus.publish(
+                ALERTS_CHANNEL, {"type": "alert", "event": event, "alert": item(instance)}
+            )
+        return len(rules)
 
 
 def evaluate_due(
@@ -205,22 +300,8 @@ def evaluate_due(
     enqueue: Enqueue,
     fence: Fence | None = None,
 ) -> int:
-    """Evaluate every rule that is due at ``now`` and publish each event after its
-    commit; returns how many rules were evaluated."""
-    done = 0
-    for record in store.due_rules(now):
-        try:
-            rule = from_record(record)
-            outcome = evaluate_rule(rule, store, metrics, logs, now, enqueue, fence)
-        except NotLeader:
-            raise
-        except (SQLAlchemyError, ValueError) as exc:
-            log.error("alert rule %r not evaluated: %s", record.name, exc)
-            continue
-        done += 1
-        for event, instance in outcome.events:
-            bus.publish(ALERTS_CHANNEL, {"type": "alert", "event": event, "alert": item(instance)})
-    return done
+    """One cycle of a new ``Evaluator``: evaluate every rule due at ``now``."""
+    return Evaluator(store, metrics, logs, bus, enqueue, fence).run(now)
 
 
 def iso(ts: float | None) -> str | None:
@@ -274,28 +355,35 @@ def preview(
     series: dict[str, dict] = {}
     machines: dict[str, Instance] = {}
     transitions: list[dict] = []
-    for now in times:
-        known = [s["labels"] for s in series.values()]
-        for fp, observation in observe(rule, metrics, logs, now, known).items():
-            entry = series.setdefault(fp, {"labels": observation.labels, "points": []})
-            entry["points"].append([now, observation.result.value])
-            moved, made = engine.step(
-                machines.get(fp, Instance()), observation.result, now, rule.thresholds, rule.policy
-            )
-            machines[fp] = moved
-            transitions += [
-                {
-                    "ts": t.ts,
-                    "labels": observation.labels,
-                    "event": event_of(t),
-                    "from": t.from_state,
-                    "to": t.to_state,
-                    "severity": t.severity,
-                    "value": t.value,
-                    "reason": t.reason,
-                }
-                for t in made
-            ]
+    series_of = metrics.series_of([rule.metric]) if rule.metric else None
+    with metrics.reading() as conn:
+        sources = Sources(metrics, logs, series_of, conn)
+        for now in times:
+            known = [s["labels"] for s in series.values()]
+            for fp, observation in observe(rule, sources, now, known).items():
+                entry = series.setdefault(fp, {"labels": observation.labels, "points": []})
+                entry["points"].append([now, observation.result.value])
+                moved, made = engine.step(
+                    machines.get(fp, Instance()),
+                    observation.result,
+                    now,
+                    rule.thresholds,
+                    rule.policy,
+                )
+                machines[fp] = moved
+                transitions += [
+                    {
+                        "ts": t.ts,
+                        "labels": observation.labels,
+                        "event": event_of(t),
+                        "from": t.from_state,
+                        "to": t.to_state,
+                        "severity": t.severity,
+                        "value": t.value,
+                        "reason": t.reason,
+                    }
+                    for t in made
+                ]
     t = rule.thresholds
     return {
         "series": [s for s in series.values() if any(v is not None for _, v in s["points"])],

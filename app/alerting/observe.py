@@ -5,12 +5,12 @@ records a query matches)."""
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from sqlalchemy import Connection
 
 from app.alerting.engine import Result
 from app.alerting.rules import Rule
@@ -36,19 +36,35 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(labels_key(labels).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The stores rules read, with what one cycle reads once for all its rules: the
+    series of each metric and a connection for the windows."""
+
+    metrics: MetricsStore
+    logs: LogStore
+    series: Mapping[str, list[tuple[int, str, dict[str, str]]]] | None = None
+    conn: Connection | None = None
+
+    def series_of(self, name: str) -> list[tuple[int, str, dict[str, str]]]:
+        """The series of metric ``name``."""
+        if self.series is not None and name in self.series:
+            return self.series[name]
+        return self.metrics.series_of([name])[name]
+
+
 def observe(
     rule: Rule,
-    metrics: MetricsStore,
-    logs: LogStore,
+    sources: Sources,
     now: float,
     known: Iterable[Mapping[str, str]] = (),
 ) -> dict[str, Observation]:
     """Results by fingerprint at ``now``. ``known`` are the label sets of the rule's
     existing instances: a log count reads 0 for a known group with no records."""
     if rule.kind == "metric":
-        values = metric_values(rule, metrics, now - rule.window, now)
+        values = metric_values(rule, sources, now - rule.window, now)
     else:
-        values = log_values(rule, logs, now - rule.window, now, known)
+        values = log_values(rule, sources.logs, now - rule.window, now, known)
     if not values:
         # Nothing at all in the window: the rule has no data (one instance, no labels).
         return {fingerprint({}): Observation({}, Result())}
@@ -69,21 +85,6 @@ def _group(group_by: tuple[str, ...], labels: Mapping[str, str]) -> tuple:
     return tuple((k, labels[k]) for k in group_by if k in labels)
 
 
-def reduce_points(how: str, points: list[tuple[float, float]]) -> float | None:
-    """The value of ``how`` (``rate``, ``p95``, ``p99``) over one series' samples."""
-    if how == "rate":
-        if len(points) < 2:
-            return None
-        # A counter that went down was reset: count from zero again, as Prometheus does.
-        increase = sum(b if b < a else b - a for (_, a), (_, b) in itertools.pairwise(points))
-        return increase / (points[-1][0] - points[0][0])
-    values = [v for _, v in points]
-    if len(values) < 2:
-        return values[0] if values else None
-    # Linear between closest ranks ("inclusive"), as numpy and Prometheus's quantile do.
-    return statistics.quantiles(values, n=100, method="inclusive")[int(how[1:]) - 1]
-
-
 def reduce_stats(how: str, stats: WindowStats) -> float:
     """The value of ``how`` (``avg``, ``min``, ``max``, ``sum``, ``last``) of a window."""
     if how == "avg":
@@ -99,25 +100,21 @@ def combine(how: str, values: list[float]) -> float:
     return min(values) if how == "min" else max(values)
 
 
-def metric_values(
-    rule: Rule, metrics: MetricsStore, start: float, end: float
-) -> dict[tuple, float]:
+def metric_values(rule: Rule, sources: Sources, start: float, end: float) -> dict[tuple, float]:
     """The reduced value of each label group over (start, end]."""
     series = {
         sid: {"host": host, **labels}
-        for sid, host, labels in metrics.series_of(rule.metric or "")
+        for sid, host, labels in sources.series_of(rule.metric or "")
         if _matches(rule.matchers or {}, {"host": host, **labels})
     }
     how = rule.reduce or "avg"
+    metrics, conn = sources.metrics, sources.conn
     if how in ("rate", "p95", "p99"):
-        per_series = {
-            sid: reduce_points(how, pts)
-            for sid, pts in metrics.points(list(series), start, end).items()
-        }
+        per_series = metrics.reduced(list(series), start, end, how, conn)
     else:
         per_series = {
             sid: reduce_stats(how, stats)
-            for sid, stats in metrics.window(list(series), start, end).items()
+            for sid, stats in metrics.window(list(series), start, end, conn).items()
         }
     groups: dict[tuple, list[float]] = {}
     for sid, value in per_series.items():

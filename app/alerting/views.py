@@ -3,13 +3,16 @@ its rendered annotations and its links."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from app.alerting.notification import AlertView
+from app.alerting.notify import outbox_entries
 from app.alerting.rules import Rule
 from app.alerting.templates import render
 from storage.alerts import InstanceRecord
+from storage.outbox import OutboxEntry
 
 
 def alert_labels(rule: Rule, instance: InstanceRecord) -> dict[str, str]:
@@ -62,3 +65,14 @@ def view(
         ack_url=url,
         lines=tuple(instance.lines),
     )
+
+
+def notifier(external_url: str) -> Callable[[InstanceRecord, Rule, str, float], list[OutboxEntry]]:
+    """What the evaluation queues for one notifying event: a row per channel of the rule,
+    carrying the alert as its notification shows it."""
+
+    def enqueue(instance: InstanceRecord, rule: Rule, event: str, now: float) -> list[OutboxEntry]:
+        shown = view(rule, instance, event, now, external_url)
+        return outbox_entries(instance, rule.channels, event, shown, now)
+
+    return enqueue

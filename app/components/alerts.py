@@ -14,7 +14,7 @@ from dash import dcc, html
 from app import ids
 from app.components.downloads import download_menu
 from app.components.settings import SINGLE_ROW, field, section
-from app.services.alert_view import HISTORY_RANGES, HISTORY_STATES, SEVERITIES, WEEKDAYS
+from app.services.alert_view import ANY, HISTORY_RANGES, HISTORY_STATES, SEVERITIES, WEEKDAYS
 
 CHANNEL_KINDS = (
     "webhook",
@@ -118,7 +118,7 @@ def grid(grid_id: str, columns: list[dict], *, height: int, selectable: bool = F
 
 
 def _options(values, blank: str | None = None) -> list[dict]:
-    options = [{"label": blank, "value": ""}] if blank is not None else []
+    options = [{"label": blank, "value": ANY}] if blank is not None else []
     return options + [{"label": v, "value": v} for v in values]
 
 
@@ -237,7 +237,7 @@ def history_tab() -> html.Div:
                 dbc.Select(
                     id=ids.ALERTS_HISTORY_SEVERITY,
                     options=_options(SEVERITIES, "any severity"),
-                    value="",
+                    value=ANY,
                     size="sm",
                 ),
                 xs=6,
@@ -247,7 +247,7 @@ def history_tab() -> html.Div:
                 dbc.Select(
                     id=ids.ALERTS_HISTORY_RULE,
                     options=_options((), "any rule"),
-                    value="",
+                    value=ANY,
                     size="sm",
                 ),
                 xs=6,

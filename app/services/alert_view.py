@@ -23,6 +23,8 @@ from storage.alerts import OPEN_STATES
 
 EXPORT = "/api/v1/admin/alerts/export"
 HISTORY_STATES = ("open", "firing", "resolved", "all")
+ANY = "any"
+"""A filter's "no choice" value (a select shows a blank for an empty value)."""
 EXPORT_EVENTS = {"firing": ("firing",), "resolved": ("resolved",)}
 """The history events the export keeps for a state filter (others keep every event)."""
 SEVERITIES = ("critical", "warning")
@@ -219,7 +221,7 @@ def export_href(
     actions, so a severity is not one of its filters)."""
     now = time.time() if now is None else now
     params: list[tuple[str, str]] = [("event", e) for e in EXPORT_EVENTS.get(state or "", ())]
-    if rule_id:
+    if chosen(rule_id):
         params.append(("rule_id", str(rule_id)))
     if span in HISTORY_RANGES:
         # No end: the download runs to the moment it is made, not to when the link was set.
@@ -246,6 +248,11 @@ def disabled_actions(alert: Mapping) -> list[bool]:
     resolved = alert["state"] == "normal" and alert["resolved_at"] is not None
     closable = resolved and not alert.get("closed")
     return [not is_open, alert["acknowledged"] is None, False, not closable, not is_open]
+
+
+def chosen(value: str | None) -> str | None:
+    """A filter's value, None for "any"."""
+    return None if value in (None, "", ANY) else value
 
 
 def span_range(span: str | None, now: float) -> tuple[float | None, float | None]:
@@ -293,7 +300,7 @@ def rule_rows(rules: Iterable[dict], alerts: Iterable[dict]) -> list[dict]:
 
 def rule_options(rules: Iterable[Mapping]) -> list[dict]:
     """The history filter's rule choices."""
-    return [{"label": "any rule", "value": ""}] + [
+    return [{"label": "any rule", "value": ANY}] + [
         {"label": r["name"], "value": str(r["id"])} for r in rules
     ]
 

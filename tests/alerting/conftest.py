@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from storage.delivery import Fence
-from tests.alerting.notify_support import Alerts, Receiver, held_lock
+from storage.alerts import Fence
+from tests.alerting.notify_support import Alerts, held_lock
+from tests.receivers import Receiver, receiving
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A receiver listening for the test."""
-    server = Receiver().start()
-    yield server
-    server.stop()
+    with receiving() as got:
+        yield got
 
 
 @pytest.fixture

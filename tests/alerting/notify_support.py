@@ -1,19 +1,14 @@
-"""What the delivery tests share: a real HTTP receiver on 127.0.0.1, a sender that posts a
-notification to it as JSON, and alerts queued the way the evaluation queues them."""
+"""What the delivery tests share: alerts queued the way the evaluation queues them, sent
+through the real webhook channel to a receiver on 127.0.0.1 (``tests.receivers``)."""
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from app.alerting.notification import AlertView, Answer, DeliveryContext, Notification
+from app.alerting.notification import AlertView, DeliveryContext
 from app.alerting.notify import Deliverer, DeliveryConfig, outbox_entries
 from storage.alerts import (
     AlertStore,
@@ -26,90 +21,22 @@ from storage.alerts import (
 from storage.channels import ChannelRecord, ChannelStore
 from storage.leader import FileLeaderLock
 from storage.outbox import OutboxRecord, OutboxStore
+from tests.receivers import Receiver
 
 T0 = 1_800_000_000.0
 """The tests' clock starts here (epoch seconds)."""
-CONTEXT = DeliveryContext(external_url="http://pulseboard.test")
+CONTEXT = DeliveryContext(external_url="http://pulseboard.test", allow_private=True, timeout=5)
+"""Receivers on 127.0.0.1 are let through, as ``PULSEBOARD_WEBHOOK_ALLOW_PRIVATE`` does."""
 
 
-@dataclass
-class Receiver:
-    """An HTTP server on 127.0.0.1 that keeps the JSON bodies it took and answers with
-    the codes in ``script`` first (then 200)."""
-
-    port: int = 0
-    script: list[int] = field(default_factory=list)
-    received: list[dict] = field(default_factory=list)
-    requests: int = 0
-    _server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        """Where to post."""
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> Receiver:
-        """Listen (on the same port again after ``stop``)."""
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests += 1
-                code = receiver.script.pop(0) if receiver.script else 200
-                if code == 200:
-                    receiver.received.append(json.loads(body))
-                answer = b'{"ok": true}' if code == 200 else b"receiver says no"
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening: posts are refused until ``start`` again."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+def posted(receiver: Receiver) -> list[dict]:
+    """The webhook bodies ``receiver`` was sent, in order."""
+    return [r.json() for r in receiver.requests]
 
 
-def post_json(
-    kind: str, config: dict, notification: Notification, context: DeliveryContext
-) -> Answer:
-    """A sender for the tests: the notification as JSON to ``config["url"]``."""
-    body = json.dumps(
-        {
-            "kind": kind,
-            "receiver": notification.receiver,
-            "groupKey": notification.group_key,
-            "status": notification.status,
-            "digest": notification.digest,
-            "externalURL": context.external_url,
-            "alerts": [
-                {"id": a.id, "status": a.status, "labels": a.labels, "startsAt": a.starts_at}
-                for a in notification.alerts
-            ],
-        }
-    ).encode()
-    request = urllib.request.Request(
-        config["url"], body, {"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return Answer(True, response.status, response.read().decode())
-    except urllib.error.HTTPError as exc:
-        code = exc.code
-        return Answer(False, code, exc.read().decode(), retry=code >= 500 or code == 429)
-    except OSError as exc:
-        return Answer(False, None, str(exc))
+def hosts(body: dict) -> list[str]:
+    """The hosts of a webhook body's alerts, sorted."""
+    return sorted(a["labels"]["host"] for a in body["alerts"])
 
 
 class Alerts:
@@ -121,18 +48,33 @@ class Alerts:
         self.channels = ChannelStore(engine)
         self.outbox = OutboxStore(engine)
 
-    def channel(self, url: str, name: str = "ops hook", kind: str = "webhook") -> ChannelRecord:
-        """A channel posting to ``url``."""
-        return self.channels.create(ChannelRecord(name, kind, {"url": url}), T0)
+    def channel(
+        self, receiver: Receiver | str, name: str = "ops hook", **config: str
+    ) -> ChannelRecord:
+        """A webhook channel posting to ``receiver`` (or a URL), with more ``config``."""
+        url = receiver if isinstance(receiver, str) else f"{receiver.url}/hook"
+        return self.channels.create(ChannelRecord(name, "webhook", {"url": url, **config}), T0)
 
-    def rule(self, name: str, channels: list[int], repeat_s: int = 3600) -> RuleRecord:
+    def rule(
+        self, name: str, channels: list[int], repeat_s: int = 3600, labels: dict | None = None
+    ) -> RuleRecord:
         """A metric rule notifying ``channels``."""
-        record = RuleRecord(name, "metric", {"metric": "cpu"}, channels=channels, repeat_s=repeat_s)
+        record = RuleRecord(
+            name,
+            "metric",
+            {"metric": "cpu"},
+            channels=channels,
+            repeat_s=repeat_s,
+            labels=labels or {},
+        )
         return self.store.create_rule(record, "admin", T0)
 
-    def silence(self, matchers: dict, starts_at: float, ends_at: float) -> SilenceRecord:
-        """A silence of ``matchers`` from ``starts_at`` to ``ends_at``."""
-        return self.store.create_silence(SilenceRecord(matchers, starts_at, ends_at, created_at=T0))
+    def silence(
+        self, matchers: dict, starts_at: float, ends_at: float, weekly: dict | None = None
+    ) -> SilenceRecord:
+        """A silence of ``matchers`` from ``starts_at`` to ``ends_at`` (in ``weekly``'s window)."""
+        record = SilenceRecord(matchers, starts_at, ends_at, weekly, created_at=T0)
+        return self.store.create_silence(record)
 
     def fire(
         self,
@@ -167,7 +109,7 @@ class Alerts:
             fingerprint=changed.fingerprint,
             status=status,
             severity=changed.severity,
-            labels={"host": host, "alertname": rule.name, "severity": severity},
+            labels={**rule.labels, "host": host, "alertname": rule.name, "severity": severity},
             annotations={"summary": f"cpu high on {host}"},
             value=97.0,
             starts_at=fired_at,
@@ -192,6 +134,6 @@ def held_lock(tmp_path: Path) -> FileLeaderLock:
 
 
 def deliverer(engine: Engine, fence, **config) -> Deliverer:
-    """A deliverer posting through ``post_json``; no group wait unless given."""
+    """A deliverer through the real channels; no group wait unless given."""
     config.setdefault("group_wait", 0.0)
-    return Deliverer(engine, fence, CONTEXT, DeliveryConfig(**config), sender=post_json)
+    return Deliverer(engine, fence, CONTEXT, DeliveryConfig(**config))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.alerting.evaluate import evaluate_due, evaluate_rule, preview
+from app.alerting.observe import Sources, metric_values
 from app.alerting.rules import RuleBody, check, from_record, to_record
 from storage.alerts import AlertStore
 from storage.live import ALERTS_CHANNEL, InProcessBus
@@ -211,3 +212,22 @@ def test_the_preview_shows_where_the_rule_would_have_fired(stores):
     assert series["labels"] == {"host": "web-1", "mountpoint": "/data"}
     assert [t["event"] for t in shown["transitions"]] == ["firing", "resolved"]
     assert shown["thresholds"]["critical"] == 95
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [("rate", (5 + 3 + 3 + 1) / 40), ("p95", 7.4), ("p99", 7.88), ("last", 4.0), ("sum", 20.0)],
+)
+def test_reducers_over_a_counter_with_a_reset(stores, how, expected):
+    _alerts, metrics, logs = stores
+    # A counter 0, 5, 8, reset, 3, 4: it grew by 5, 3, 3 (from zero) and 1 in 40 s.
+    metrics.write(
+        [Sample(T0 + i * 10, "h", "jobs_total", v) for i, v in enumerate([0.0, 5.0, 8.0, 3.0, 4.0])]
+    )
+    rule = check(
+        RuleBody.model_validate(
+            {"name": "r", "kind": "metric", "metric": "jobs_total", "reduce": how, "critical": 1}
+        )
+    )
+    ((_, value),) = metric_values(rule, Sources(metrics, logs), T0 - 1, T0 + 40).items()
+    assert value == pytest.approx(expected)

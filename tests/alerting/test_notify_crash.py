@@ -11,7 +11,7 @@ import pytest
 from storage.db import make_engine
 from storage.delivery import DeliveryStore
 from storage.leader import NotLeader, make_leader_lock
-from tests.alerting.notify_support import T0, deliverer
+from tests.alerting.notify_support import T0, deliverer, posted
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def locks(database_url, tmp_path):
 def test_rows_queued_before_a_crash_are_sent_after_the_restart_once(
     database_url, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     alerts.fire(alerts.rule("CPU high", [hook.id]), "web-1", T0)
     alerts.engine.dispose()  # the process that queued them is gone
 
@@ -38,12 +38,12 @@ def test_rows_queued_before_a_crash_are_sent_after_the_restart_once(
     finally:
         restarted.dispose()
 
-    assert len(receiver.received) == 1
+    assert len(posted(receiver)) == 1
     assert [r.status for r in alerts.rows()] == ["sent"]
 
 
 def test_rows_of_a_sender_that_died_come_back_when_the_lease_ends(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     alerts.fire(alerts.rule("CPU high", [hook.id]), "web-1", T0)
     claimed = DeliveryStore(engine).claim_due(T0, 100, 120.0, fence)
     assert len(claimed) == 1  # ... and its sender died before sending
@@ -53,12 +53,12 @@ def test_rows_of_a_sender_that_died_come_back_when_the_lease_ends(engine, alerts
     assert job.deliver(T0 + 120) == 1
     assert job.deliver(T0 + 121) == 0
 
-    assert len(receiver.received) == 1
+    assert len(posted(receiver)) == 1
     assert [(r.status, r.attempts) for r in alerts.rows()] == [("sent", 1)]
 
 
 def test_a_claim_takes_due_rows_once_and_oldest_first(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id])
     for n, host in enumerate(("web-1", "web-2", "web-3")):
         alerts.fire(rule, host, T0 + n)
@@ -77,7 +77,7 @@ def test_only_the_leader_sends(database_url, engine, alerts, receiver, locks):
     leader, follower = locks
     assert leader.try_acquire()
     assert not follower.try_acquire()
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     alerts.fire(alerts.rule("CPU high", [hook.id]), "web-1", T0)
     other_engine = make_engine(database_url)
     ours, theirs = deliverer(engine, leader.fence), deliverer(other_engine, follower.fence)
@@ -100,7 +100,7 @@ def test_only_the_leader_sends(database_url, engine, alerts, receiver, locks):
         other_engine.dispose()
 
     assert len(refused) == 20
-    assert len(receiver.received) == 1
+    assert len(posted(receiver)) == 1
     assert [(r.status, r.attempts) for r in alerts.rows()] == [("sent", 1)]
 
 
@@ -109,7 +109,7 @@ def test_a_former_leader_sends_nothing_once_another_leads(
 ):
     first, second = locks
     assert first.try_acquire()
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id])
     old = deliverer(engine, first.fence)
     alerts.fire(rule, "web-1", T0)
@@ -123,4 +123,4 @@ def test_a_former_leader_sends_nothing_once_another_leads(
     with pytest.raises(NotLeader):
         old.deliver(T0 + 10)
     assert new.deliver(T0 + 10) == 1
-    assert [len(n["alerts"]) for n in receiver.received] == [1, 1]
+    assert [len(n["alerts"]) for n in posted(receiver)] == [1, 1]

@@ -6,9 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from app.alerting.notify.matching import muting_silence, silence_active, silence_matches
+from app.alerting.notify.matching import (
+    mute_ends,
+    muting_silence,
+    silence_active,
+    silence_matches,
+)
 from storage.alerts import InstanceChange, SilenceRecord
-from tests.alerting.notify_support import T0, deliverer
+from tests.alerting.notify_support import T0, deliverer, posted
 
 DAY = 86400.0
 MONDAY_NOON = datetime(2027, 1, 4, 12, 0, tzinfo=UTC).timestamp()
@@ -49,6 +54,23 @@ def test_a_window_past_midnight_runs_into_the_next_day():
     assert not silence_active(silence, MONDAY_NOON - 11 * 3600)  # Monday 01:00
 
 
+def test_a_silence_stops_muting_at_its_end_and_at_each_window_s_end():
+    plain = SilenceRecord({}, T0, T0 + 60)
+    assert mute_ends(plain, T0 - 10, T0 + 100) == [T0 + 60]
+    assert mute_ends(plain, T0 + 60, T0 + 100) == []
+    assert mute_ends(plain, T0, T0 + 59) == []
+
+    window = {"days": [0], "start": "22:00", "end": "02:00"}
+    weekly = SilenceRecord({}, MONDAY_NOON, MONDAY_NOON + 8 * DAY, window)
+    tuesday_2am = MONDAY_NOON + 14 * 3600
+    assert mute_ends(weekly, MONDAY_NOON, MONDAY_NOON + 8 * DAY) == [
+        tuesday_2am,
+        tuesday_2am + 7 * DAY,
+    ]
+    cut = SilenceRecord({}, MONDAY_NOON, MONDAY_NOON + 11 * 3600, window)  # ends Monday 23:00
+    assert mute_ends(cut, MONDAY_NOON, MONDAY_NOON + DAY) == [MONDAY_NOON + 11 * 3600]
+
+
 def test_the_first_active_matching_silence_mutes():
     later = SilenceRecord({"host": "web-1"}, T0 + 10, T0 + 20, id=1)
     other = SilenceRecord({"host": "web-2"}, T0, T0 + 20, id=2)
@@ -60,7 +82,7 @@ def test_the_first_active_matching_silence_mutes():
 def test_silenced_rows_are_never_sent_and_the_history_says_silenced(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id])
     silence = alerts.silence({"alertname": "CPU high", "host": "web-1"}, T0 - 60, T0 + 3600)
     muted = alerts.fire(rule, "web-1", T0)
@@ -70,7 +92,7 @@ def test_silenced_rows_are_never_sent_and_the_history_says_silenced(
     assert job.deliver(T0) == 1
     assert job.deliver(T0 + 60) == 0
 
-    (notification,) = receiver.received
+    (notification,) = posted(receiver)
     assert [a["labels"]["host"] for a in notification["alerts"]] == ["web-2"]
     by_host = {r.payload["labels"]["host"]: r for r in alerts.rows()}
     assert by_host["web-1"].status == "silenced"
@@ -82,7 +104,7 @@ def test_silenced_rows_are_never_sent_and_the_history_says_silenced(
 
 
 def test_a_silence_over_an_alert_on_two_channels_says_so_once(engine, alerts, receiver, fence):
-    first, second = alerts.channel(receiver.url), alerts.channel(receiver.url, "other")
+    first, second = alerts.channel(receiver), alerts.channel(receiver, "other")
     rule = alerts.rule("CPU high", [first.id, second.id])
     alerts.silence({"host": "web-1"}, T0 - 60, T0 + 3600)
     instance = alerts.fire(rule, "web-1", T0)
@@ -94,7 +116,7 @@ def test_a_silence_over_an_alert_on_two_channels_says_so_once(engine, alerts, re
 
 
 def test_repeats_of_an_acknowledged_alert_are_skipped(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id])
     instance = alerts.fire(rule, "web-1", T0)
     acked = replace(instance, ack_by="ann", ack_at=T0 + 1, ack_comment="on it")
@@ -110,16 +132,16 @@ def test_repeats_of_an_acknowledged_alert_are_skipped(engine, alerts, receiver, 
 
 
 def test_rows_of_a_disabled_or_deleted_channel_are_skipped(engine, alerts, receiver, fence):
-    disabled = alerts.channel(receiver.url, "paused hook")
+    disabled = alerts.channel(receiver, "paused hook")
     alerts.channels.replace(disabled.id, replace(disabled, enabled=False), T0)
-    deleted = alerts.channel(receiver.url, "old hook")
+    deleted = alerts.channel(receiver, "old hook")
     rule = alerts.rule("CPU high", [disabled.id, deleted.id])
     alerts.channels.delete(deleted.id)
     alerts.fire(rule, "web-1", T0)
 
     assert deliverer(engine, fence).deliver(T0) == 0
 
-    assert receiver.requests == 0
+    assert len(receiver.requests) == 0
     assert sorted((r.status, r.last_answer) for r in alerts.rows()) == [
         ("skipped", "channel 'paused hook' is disabled"),
         ("skipped", f"channel {deleted.id} was deleted"),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.alerting.notify_support import Alerts
+from tests.alerting.notify_support import Alerts, posted
 from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def workers(database_url: str, tmp_path: Path) -> Iterator:
 def test_the_process_that_takes_over_sends_what_the_killed_leader_had_queued_once(
     engine, alerts: Alerts, receiver, workers, tmp_path
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id])
     processes = {name: workers(name, group_wait=2.0) for name in ("first", "second")}
     leader = wait_until(lambda: [n for n in processes if (tmp_path / f"{n}.leads").exists()], 30)
@@ -62,18 +62,18 @@ def test_the_process_that_takes_over_sends_what_the_killed_leader_had_queued_onc
     processes[leader[0]].wait()
 
     wait_until(lambda: (tmp_path / f"{other}.leads").exists(), 30)
-    wait_until(lambda: receiver.received, 30)
+    wait_until(lambda: posted(receiver), 30)
     alerts.fire(rule, "web-2", time.time())
     wait_until(lambda: len(alerts.rows(status="sent")) == 2, 30)
 
-    assert [[a["labels"]["host"] for a in n["alerts"]] for n in receiver.received] == [
+    assert [[a["labels"]["host"] for a in n["alerts"]] for n in posted(receiver)] == [
         ["web-1"],
         ["web-2"],
     ]
 
 
 def test_two_processes_deliver_each_notification_once(engine, alerts: Alerts, receiver, workers):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rules = [alerts.rule(f"Rule {n}", [hook.id]) for n in range(5)]
     workers("first", group_wait=0.0)
     workers("second", group_wait=0.0)
@@ -82,7 +82,7 @@ def test_two_processes_deliver_each_notification_once(engine, alerts: Alerts, re
         alerts.fire(rule, "web-1", time.time())
     wait_until(lambda: len(alerts.rows(status="sent")) == 5, 30)
 
-    assert receiver.requests == 5
-    assert sorted(n["alerts"][0]["labels"]["alertname"] for n in receiver.received) == [
+    assert len(receiver.requests) == 5
+    assert sorted(n["alerts"][0]["labels"]["alertname"] for n in posted(receiver)) == [
         f"Rule {n}" for n in range(5)
     ]

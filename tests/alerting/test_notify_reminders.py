@@ -4,9 +4,10 @@ re-notification when an acknowledgement runs out, and the end of a silence."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from storage.alerts import InstanceChange
-from tests.alerting.notify_support import T0, deliverer
+from tests.alerting.notify_support import T0, deliverer, posted
 
 REPEAT = 3600
 
@@ -20,7 +21,7 @@ def acknowledge(alerts, instance, until=None):
 def test_an_alert_firing_unacknowledged_repeats_each_repeat_interval(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence)
@@ -31,13 +32,13 @@ def test_an_alert_firing_unacknowledged_repeats_each_repeat_interval(
     assert job.deliver(T0 + REPEAT + 1) == 0
     assert job.deliver(T0 + 2 * REPEAT) == 1
 
-    assert [n["status"] for n in receiver.received] == ["firing"] * 3
+    assert [n["status"] for n in posted(receiver)] == ["firing"] * 3
     assert [r.event for r in alerts.rows()] == ["firing", "repeat", "repeat"]
     assert alerts.store.get_instance(instance.id).notified_at == T0 + 2 * REPEAT
 
 
 def test_repeats_go_on_after_a_stale_write_put_the_instance_back(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence)
@@ -55,7 +56,7 @@ def test_repeats_go_on_after_a_stale_write_put_the_instance_back(engine, alerts,
 def test_a_repeat_carries_the_alert_as_last_told_at_its_severity_now(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     alerts.store.apply([InstanceChange(replace(instance, severity="critical", value=99.0))])
@@ -75,7 +76,7 @@ def test_a_repeat_carries_the_alert_as_last_told_at_its_severity_now(
 
 
 def test_acknowledging_stops_repeats(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence)
@@ -85,12 +86,12 @@ def test_acknowledging_stops_repeats(engine, alerts, receiver, fence):
     assert job.deliver(T0 + REPEAT) == 0
     assert job.deliver(T0 + 5 * REPEAT) == 0
 
-    assert len(receiver.received) == 1
+    assert len(posted(receiver)) == 1
     assert [r.event for r in alerts.rows()] == ["firing"]
 
 
 def test_an_acknowledgement_running_out_renotifies_once_and_ends(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     instance = alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence, group_interval=0.0)
@@ -115,7 +116,7 @@ def test_an_acknowledgement_running_out_renotifies_once_and_ends(engine, alerts,
 def test_the_end_of_a_silence_notifies_an_alert_that_fired_under_it(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     silence = alerts.silence({"host": "web-1"}, T0 - 60, T0 + 300)
     instance = alerts.fire(rule, "web-1", T0)
@@ -130,7 +131,8 @@ def test_the_end_of_a_silence_notifies_an_alert_that_fired_under_it(
         ("firing", "silenced"),
         ("firing", "sent"),
     ]
-    assert alerts.rows()[-1].dedup_key.endswith(f":firing:silence-{silence.id}:{hook.id}")
+    key = f":firing:silence-{silence.id}@{T0 + 300:.0f}:{hook.id}"
+    assert alerts.rows()[-1].dedup_key.endswith(key)
     assert [h.event for h in alerts.store.history(instance.id)] == [
         "firing",
         "silenced",
@@ -139,7 +141,7 @@ def test_the_end_of_a_silence_notifies_an_alert_that_fired_under_it(
 
 
 def test_expiring_a_silence_by_hand_notifies_too(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     silence = alerts.silence({"alertname": "CPU high"}, T0 - 60, T0 + 86400)
     alerts.fire(rule, "web-1", T0)
@@ -149,13 +151,13 @@ def test_expiring_a_silence_by_hand_notifies_too(engine, alerts, receiver, fence
     alerts.store.expire_silence(silence.id, T0 + 30)
 
     assert job.deliver(T0 + 31) == 1
-    assert receiver.received[0]["alerts"][0]["labels"]["host"] == "web-1"
+    assert posted(receiver)[0]["alerts"][0]["labels"]["host"] == "web-1"
 
 
 def test_the_end_of_a_silence_does_not_retell_what_the_channel_heard(
     engine, alerts, receiver, fence
 ):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     alerts.fire(rule, "web-1", T0)
     job = deliverer(engine, fence, group_interval=0.0)
@@ -164,12 +166,12 @@ def test_the_end_of_a_silence_does_not_retell_what_the_channel_heard(
 
     assert job.deliver(T0 + 20) == 0
 
-    assert len(receiver.received) == 1
+    assert len(posted(receiver)) == 1
     assert [r.status for r in alerts.rows()] == ["sent", "skipped"]
 
 
 def test_the_end_of_a_silence_leaves_resolved_and_unmatched_alerts(engine, alerts, receiver, fence):
-    hook = alerts.channel(receiver.url)
+    hook = alerts.channel(receiver)
     rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
     alerts.silence({"host": "web-1"}, T0 - 60, T0 + 300)
     gone = alerts.fire(rule, "web-1", T0)
@@ -182,3 +184,53 @@ def test_the_end_of_a_silence_leaves_resolved_and_unmatched_alerts(engine, alert
 
     assert [r.payload["labels"]["host"] for r in alerts.rows(status="sent")] == ["web-2"]
     assert len(alerts.rows()) == 3
+
+
+def test_the_end_of_each_maintenance_window_notifies_what_fired_in_it(
+    engine, alerts, receiver, fence
+):
+    monday_noon = datetime(2027, 1, 4, 12, 0, tzinfo=UTC).timestamp()
+    hook = alerts.channel(receiver)
+    rule = alerts.rule("CPU high", [hook.id], repeat_s=30 * 86400)
+    window = {"days": [0, 1], "start": "11:00", "end": "13:00"}
+    alerts.silence({"host": "web-1"}, monday_noon - 86400, monday_noon + 30 * 86400, window)
+    instance = alerts.fire(rule, "web-1", monday_noon)
+    job = deliverer(engine, fence, group_interval=0.0)
+
+    assert job.deliver(monday_noon) == 0
+    assert job.deliver(monday_noon + 3599) == 0
+    assert job.deliver(monday_noon + 3600) == 1  # Monday 13:00: the window closes
+    assert job.deliver(monday_noon + 3601) == 0
+    alerts.fire(rule, "web-1", monday_noon + 7200, instance=instance, event="resolved")
+    job.deliver(monday_noon + 7200)
+    alerts.fire(rule, "web-1", monday_noon + 86400 - 600, instance=instance)
+    assert job.deliver(monday_noon + 86400 - 600) == 0  # Tuesday 11:50, in the window
+    assert job.deliver(monday_noon + 86400 + 3600) == 1  # Tuesday 13:00
+
+    assert [n["status"] for n in posted(receiver)] == ["firing", "resolved", "firing"]
+
+
+def test_the_end_of_a_silence_keeps_an_alert_s_acknowledgement(engine, alerts, receiver, fence):
+    hook = alerts.channel(receiver)
+    rule = alerts.rule("CPU high", [hook.id], repeat_s=REPEAT)
+    alerts.silence({"host": "web-1"}, T0 - 60, T0 + 300)
+    instance = alerts.fire(rule, "web-1", T0)
+    job = deliverer(engine, fence)
+    job.deliver(T0)
+    acknowledge(alerts, instance)
+
+    assert job.deliver(T0 + 300) == 1
+
+    assert alerts.store.get_instance(instance.id).ack_by == "ann"
+    assert "unacknowledged" not in [h.event for h in alerts.store.history(instance.id)]
+
+
+def test_the_end_of_a_silence_matches_the_rule_s_labels_too(engine, alerts, receiver, fence):
+    hook = alerts.channel(receiver)
+    rule = alerts.rule("CPU high", [hook.id], labels={"team": "ops"})
+    alerts.silence({"team": "ops"}, T0 - 60, T0 + 300)
+    alerts.fire(rule, "web-1", T0)
+    job = deliverer(engine, fence)
+    job.deliver(T0)
+
+    assert job.deliver(T0 + 300) == 1

@@ -131,7 +131,7 @@ def test_history_downloads_carry_the_filters() -> None:
     assert href == (
         f"/api/v1/admin/alerts/export?event=firing&rule_id=3&from={int(NOW - 86400)}&format=csv"
     )
-    assert view.export_href("all", "", "all", "json", NOW) == (
+    assert view.export_href("all", "any", "all", "json", NOW) == (
         "/api/v1/admin/alerts/export?format=json"
     )
     assert view.span_range("1h", NOW) == (NOW - 3600, NOW)

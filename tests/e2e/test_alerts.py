@@ -28,7 +28,7 @@ from app.services import alert_channels
 from app.services.accounts import Actor
 from storage.live import ALERTS_CHANNEL
 from storage.metrics import Sample
-from tests.e2e.browser import console_messages, record_console
+from tests.e2e.browser import console_messages, record_console, text_of
 from tests.e2e.test_overview import click
 
 pytestmark = pytest.mark.browser
@@ -272,8 +272,8 @@ def test_rule_fires_is_acknowledged_silenced_and_a_channel_tested(
     assert 3590 <= silence.ends_at - silence.starts_at <= 3610
     events = [e.event for e in rt.alerts.history(instance.id)]
     assert events[-2:] == ["acknowledged", "silenced"]
-    history = dash_duo.find_element("#alerts-detail-history").text
-    assert "acknowledged" in history and "silenced" in history
+    shown = until(lambda: "silenced" in text_of(dash_duo, "#alerts-detail-history"), WAIT)
+    assert shown and "acknowledged" in text_of(dash_duo, "#alerts-detail-history")
     dash_duo.driver.save_screenshot(f"{SHOTS}-open.png")
 
     tab(dash_duo, "History")
@@ -287,6 +287,12 @@ def test_rule_fires_is_acknowledged_silenced_and_a_channel_tested(
         (RULE, "silenced"),
     ]
     assert entries[1]["reason"] == "looking at the consumer"
+    dash_duo.driver.save_screenshot(f"{SHOTS}-history.png")
+    severity = Select(dash_duo.find_element("#alerts-history-severity"))
+    severity.select_by_value("warning")
+    until(lambda: grid_data(dash_duo, "alerts-history-grid") == [], WAIT, msg="no filter")
+    severity.select_by_value("critical")
+    until(lambda: len(grid_data(dash_duo, "alerts-history-grid")) == 1, WAIT)
 
     tab(dash_duo, "Channels")
     dash_duo.wait_for_element("#alerts-channel-name").send_keys("ops hook")
@@ -354,5 +360,8 @@ def test_an_analyst_comments_and_reads_channels_masked(
     assert row["name"] == "ops hook" and "Tk4sEcReT99x" not in row["config"]
     assert dash_duo.find_elements("#alerts-channel-save") == []
     assert dash_duo.find_elements("#alerts-channel-test") == []
+    tab(dash_duo, "Silences")
+    until(lambda: grid_data(dash_duo, "alerts-silences-grid") == [], WAIT)
+    dash_duo.driver.save_screenshot(f"{SHOTS}-silences.png")
     assert console_messages(dash_duo) == []
     assert dash_duo.get_logs() == []

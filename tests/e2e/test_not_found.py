@@ -27,12 +27,14 @@ def test_an_unknown_address_shows_the_consoles_not_found_page(
     assert [link.text for link in dash_duo.find_elements("#nav-collapse .nav-link")] == [
         "Overview",
         "Logs",
+        "Alerts",
         "Settings",
     ]
     links = dash_duo.find_elements("#not-found-page .list-group-item")
     assert [(a.text, a.get_attribute("pathname")) for a in links] == [
         ("Overview", "/"),
         ("Logs", "/logs"),
+        ("Alerts", "/alerts"),
         ("Settings", "/settings"),
     ]
     links[1].click()

@@ -14,51 +14,33 @@ import random
 
 from sqlalchemy import Engine
 
-from app.alerting.notification import Answer, DeliveryContext, Notification
+from app.alerting import channels
+from app.alerting.notification import DeliveryContext
 from app.alerting.notify import stages
-from app.alerting.notify.outbox import EVENTS, dedup_key, group_key, outbox_entries
+from app.alerting.notify.outbox import outbox_entries
 from app.alerting.notify.reminders import schedule_reminders
 from app.alerting.notify.stages import (
-    DEFAULT_RATE_LIMIT,
     GROUP_INTERVAL,
     GROUP_WAIT,
-    RATE_LIMITS,
     DeliveryConfig,
     Round,
     Sender,
 )
-from storage.alerts import AlertStore
+from storage.alerts import AlertStore, Fence
 from storage.channels import ChannelStore
-from storage.delivery import DeliveryStore, Fence
+from storage.delivery import DeliveryStore
 
 __all__ = [
-    "DEFAULT_RATE_LIMIT",
-    "EVENTS",
     "GROUP_INTERVAL",
     "GROUP_WAIT",
-    "RATE_LIMITS",
     "Deliverer",
     "DeliveryConfig",
     "Sender",
-    "dedup_key",
-    "group_key",
     "outbox_entries",
     "schedule_reminders",
-    "send_through_channel",
 ]
 
 ROW_STAGES = (stages.silence, stages.acknowledged, stages.channel)
-
-
-def send_through_channel(
-    kind: str, config: dict, notification: Notification, context: DeliveryContext
-) -> Answer:
-    """Send through the channel module of ``kind`` (the default sender)."""
-    # Imported on first send: the channels bring their client libraries (SMTP, Apprise),
-    # which the pipeline and its tests do not need.
-    from app.alerting import channels
-
-    return channels.send(kind, config, notification, context)
 
 
 class Deliverer:
@@ -70,7 +52,7 @@ class Deliverer:
         fence: Fence,
         context: DeliveryContext,
         config: DeliveryConfig | None = None,
-        sender: Sender = send_through_channel,
+        sender: Sender = channels.send,
         rng: random.Random | None = None,
     ) -> None:
         self.alerts = AlertStore(engine)

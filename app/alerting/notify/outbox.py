@@ -5,16 +5,19 @@ Key formats (``dedup_key`` is unique in the outbox, so queueing the same row twi
 retried transaction or a second evaluator, writes it once):
 
 * ``dedup_key``: ``"{rule_id}/{fingerprint}:{event}:{ts:.3f}:{channel_id}"``, where ``ts``
-  is when the event happened (the transition's time; for a repeat the time it fell due,
-  for the end of a silence the silence's end). The rule and fingerprint name the instance
-  whether or not it has an id yet.
+  is when the event happened: the transition's time; for a repeat the time it fell due;
+  ``silence-{id}@{end}`` for the end of a silence (or of one of its weekly windows) over
+  a firing alert. The rule and fingerprint name the instance whether or not it has an id
+  yet (a fingerprint is unique within its rule only).
 * ``group_key``: ``"{rule_id}:{channel_id}:{group labels as sorted JSON}"``; the group
   labels are ``{"alertname": <rule name>}``, so one rule's alerts go to one channel
-  together (Alertmanager's ``group_by: [alertname]``).
+  together (Alertmanager's ``group_by: [alertname]``). Labels too long for the column
+  (``KEY_CHARS``) are replaced by ``sha256:<hex digest of their JSON>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, fields
@@ -23,6 +26,8 @@ from app.alerting.notification import AlertView
 from storage.alerts import InstanceRecord
 from storage.outbox import OutboxEntry
 
+KEY_CHARS = 300
+"""The longest key the outbox stores."""
 EVENTS = ("firing", "resolved", "severity", "nodata", "error", "repeat")
 """What a row tells of an instance."""
 
@@ -34,12 +39,11 @@ def group_labels(view: AlertView) -> dict[str, str]:
 
 def group_key(rule_id: int, channel_id: int, labels: dict[str, str]) -> str:
     """The key of one rule's group of alerts for one channel."""
-    return f"{rule_id}:{channel_id}:{json.dumps(labels, sort_keys=True)}"
-
-
-def labels_of_group(key: str) -> dict[str, str]:
-    """The group labels a ``group_key`` was made of."""
-    return json.loads(key.split(":", 2)[2])
+    text = json.dumps(labels, sort_keys=True, ensure_ascii=False)
+    key = f"{rule_id}:{channel_id}:{text}"
+    if len(key) <= KEY_CHARS:
+        return key
+    return f"{rule_id}:{channel_id}:sha256:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 def dedup_key(instance: InstanceRecord, event: str, ts: float | str, channel_id: int) -> str:

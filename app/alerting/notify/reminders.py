@@ -1,7 +1,7 @@
 """Notifications that no evaluation makes: the repeat of an alert still firing after its
 rule's ``repeat_interval``, the re-notification when an acknowledgement's ``until`` passes
-while the alert still fires, and the notification a silence's end brings for an alert
-that fired while it was silenced."""
+while the alert still fires, and the notification for an alert that fired under a
+silence when the silence (or one of its weekly maintenance windows) ends."""
 
 from __future__ import annotations
 
@@ -9,11 +9,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from app.alerting.notification import AlertView
-from app.alerting.notify.matching import silence_matches
+from app.alerting.notify.matching import mute_ends, silence_matches
 from app.alerting.notify.outbox import outbox_entries, view_of
-from storage.alerts import AlertStore, HistoryEntry, InstanceRecord, RuleRecord, SilenceRecord
-from storage.delivery import DeliveryStore, Fence, Reminder
-from storage.outbox import OutboxEntry
+from storage.alerts import (
+    AlertStore,
+    Fence,
+    HistoryEntry,
+    InstanceRecord,
+    RuleRecord,
+    SilenceRecord,
+)
+from storage.delivery import DeliveryStore, Reminder
 
 FIRING_STATES = ("firing", "recovering")
 """States in which receivers last heard that an alert fires."""
@@ -29,46 +35,64 @@ def schedule_reminders(alerts: AlertStore, store: DeliveryStore, now: float, fen
         return 0
     rules = {r.id: r for r in alerts.list_rules()}
     ended = [
-        s
+        (s, end)
         for s in alerts.list_silences(active_at=now - SILENCE_LOOKBACK)
-        if s.starts_at < s.ends_at <= now
+        for end in mute_ends(s, now - SILENCE_LOOKBACK, now)
     ]
-    payloads = store.last_payloads([i.id for i in firing])
-    queued = 0
+    due = []
     for instance in firing:
         rule = rules.get(instance.rule_id)
         if rule is None or not rule.enabled or not rule.channels:
             continue
+        if owed := _owed(instance, rule, ended, now):
+            due.append((instance, rule, owed))
+    # The delivery log is read for the (few) instances owed something, not every round.
+    payloads = store.last_payloads([instance.id for instance, _, _ in due])
+    queued = 0
+    for instance, rule, owed in due:
         view = _view(instance, payloads.get(instance.id), now)
-        reminder = _reminder(instance, rule, view, ended, now)
-        if reminder is None:
-            continue
-        known = store.known_keys([e.dedup_key for e in reminder.entries])
-        entries = [e for e in reminder.entries if e.dedup_key not in known]
-        # A repeat or an acknowledgement's end already queued, yet due again: a write from
-        # before it (an evaluation) put the instance back. Note it again, queue nothing.
-        owed = reminder.clear_ack or any(e.event == "repeat" for e in reminder.entries)
-        if not entries and not owed:
-            continue
-        written = replace(reminder, entries=entries, history=reminder.history if entries else ())
-        if store.remind(written, fence) and entries:
+        if _remind(store, _reminder(instance, rule, view, owed, now), fence):
             queued += 1
     return queued
+
+
+def _owed(
+    instance: InstanceRecord,
+    rule: RuleRecord,
+    ended: Sequence[tuple[SilenceRecord, float]],
+    now: float,
+) -> list[tuple[str, float | str]]:
+    """The notifications (event, event time) ``instance`` is owed at ``now``."""
+    owed: list[tuple[str, float | str]] = []
+    if _ack_ran_out(instance, now):
+        owed.append(("repeat", instance.ack_until))
+    elif not instance.acknowledged and instance.notified_at is not None:
+        repeat_at = instance.notified_at + rule.repeat_s
+        if repeat_at <= now:
+            owed.append(("repeat", repeat_at))
+    labels = _labels(instance, rule)
+    for s, end in ended:
+        fired_under = instance.fired_at is not None and instance.fired_at < end
+        if fired_under and silence_matches(s, labels):
+            owed.append(("firing", f"silence-{s.id}@{end:.0f}"))
+    return owed
 
 
 def _reminder(
     instance: InstanceRecord,
     rule: RuleRecord,
     view: AlertView,
-    ended: Sequence[SilenceRecord],
+    owed: Sequence[tuple[str, float | str]],
     now: float,
-) -> Reminder | None:
-    entries: list[OutboxEntry] = []
-    clear_ack = False
-    history: list[HistoryEntry] = []
-    if instance.acknowledged and instance.ack_until is not None and instance.ack_until <= now:
-        entries += outbox_entries(instance, rule.channels, "repeat", view, now, instance.ack_until)
-        clear_ack = True
+) -> Reminder:
+    entries = [
+        entry
+        for event, ts in owed
+        for entry in outbox_entries(instance, rule.channels, event, view, now, ts)
+    ]
+    clear_ack = _ack_ran_out(instance, now)
+    history = []
+    if clear_ack:
         history.append(
             HistoryEntry(
                 ts=now,
@@ -78,19 +102,33 @@ def _reminder(
                 rule_id=instance.rule_id,
             )
         )
-    elif not instance.acknowledged and instance.notified_at is not None:
-        due = instance.notified_at + rule.repeat_s
-        if due <= now:
-            entries += outbox_entries(instance, rule.channels, "repeat", view, now, due)
-    for s in ended:
-        fired_under = instance.fired_at is not None and instance.fired_at < s.ends_at
-        if fired_under and silence_matches(s, view.labels):
-            entries += outbox_entries(
-                instance, rule.channels, "firing", view, now, f"silence-{s.id}"
-            )
-    if not entries:
-        return None
     return Reminder(instance.id, instance.notified_at, entries, now, clear_ack, history)
+
+
+def _remind(store: DeliveryStore, reminder: Reminder, fence: Fence) -> bool:
+    """Write ``reminder`` less the rows already queued; whether it queued any."""
+    known = store.known_keys([e.dedup_key for e in reminder.entries])
+    entries = [e for e in reminder.entries if e.dedup_key not in known]
+    # A repeat or an acknowledgement's end already queued, yet due again: a write from
+    # before it (an evaluation) put the instance back. Note it again, queue nothing.
+    owed = reminder.clear_ack or any(e.event == "repeat" for e in reminder.entries)
+    if not entries and not owed:
+        return False
+    written = replace(reminder, entries=entries, history=reminder.history if entries else ())
+    return store.remind(written, fence) and bool(entries)
+
+
+def _ack_ran_out(instance: InstanceRecord, now: float) -> bool:
+    return instance.acknowledged and instance.ack_until is not None and instance.ack_until <= now
+
+
+def _labels(instance: InstanceRecord, rule: RuleRecord) -> dict[str, str]:
+    """The alert's labels as its notifications carry them (the rule's, the instance's,
+    ``alertname`` and ``severity``)."""
+    labels = {**rule.labels, **instance.labels, "alertname": rule.name}
+    if instance.severity:
+        labels["severity"] = instance.severity
+    return labels
 
 
 def _view(instance: InstanceRecord, payload: dict | None, now: float) -> AlertView:

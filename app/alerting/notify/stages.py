@@ -19,7 +19,7 @@ from itertools import groupby
 
 from app.alerting.notification import Answer, DeliveryContext, Notification
 from app.alerting.notify.matching import muting_silence
-from app.alerting.notify.outbox import labels_of_group, view_of
+from app.alerting.notify.outbox import group_labels, view_of
 from storage.alerts import HistoryEntry, InstanceRecord, SilenceRecord
 from storage.channels import ChannelRecord
 from storage.delivery import Attempt, DeliveryStore
@@ -34,6 +34,9 @@ GROUP_INTERVAL = 300.0
 RATE_LIMITS: Mapping[str, int] = {"dingtalk": 20, "wecom": 20, "slack": 60, "feishu": 100}
 """Notifications a minute a channel kind takes (DingTalk and WeCom robots: 20)."""
 DEFAULT_RATE_LIMIT = 30
+WAIT_RECHECK = 5.0
+"""Seconds at most between two looks at a waiting group, so that a deploy's new waits (or
+a restart with other settings) apply within that time rather than at the old ones' end."""
 
 Sender = Callable[[str, dict, Notification, DeliveryContext], Answer]
 """Sends one notification through a channel: ``(kind, config, notification, context)``."""
@@ -46,7 +49,7 @@ class DeliveryConfig:
     group_wait: float = GROUP_WAIT
     group_interval: float = GROUP_INTERVAL
     claim_limit: int = 500
-    lease_s: float = 120.0
+    lease_s: float = 60.0
     """How long claimed rows stay with their sender before another round may take them."""
     max_attempts: int = 10
     give_up_after: float = 86400.0
@@ -184,14 +187,14 @@ def channel(rnd: Round, rows: list[OutboxRecord]) -> list[OutboxRecord]:
 def wait(rnd: Round, rows: list[OutboxRecord]) -> list[Batch]:
     """Rows of one channel and group go together once the group is ready: ``group_wait``
     after its oldest new row, and ``group_interval`` after its last notification. Rows
-    of a group not ready yet are due again when it is."""
+    of a group not ready yet are due again when it is (or at the next recheck)."""
     batches = []
     by_group = sorted(rows, key=lambda r: (r.channel_id, r.group_key, r.id))
     for (channel_id, key), grouped in groupby(by_group, lambda r: (r.channel_id, r.group_key)):
         group = list(grouped)
         ready_at = _ready_at(rnd, channel_id, key, group)
         if ready_at > rnd.now:
-            rnd.store.reschedule(_ids(group), ready_at)
+            rnd.store.reschedule(_ids(group), min(ready_at, rnd.now + WAIT_RECHECK))
         else:
             batches.append(Batch(rnd.channels[channel_id], key, group))
     return batches
@@ -201,9 +204,8 @@ def _ready_at(rnd: Round, channel_id: int, key: str, rows: list[OutboxRecord]) -
     if any(r.attempts for r in rows):
         return rnd.now  # a retry follows its backoff, not the group's timers
     oldest, last_sent = rnd.store.group_state(channel_id, key)
-    ready = (oldest if oldest is not None else min(r.created_at for r in rows)) + (
-        rnd.config.group_wait
-    )
+    first = oldest if oldest is not None else min(r.created_at for r in rows)
+    ready = first + rnd.config.group_wait
     if last_sent is not None:
         ready = max(ready, last_sent + rnd.config.group_interval)
     return ready
@@ -218,10 +220,9 @@ def dedup(rnd: Round, batches: list[Batch]) -> list[Batch]:
         newest = {r.instance_id: r for r in batch.rows}
         going = []
         for row in batch.rows:
-            told = None if row.event == "repeat" else _told_before(rnd, row)
             if newest[row.instance_id] is not row:
                 reason = f"superseded by notification {newest[row.instance_id].id}"
-            elif told is not None:
+            elif (told := _told_before(rnd, row)) is not None:
                 reason = f"already sent as notification {told.id}"
             else:
                 going.append(row)
@@ -233,6 +234,8 @@ def dedup(rnd: Round, batches: list[Batch]) -> list[Batch]:
 
 
 def _told_before(rnd: Round, row: OutboxRecord) -> OutboxRecord | None:
+    if row.event == "repeat":
+        return None  # telling again is what a repeat is for
     last = rnd.store.last_told(row.instance_id, row.channel_id)
     return last if last is not None and _story(last) == _story(row) else None
 
@@ -284,7 +287,7 @@ def _notification(
 
 
 def _outgoing(rnd: Round, batch: Batch) -> Outgoing:
-    labels = labels_of_group(batch.group_key)
+    labels = group_labels(view_of(batch.rows[0].payload))
     notification = _notification(rnd, batch.channel, batch.group_key, batch.rows, labels, 0)
     return Outgoing(batch.channel, notification, batch.rows)
 
