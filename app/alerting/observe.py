@@ -53,13 +53,18 @@ class Sources:
         return self.metrics.series_of([name])[name]
 
 
+def group_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A label set as a dict key (its pairs, sorted)."""
+    return tuple(sorted(labels.items()))
+
+
 def observe(
     rule: Rule,
     sources: Sources,
     now: float,
     known: Iterable[Mapping[str, str]] = (),
-) -> dict[str, Observation]:
-    """Results by fingerprint at ``now``. ``known`` are the label sets of the rule's
+) -> dict[tuple, Observation]:
+    """Results by ``group_key`` at ``now``. ``known`` are the label sets of the rule's
     existing instances: a log count reads 0 for a known group with no records."""
     if rule.kind == "metric":
         values = metric_values(rule, sources, now - rule.window, now)
@@ -67,11 +72,12 @@ def observe(
         values = log_values(rule, sources.logs, now - rule.window, now, known)
     if not values:
         # Nothing at all in the window: the rule has no data (one instance, no labels).
-        return {fingerprint({}): Observation({}, Result())}
-    return {
-        fingerprint(labels): Observation(labels, Result(value))
-        for labels, value in ((dict(key), value) for key, value in values.items())
-    }
+        return {(): Observation({}, Result())}
+    observed = {}
+    for key, value in values.items():
+        labels = dict(key)
+        observed[group_key(labels)] = Observation(labels, Result(value))
+    return observed
 
 
 # -- metrics ----------------------------------------------------------------------------
