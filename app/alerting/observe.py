@@ -16,7 +16,7 @@ from app.alerting.engine import Result
 from app.alerting.rules import Rule
 from storage.logquery import Query, Term
 from storage.logs import LogStore
-from storage.metrics import MetricsStore, WindowStats, labels_key
+from storage.metrics import MetricsStore, labels_key
 
 LINES_KEPT = 5
 """Matching log lines a log rule's alert carries into its notification."""
@@ -91,13 +91,6 @@ def _group(group_by: tuple[str, ...], labels: Mapping[str, str]) -> tuple:
     return tuple((k, labels[k]) for k in group_by if k in labels)
 
 
-def reduce_stats(how: str, stats: WindowStats) -> float:
-    """The value of ``how`` (``avg``, ``min``, ``max``, ``sum``, ``last``) of a window."""
-    if how == "avg":
-        return stats.sum / stats.count
-    return {"min": stats.min, "max": stats.max, "sum": stats.sum, "last": stats.last}[how]
-
-
 def combine(how: str, values: list[float]) -> float:
     """One group's value from its series' values: summed for ``sum``, the lowest for
     ``min``, else the worst (highest)."""
@@ -114,14 +107,7 @@ def metric_values(rule: Rule, sources: Sources, start: float, end: float) -> dic
         if _matches(rule.matchers or {}, {"host": host, **labels})
     }
     how = rule.reduce or "avg"
-    metrics, conn = sources.metrics, sources.conn
-    if how in ("rate", "p95", "p99"):
-        per_series = metrics.reduced(list(series), start, end, how, conn)
-    else:
-        per_series = {
-            sid: reduce_stats(how, stats)
-            for sid, stats in metrics.window(list(series), start, end, conn).items()
-        }
+    per_series = sources.metrics.reduced(list(series), start, end, how, sources.conn)
     groups: dict[tuple, list[float]] = {}
     for sid, value in per_series.items():
         if value is not None:
