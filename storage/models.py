@@ -193,6 +193,9 @@ class AlertRule(Base):
     and the common settings every kind shares. Times are epoch seconds (UTC)."""
 
     __tablename__ = "alert_rules"
+    # Ids are never reused (SQLite reuses the highest without AUTOINCREMENT): alerts,
+    # history and deliveries keep pointing at what they were about.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -226,6 +229,7 @@ class AlertInstance(Base):
     __table_args__ = (
         UniqueConstraint("rule_id", "fingerprint", name="uq_alert_instances_key"),
         Index("ix_alert_instances_state", "state"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -279,6 +283,9 @@ class NotificationChannel(Base):
     """Where notifications go; ``config`` is JSON with its secret encrypted."""
 
     __tablename__ = "notification_channels"
+    # Ids are never reused (SQLite reuses the highest without AUTOINCREMENT): alerts,
+    # history and deliveries keep pointing at what they were about.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -294,6 +301,9 @@ class AlertSilence(Base):
     """Label matchers that mute notifications between two times, or weekly (maintenance)."""
 
     __tablename__ = "alert_silences"
+    # Ids are never reused (SQLite reuses the highest without AUTOINCREMENT): alerts,
+    # history and deliveries keep pointing at what they were about.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     matchers: Mapped[str] = mapped_column(Text, default="{}")

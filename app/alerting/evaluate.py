@@ -23,6 +23,8 @@ from app.alerting.observe import (
     observe,
 )
 from app.alerting.rules import Rule, from_record
+from app.alerting.silences import silenced_by
+from app.alerting.views import alert_labels
 from storage.alerts import (
     MACHINE_COLUMNS,
     PEOPLE_COLUMNS,
@@ -34,6 +36,7 @@ from storage.alerts import (
     RuleRecord,
 )
 from storage.live import ALERTS_CHANNEL, LiveBus
+from storage.log_export import iso_time
 from storage.logs import LogStore
 from storage.metrics import MetricsStore
 from storage.outbox import OutboxEntry
@@ -305,10 +308,13 @@ class Evaluator:
                 events += planned[1]
         evaluated = [r.id or 0 for r in rules]
         written = self.store.apply(changes, evaluated=(evaluated, now), fence=self.fence)
-        for event, instance in _published(written, events):
-            self.bus.publish(
-                ALERTS_CHANNEL, {"type": "alert", "event": event, "alert": item(instance)}
-            )
+        published = _published(written, events)
+        silences = self.store.list_silences(active_at=now) if published else []
+        by_id = {r.id: r for r in rules}
+        for event, instance in published:
+            labels = alert_labels(by_id[instance.rule_id], instance)
+            shown = item(instance, silenced=bool(silenced_by(silences, labels, now)))
+            self.bus.publish(ALERTS_CHANNEL, {"type": "alert", "event": event, "alert": shown})
         return len(rules)
 
 
@@ -326,8 +332,9 @@ def evaluate_due(
 
 
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC (None stays None)."""
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+    """Epoch seconds as ISO 8601 UTC, as every response and export writes times
+    (``2026-11-28T10:00:00Z``); None stays None."""
+    return None if ts is None else iso_time(datetime.fromtimestamp(ts, UTC))
 
 
 def item(instance: InstanceRecord, silenced: bool = False) -> dict:

@@ -9,7 +9,7 @@ as HH:MM in UTC, possibly crossing midnight). Silences act on notifications only
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,3 +80,29 @@ def state(silence: SilenceRecord, now: float) -> str:
     if now >= silence.ends_at:
         return "expired"
     return "active" if active(silence, now) else "pending"
+
+
+def mute_ends(silence: SilenceRecord, since: float, until: float) -> list[float]:
+    """When ``silence`` stopped muting after ``since`` and by ``until``: its end, or for a
+    maintenance window the end of each of its weekly windows (within its dates)."""
+    if not silence.weekly:
+        spans = [(silence.starts_at, silence.ends_at)]
+    else:
+        start = time.fromisoformat(silence.weekly["start"])
+        end = time.fromisoformat(silence.weekly["end"])
+        days = set(silence.weekly.get("days", range(7)))
+        first = datetime.fromtimestamp(since, UTC).date() - timedelta(days=1)
+        spans = []
+        for offset in range((datetime.fromtimestamp(until, UTC).date() - first).days + 1):
+            day = first + timedelta(days=offset)
+            if day.weekday() not in days:
+                continue
+            opens = datetime.combine(day, start, UTC)
+            closes = datetime.combine(day + timedelta(days=end <= start), end, UTC)
+            spans.append((opens.timestamp(), closes.timestamp()))
+    ends = []
+    for opens, closes in spans:
+        muted_from, muted_to = max(opens, silence.starts_at), min(closes, silence.ends_at)
+        if muted_from < muted_to and since < muted_to <= until:
+            ends.append(muted_to)
+    return ends

@@ -19,7 +19,7 @@ from app.alerting.evaluate import iso
 from app.alerting.rules import Rule, RuleBody, RuleError, check, from_record, to_body, to_record
 from app.alerting.silences import ALERTNAME, silenced_by
 from app.alerting.silences import state as silence_state
-from app.alerting.views import alert_labels
+from app.alerting.views import alert_labels, notifier
 from app.runtime import Runtime
 from app.services import Conflict, FieldError, Invalid, NotFound
 from app.services.accounts import Actor
@@ -418,8 +418,13 @@ def replace_rule(rt: Runtime, actor: Actor, rule_id: int, body: RuleBody, now: f
     return {**shown, "warnings": warnings}
 
 
-def _resolved_by_deletion(instance: InstanceRecord, actor: str, now: float) -> InstanceChange:
+def _resolved_by_deletion(
+    rt: Runtime, rule: Rule, instance: InstanceRecord, actor: str, now: float
+) -> InstanceChange:
     after = replace(instance, state="normal", resolved_at=now, machine={})
+    # Receivers that were told it fires are told it ended (a pending one was never told).
+    told = instance.state != "pending"
+    outbox = notifier(rt.settings.external_url)(after, rule, "resolved", now) if told else []
     entry = HistoryEntry(
         ts=now,
         event="resolved",
@@ -430,14 +435,15 @@ def _resolved_by_deletion(instance: InstanceRecord, actor: str, now: float) -> I
         value=instance.value,
         actor=actor,
     )
-    return InstanceChange(after, history=[entry], columns=MACHINE_COLUMNS)
+    return InstanceChange(after, history=[entry], outbox=outbox, columns=MACHINE_COLUMNS)
 
 
 def delete_rule(rt: Runtime, actor: Actor, rule_id: int, now: float) -> None:
     """Delete a rule, resolving its open alerts in the same transaction (NotFound)."""
     before = _rule(rt, rule_id)
     opened = [i for i in rt.alerts.instances(rule_id) if i.is_open]
-    changes = [_resolved_by_deletion(i, actor.account.name, now) for i in opened]
+    rule = from_record(before)
+    changes = [_resolved_by_deletion(rt, rule, i, actor.account.name, now) for i in opened]
     if not rt.alerts.delete_rule(rule_id, changes):
         raise NotFound(f"no rule {rule_id}")
     _audit(

@@ -6,12 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from app.alerting.notify.matching import (
-    mute_ends,
-    muting_silence,
-    silence_active,
-    silence_matches,
-)
+from app.alerting.silences import active, matches, mute_ends, silenced_by
 from storage.alerts import InstanceChange, SilenceRecord
 from tests.alerting.notify_support import T0, deliverer, posted
 
@@ -21,14 +16,14 @@ MONDAY_NOON = datetime(2027, 1, 4, 12, 0, tzinfo=UTC).timestamp()
 
 def test_a_silence_matches_the_rule_name_and_labels_exactly():
     silence = SilenceRecord({"alertname": "CPU high", "host": "web-1"}, 0, 1)
-    assert silence_matches(silence, {"alertname": "CPU high", "host": "web-1", "env": "prod"})
-    assert not silence_matches(silence, {"alertname": "CPU high", "host": "web-2"})
-    assert not silence_matches(silence, {"host": "web-1"})
+    assert matches(silence.matchers, {"alertname": "CPU high", "host": "web-1", "env": "prod"})
+    assert not matches(silence.matchers, {"alertname": "CPU high", "host": "web-2"})
+    assert not matches(silence.matchers, {"host": "web-1"})
 
 
 def test_a_silence_mutes_from_its_start_until_its_end():
     silence = SilenceRecord({}, T0, T0 + 60)
-    assert [silence_active(silence, t) for t in (T0 - 1, T0, T0 + 59, T0 + 60)] == [
+    assert [active(silence, t) for t in (T0 - 1, T0, T0 + 59, T0 + 60)] == [
         False,
         True,
         True,
@@ -39,19 +34,19 @@ def test_a_silence_mutes_from_its_start_until_its_end():
 def test_a_maintenance_window_mutes_only_in_its_weekly_hours():
     window = {"days": [0], "start": "11:00", "end": "13:00"}
     silence = SilenceRecord({}, MONDAY_NOON - 30 * DAY, MONDAY_NOON + 30 * DAY, window)
-    assert silence_active(silence, MONDAY_NOON)
-    assert not silence_active(silence, MONDAY_NOON + 2 * 3600)
-    assert not silence_active(silence, MONDAY_NOON + DAY)
-    assert silence_active(silence, MONDAY_NOON + 7 * DAY)
+    assert active(silence, MONDAY_NOON)
+    assert not active(silence, MONDAY_NOON + 2 * 3600)
+    assert not active(silence, MONDAY_NOON + DAY)
+    assert active(silence, MONDAY_NOON + 7 * DAY)
 
 
 def test_a_window_past_midnight_runs_into_the_next_day():
     window = {"days": [0], "start": "22:00", "end": "02:00"}
     silence = SilenceRecord({}, MONDAY_NOON - DAY, MONDAY_NOON + 30 * DAY, window)
-    assert silence_active(silence, MONDAY_NOON + 11 * 3600)  # Monday 23:00
-    assert silence_active(silence, MONDAY_NOON + 13 * 3600)  # Tuesday 01:00
-    assert not silence_active(silence, MONDAY_NOON + 15 * 3600)  # Tuesday 03:00
-    assert not silence_active(silence, MONDAY_NOON - 11 * 3600)  # Monday 01:00
+    assert active(silence, MONDAY_NOON + 11 * 3600)  # Monday 23:00
+    assert active(silence, MONDAY_NOON + 13 * 3600)  # Tuesday 01:00
+    assert not active(silence, MONDAY_NOON + 15 * 3600)  # Tuesday 03:00
+    assert not active(silence, MONDAY_NOON - 11 * 3600)  # Monday 01:00
 
 
 def test_a_silence_stops_muting_at_its_end_and_at_each_window_s_end():
@@ -75,8 +70,8 @@ def test_the_first_active_matching_silence_mutes():
     later = SilenceRecord({"host": "web-1"}, T0 + 10, T0 + 20, id=1)
     other = SilenceRecord({"host": "web-2"}, T0, T0 + 20, id=2)
     now = SilenceRecord({"host": "web-1"}, T0, T0 + 20, id=3)
-    assert muting_silence([later, other, now], {"host": "web-1"}, T0).id == 3
-    assert muting_silence([later, other], {"host": "web-1"}, T0) is None
+    assert [s.id for s in silenced_by([later, other, now], {"host": "web-1"}, T0)] == [3]
+    assert silenced_by([later, other], {"host": "web-1"}, T0) == []
 
 
 def test_silenced_rows_are_never_sent_and_the_history_says_silenced(

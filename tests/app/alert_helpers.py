@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from app.alerting.rules import RuleBody, check, to_record
 from storage.alerts import HistoryEntry, InstanceChange, InstanceRecord, RuleRecord
 from storage.outbox import OutboxEntry
 
@@ -39,8 +40,8 @@ def metric_rule(name: str = "Disk almost full", **overrides) -> dict:
 
 def stored_rule(rt, name: str = "Disk almost full") -> RuleRecord:
     """A rule in the store (what the evaluation would work on)."""
-    record = RuleRecord(name=name, kind="metric", spec={"metric": "system_disk_used_percent"})
-    return rt.alerts.create_rule(record, "test", time.time())
+    rule = check(RuleBody.model_validate(metric_rule(name)))
+    return rt.alerts.create_rule(to_record(rule), "test", time.time())
 
 
 def firing(

@@ -421,6 +421,16 @@ def test_deleting_a_rule_resolves_its_open_alerts(rt, client, admin, analyst, ru
     assert audit_actions(client, admin, "alert_rule.") == ["alert_rule.delete"]
 
 
+def test_deleting_a_rule_tells_its_channels_that_its_alerts_ended(rt, client, admin, channel):
+    made = client.post(RULES, json=metric_rule(channels=[channel.id]), headers=admin).get_json()
+    alert = firing(rt, rt.alerts.get_rule(made["id"]))
+    assert client.delete(f"{RULES}/{made['id']}", headers=admin).status_code == 204
+    rows, _ = rt.outbox.deliveries(instance_id=alert.id)
+    assert [(r.event, r.channel_id, r.payload["status"]) for r in rows] == [
+        ("resolved", channel.id, "resolved")
+    ]
+
+
 def test_only_admins_change_rules(client, analyst, rule):
     assert client.get(RULES, headers=analyst).status_code == 200
     assert client.post(RULES, json=metric_rule("New"), headers=analyst).status_code == 403

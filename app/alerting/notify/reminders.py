@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from app.alerting.notification import AlertView
-from app.alerting.notify.matching import mute_ends, silence_matches
 from app.alerting.notify.outbox import outbox_entries, view_of
+from app.alerting.silences import matches, mute_ends
 from storage.alerts import (
     AlertStore,
     Fence,
@@ -73,7 +73,7 @@ def _owed(
     labels = _labels(instance, rule)
     for s, end in ended:
         fired_under = instance.fired_at is not None and instance.fired_at < end
-        if fired_under and silence_matches(s, labels):
+        if fired_under and matches(s.matchers, labels):
             owed.append(("firing", f"silence-{s.id}@{end:.0f}"))
     return owed
 

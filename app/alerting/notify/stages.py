@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from app.alerting.notification import Answer, DeliveryContext, Notification
-from app.alerting.notify.matching import muting_silence
 from app.alerting.notify.outbox import group_labels, view_of
+from app.alerting.silences import silenced_by
 from storage.alerts import HistoryEntry, InstanceRecord, SilenceRecord
 from storage.channels import ChannelRecord
 from storage.delivery import Attempt, DeliveryStore
@@ -132,7 +132,7 @@ def silence(rnd: Round, rows: list[OutboxRecord]) -> list[OutboxRecord]:
     going = []
     for row in rows:
         labels = {**row.payload.get("labels", {}), "alertname": row.payload.get("rule_name", "")}
-        found = muting_silence(rnd.silences, labels, rnd.now)
+        found = next(iter(silenced_by(rnd.silences, labels, rnd.now)), None)
         if found is None:
             going.append(row)
         else:

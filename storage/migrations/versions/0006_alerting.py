@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("evaluated_at", sa.Float()),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "alert_instances",
@@ -72,6 +73,7 @@ def upgrade() -> None:
         sa.Column("closed_by", sa.String(100)),
         sa.Column("closed_at", sa.Float()),
         sa.UniqueConstraint("rule_id", "fingerprint", name="uq_alert_instances_key"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_alert_instances_state", "alert_instances", ["state"])
     op.create_table(
@@ -105,6 +107,7 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(100)),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "alert_silences",
@@ -116,6 +119,7 @@ def upgrade() -> None:
         sa.Column("author", sa.String(100)),
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "notification_outbox",
