@@ -21,6 +21,7 @@ from app.alerting.notify import Deliverer, DeliveryConfig
 from app.alerting.views import notifier
 from app.api import errors
 from app.api.accounts import bp as accounts_bp
+from app.api.alerts import bp as alerts_bp
 from app.api.downloads import bp as downloads_bp
 from app.api.log_archives import bp as log_archives_bp
 from app.api.logs import bp as logs_bp
@@ -239,6 +240,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.register_blueprint(logs_bp)
     server.register_blueprint(log_archives_bp)
     server.register_blueprint(downloads_bp)
+    server.register_blueprint(alerts_bp)
     server.register_blueprint(embed_bp)
     sock.init_app(server)
 
