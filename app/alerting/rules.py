@@ -9,9 +9,17 @@ with warning and critical thresholds and run through the same state machine.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
+)
 
 from app.alerting.engine import OPERATORS, Policy, Thresholds
 from app.alerting.templates import check as check_template
@@ -30,7 +38,37 @@ LabelName = Annotated[
 ]
 LabelValue = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")]
 Template = Annotated[str, StringConstraints(max_length=4000, pattern=r"^[^\x00]*$")]
-Seconds = Annotated[int, Field(ge=0, le=MAX_DURATION)]
+
+
+def _whole(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def whole_number(low: int, high: int) -> Any:
+    """An integer from ``low`` to ``high``; a whole float (``5.0``) counts, as it does
+    in JSON Schema (and the API validates bodies strictly)."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole)]
+
+
+def label_map(value: Any, max_items: int, min_items: int = 0) -> Any:
+    """A JSON object from label names to ``value``, documented as such (pydantic writes
+    the key pattern as patternProperties, which would let any other key through)."""
+    schema = {
+        "type": "object",
+        "propertyNames": TypeAdapter(LabelName).json_schema(),
+        "additionalProperties": TypeAdapter(value).json_schema(),
+        "minProperties": min_items,
+        "maxProperties": max_items,
+    }
+    return Annotated[
+        dict[LabelName, value],
+        Field(min_length=min_items, max_length=max_items),
+        WithJsonSchema(schema),
+    ]
+
+
+Seconds = whole_number(0, MAX_DURATION)
+Labels = label_map(LabelValue, 20)
 Threshold = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
 
 
@@ -46,12 +84,12 @@ class RuleBody(BaseModel):
     metric: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z_:][A-Za-z0-9_:]{0,199}$")] | None
     ) = None
-    matchers: Annotated[dict[LabelName, LabelValue], Field(max_length=20)] = {}
+    matchers: Labels = {}
     reduce: Literal["avg", "min", "max", "last", "sum", "rate", "p95", "p99"] | None = None
     query: Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")] | None = None
     aggregate: Literal["count", "rate", "ratio"] | None = None
     group_by: Annotated[list[LabelName], Field(max_length=10)] = []
-    window: Annotated[int, Field(ge=1, le=MAX_WINDOW)] = 300
+    window: whole_number(1, MAX_WINDOW) = 300
     op: Literal[">", ">=", "<", "<="] = ">"
     warning: Threshold | None = None
     warning_clear: Threshold | None = None
@@ -59,13 +97,13 @@ class RuleBody(BaseModel):
     critical_clear: Threshold | None = None
     for_: Seconds = Field(0, alias="for")
     keep_firing_for: Seconds = 0
-    interval: Annotated[int, Field(ge=1, le=86400)] = 60
+    interval: whole_number(1, 86400) = 60
     no_data: Literal["nodata", "alerting", "ok", "keep_last"] = "nodata"
     on_error: Literal["error", "alerting", "keep_last"] = "error"
-    repeat_interval: Annotated[int, Field(ge=60, le=MAX_DURATION)] = 14400
-    channels: Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(max_length=20)] = []
-    labels: Annotated[dict[LabelName, LabelValue], Field(max_length=20)] = {}
-    annotations: Annotated[dict[LabelName, Template], Field(max_length=20)] = {}
+    repeat_interval: whole_number(60, MAX_DURATION) = 14400
+    channels: Annotated[list[whole_number(1, 2**31 - 1)], Field(max_length=20)] = []
+    labels: Labels = {}
+    annotations: label_map(Template, 20) = {}
 
 
 class RuleError(ValueError):

@@ -14,12 +14,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.alerting.rules import whole_number
 from storage.alerts import SilenceRecord
 
 ALERTNAME = "alertname"
 """The matcher key that names the rule (the alert's name)."""
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-Weekday = Annotated[int, Field(ge=0, le=6)]
+Weekday = whole_number(0, 6)
 
 
 class WeeklyWindow(BaseModel):

@@ -7,7 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.alerting.rules import MAX_DURATION, LabelName, LabelValue, RuleBody
+from app.alerting.channels.base import MAX_SECRET
+from app.alerting.channels.dingtalk import MOBILE
+from app.alerting.channels.email import MAX_ADDRESS, MAX_RECIPIENTS
+from app.alerting.rules import MAX_DURATION, LabelValue, RuleBody, label_map
 from app.alerting.silences import WeeklyWindow
 from app.api.models import BIG_ID_MAX, NoNulText, RowId, Timestamp
 from storage.outbox import STATUSES
@@ -140,7 +143,7 @@ class CommentBody(_Body):
 class AlertSilenceBody(_Body):
     """Body of POST /api/v1/admin/alerts/{id}/silence: mute this alert for a while."""
 
-    duration: int = Field(3600, ge=60, le=MAX_DURATION, description="Seconds from now")
+    duration: float = Field(3600, ge=60, le=MAX_DURATION, description="Seconds from now")
     comment: Comment = ""
 
 
@@ -222,13 +225,13 @@ class PreviewOut(BaseModel):
 
 # -- silences ------------------------------------------------------------------------------
 
-MatcherName = Annotated[LabelName, Field(description="alertname (the rule's name) or a label")]
-
 
 class SilenceBody(_Body):
     """Body of POST /api/v1/admin/alerts/silences."""
 
-    matchers: Annotated[dict[MatcherName, LabelValue], Field(min_length=1, max_length=30)]
+    matchers: label_map(LabelValue, 30, min_items=1) = Field(
+        description="alertname (the rule's name) or a label, and the value it must have"
+    )
     starts_at: Timestamp | None = Field(None, description="Default: now")
     ends_at: Timestamp
     comment: Comment = ""
@@ -265,6 +268,76 @@ class SilencesQuery(_Query):
     state: Literal["active", "all"] = Field(
         "active", description="active: not yet ended (muting now or later); all"
     )
+
+
+# -- channels ------------------------------------------------------------------------------
+
+ChannelKind = Literal[
+    "webhook", "slack", "dingtalk", "feishu", "wecom", "email", "alertmanager", "apprise"
+]
+ReceiverUrl = Annotated[NoNulText, Field(min_length=1, max_length=2000)]
+# The characters an address part cannot hold (the e-mail channel's ``ADDRESS`` says so
+# with \s, which regex engines read differently), spelled out so every engine agrees.
+_NOT_IN_ADDRESS = (
+    "@\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    + "<>,;:\"'()\\[\\]\\\\"
+)
+Recipient = Annotated[
+    str,
+    Field(max_length=MAX_ADDRESS, pattern=f"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+$"),
+]
+Mobile = Annotated[str, Field(pattern=f"^{MOBILE.pattern}$")]
+
+
+class ChannelBody(_Body):
+    """Body of POST /api/v1/admin/alerts/channels and PUT …/channels/{id} (on PUT a
+    ``url`` or ``secret`` left out keeps the saved one)."""
+
+    name: Annotated[NoNulText, Field(min_length=1, max_length=200, pattern=r"\S")]
+    kind: ChannelKind
+    enabled: bool = True
+    url: ReceiverUrl | None = Field(
+        None, description="The receiver (an Apprise URL for apprise); not for email"
+    )
+    secret: Annotated[NoNulText, Field(max_length=MAX_SECRET)] | None = Field(
+        None, description="Webhook HMAC key, DingTalk or Feishu signing secret"
+    )
+    to: Annotated[list[Recipient], Field(max_length=MAX_RECIPIENTS)] = Field(
+        default_factory=list, description="email: the recipients"
+    )
+    at_mobiles: Annotated[list[Mobile], Field(max_length=50)] = Field(
+        default_factory=list, description="dingtalk: phone numbers to @"
+    )
+
+
+class ChannelOut(BaseModel):
+    """A channel as every read shows it: ``secret`` and any token in ``url`` masked."""
+
+    id: int
+    name: str
+    kind: ChannelKind
+    enabled: bool
+    url: str | None = None
+    secret: str | None = None
+    to: list[str] | None = None
+    at_mobiles: list[str] | None = None
+    created_by: str | None
+    created_at: IsoTime | None
+    updated_at: IsoTime | None
+
+
+class ChannelList(BaseModel):
+    """Every channel, by name."""
+
+    items: list[ChannelOut]
+
+
+class ChannelTestOut(BaseModel):
+    """What the receiver answered to a sample notification."""
+
+    ok: bool
+    status: int | None = Field(description="Its HTTP (or SMTP) status code")
+    answer: str = Field(description="The first bytes of its reply")
 
 
 # -- deliveries and export -----------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Alerting over HTTP: alerts and the actions on them, rules, silences, the delivery log
-and the history download (channels: ``app/api/alert_channels.py``)."""
+"""Alerting over HTTP: alerts and the actions on them, rules, silences, channels, the
+delivery log and the history download."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ from app.api.alert_models import (
     AlertPage,
     AlertSilenceBody,
     AlertsQuery,
+    ChannelBody,
+    ChannelList,
+    ChannelOut,
+    ChannelTestOut,
     CommentBody,
     DeliveriesQuery,
     DeliveryPage,
@@ -35,6 +39,7 @@ from app.api.spec import operation, parse_body, parse_query
 from app.api.streams import attachment
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
+from app.services import alert_channels
 from app.services import alerts as service
 from app.services.accounts import Actor
 
@@ -268,6 +273,85 @@ def get_silence(silence_id: RowId):
 def expire_silence(silence_id: RowId):
     """End the silence now; matching alerts notify again."""
     return jsonify(service.expire_silence(runtime(), _actor(), silence_id, time.time()))
+
+
+# -- channels ------------------------------------------------------------------------------
+
+
+def _channel_body() -> dict:
+    """The channel body as given: a field left out is left to the service (on replace, a
+    saved ``url`` or ``secret`` is kept)."""
+    return parse_body(ChannelBody).model_dump(exclude_unset=True)
+
+
+@bp.get("/channels")
+@roles(*READERS)
+@operation("Every notification channel, by name, secrets masked", response=ChannelList)
+def list_channels():
+    """The channels with their configs masked."""
+    return jsonify({"items": alert_channels.list_channels(runtime())})
+
+
+@bp.post("/channels")
+@roles("admin")
+@operation(
+    "Create a notification channel (receiver URLs must be public unless the server allows "
+    "private ones)",
+    body=ChannelBody,
+    response=ChannelOut,
+    status=201,
+    errors=(400, 401, 403, 409, 413, 415),
+)
+def create_channel():
+    """Check and store a channel, its config sealed."""
+    channel = alert_channels.create_channel(runtime(), _actor(), _channel_body(), time.time())
+    return jsonify(channel), 201
+
+
+@bp.get("/channels/<int:channel_id>")
+@roles(*READERS)
+@operation("One notification channel, secrets masked", response=ChannelOut, errors=READ_ONE)
+def get_channel(channel_id: RowId):
+    """The channel with its config masked."""
+    return jsonify(alert_channels.get_channel(runtime(), channel_id))
+
+
+@bp.put("/channels/<int:channel_id>")
+@roles("admin")
+@operation(
+    "Replace a notification channel (a url or secret left out keeps the saved one)",
+    body=ChannelBody,
+    response=ChannelOut,
+    errors=ACTION,
+)
+def replace_channel(channel_id: RowId):
+    """Check and store the new body of a channel."""
+    return jsonify(
+        alert_channels.replace_channel(
+            runtime(), _actor(), channel_id, _channel_body(), time.time()
+        )
+    )
+
+
+@bp.delete("/channels/<int:channel_id>")
+@roles("admin")
+@operation("Delete a notification channel", status=204, errors=READ_ONE)
+def delete_channel(channel_id: RowId):
+    """Delete the channel; rules naming it no longer notify it."""
+    alert_channels.delete_channel(runtime(), _actor(), channel_id, time.time())
+    return "", 204
+
+
+@bp.post("/channels/<int:channel_id>/test")
+@roles("admin")
+@operation(
+    "Send a sample notification through a channel now; the receiver's answer",
+    response=ChannelTestOut,
+    errors=(400, 401, 403, 404, 503),
+)
+def test_channel(channel_id: RowId):
+    """Send the sample and report what the receiver said."""
+    return jsonify(alert_channels.test_channel(runtime(), _actor(), channel_id, time.time()))
 
 
 # -- deliveries and export -----------------------------------------------------------------

@@ -92,6 +92,12 @@ def _audit(rt: Runtime, actor: Actor, action: str, channel_id: int, **details) -
     )
 
 
+def get_channel(rt: Runtime, channel_id: int) -> dict:
+    """One channel, masked (NotFound when there is none)."""
+    record = _record(rt, channel_id)
+    return channel_dict(record, config_of(rt, record))
+
+
 def list_channels(rt: Runtime) -> list[dict]:
     """Every channel by name, masked."""
     return [channel_dict(r, config_of(rt, r)) for r in rt.channels.list()]

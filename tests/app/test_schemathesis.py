@@ -29,6 +29,30 @@ MAX_EXAMPLES = 25
 QUERY = r"q: .*\(at character \d+\)"
 RANGE = r"from: must be earlier than 'to'.*"
 UNKNOWN_METRIC = r"name: unknown metric: .*"
+RULE_CHECKS = [
+    r"\w+: required for a (metric|log) rule",
+    r"\w+: not part of a (metric|log) rule.*",
+    r"critical: give a warning or a critical threshold \(or both\)",
+    r"(warning|critical)_clear: a clear threshold needs a (warning|critical) threshold",
+    r"(warning|critical)_clear: must be on the clearing side of .*",
+    r"warning: must not be beyond critical .*",
+    r"query: .* at position \d+",
+    r"group_by: a log rule groups by host, source or attrs\.<name>",
+    r"channels: no such channel: .*",
+    r"annotations\.[\w.]+: (line \d+: .*|unknown name .*)",
+]
+"""What ``app.alerting.rules.check`` refuses of a schema-valid rule body: a kind's own
+fields, thresholds that cannot fire or clear, the query language, template syntax,
+channels that exist."""
+IN_THE_FUTURE = r"(ends_at|until): must be in the future"
+CHANNEL_CHECKS = [
+    r"url: .*",
+    r"kind: e-mail needs a mail server, and PULSEBOARD_SMTP_URL is not set",
+    r"to: needs at least one e-mail address",
+]
+"""What a schema-valid channel body may be refused for: a receiver URL that does not
+resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
+without recipients."""
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -39,6 +63,20 @@ REFUSED_FOR_STATE = {
     "GET /api/v1/admin/monitoring/metrics": [UNKNOWN_METRIC, RANGE],
     "GET /api/v1/admin/monitoring/metrics/export": [UNKNOWN_METRIC, RANGE],
     "POST /api/v1/admin/me/password": [r"current_password: is not your current password"],
+    "GET /api/v1/admin/alerts": [RANGE],
+    "GET /api/v1/admin/alerts/export": [RANGE],
+    "POST /api/v1/admin/alerts/rules": RULE_CHECKS,
+    "PUT /api/v1/admin/alerts/rules/{rule_id}": RULE_CHECKS,
+    "POST /api/v1/admin/alerts/rules/preview": [
+        *RULE_CHECKS,
+        RANGE,
+        r"from: a preview covers at most \d+ days",
+    ],
+    "POST /api/v1/admin/alerts/silences": [IN_THE_FUTURE, r"ends_at: must be after starts_at"],
+    "POST /api/v1/admin/alerts/{alert_id}/ack": [IN_THE_FUTURE],
+    "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
+    "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
+    "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
@@ -46,7 +84,8 @@ REFUSED_FOR_STATE = {
 }
 """What a schema-valid request may still be refused for (a 400 naming only these): rules a
 schema cannot state, such as the query language, ``from`` before ``to``, a metric that
-exists, the caller's current password, an ingest time within the retention."""
+exists, the caller's current password, an ingest time within the retention, a rule's
+checks, a silence or acknowledgement that ends in the future."""
 
 
 @dataclass
