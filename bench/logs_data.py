@@ -290,9 +290,9 @@ def _answers(base: str) -> bool:
 
 
 @contextmanager
-def served_app(url: str) -> Iterator[Served]:
-    """``pulseboard serve`` (gunicorn, one worker) on ``url`` with the in-process bus,
-    stopped afterwards."""
+def served_app(url: str, **settings: str) -> Iterator[Served]:
+    """``pulseboard serve`` (gunicorn, one worker) on ``url`` with the in-process bus
+    and any more ``PULSEBOARD_*`` ``settings``, stopped afterwards."""
     with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULSEBOARD_")}
@@ -302,6 +302,7 @@ def served_app(url: str) -> Iterator[Served]:
             PULSEBOARD_ADMIN_PASSWORD=secrets.token_urlsafe(16),
             PULSEBOARD_SECRET_KEY=secrets.token_urlsafe(32),
             PULSEBOARD_HOSTNAME="bench-host",
+            **settings,
         )
         log_path = Path(tmp) / "server.log"
         with open(log_path, "w") as log:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import AlertHistory, AlertInstance, AlertRule, AlertSilence
@@ -307,7 +307,12 @@ class AlertStore:
         return written
 
     def _apply(self, conn: Connection, changes: Sequence[InstanceChange]) -> list[InstanceRecord]:
+        """Insert new instances one by one (their ids are needed), update the others in
+        one executemany per set of columns, then the history and the outbox in bulk."""
         written = []
+        updates: dict[tuple[str, ...], list[dict]] = {}
+        history: list[dict] = []
+        outbox: list[OutboxEntry] = []
         for change in changes:
             instance = change.instance
             values = _columns(instance, _JSON_INSTANCE_FIELDS)
@@ -317,21 +322,26 @@ class AlertStore:
                 ).scalar_one()
                 instance = replace(instance, id=instance_id)
             else:
-                if change.columns is not None:
-                    values = {k: values[k] for k in change.columns}
-                conn.execute(
-                    update(AlertInstance).where(AlertInstance.id == instance.id).values(values)
-                )
-            if change.history:
-                conn.execute(
-                    insert(AlertHistory),
-                    [
-                        _columns(replace(h, instance_id=instance.id, rule_id=instance.rule_id), ())
-                        for h in change.history
-                    ],
-                )
-            enqueue(conn, [replace(e, instance_id=instance.id) for e in change.outbox])
+                columns = tuple(change.columns if change.columns is not None else values)
+                row = {f"v_{k}": values[k] for k in columns}
+                updates.setdefault(columns, []).append({"key": instance.id, **row})
+            history += [
+                _columns(replace(h, instance_id=instance.id, rule_id=instance.rule_id), ())
+                for h in change.history
+            ]
+            outbox += [replace(e, instance_id=instance.id) for e in change.outbox]
             written.append(instance)
+        table = AlertInstance.__table__
+        for columns, rows in updates.items():
+            conn.execute(
+                update(table)
+                .where(table.c.id == bindparam("key"))
+                .values({k: bindparam(f"v_{k}") for k in columns}),
+                rows,
+            )
+        if history:
+            conn.execute(insert(AlertHistory), history)
+        enqueue(conn, outbox)
         return written
 
     def instances(self, rule_id: int) -> list[InstanceRecord]:

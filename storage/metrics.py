@@ -69,42 +69,35 @@ class SeriesData:
     points: list[tuple[float, float, float, float]]
 
 
-@dataclass(frozen=True, slots=True)
-class WindowStats:
-    """A series' raw samples in a window: how many, their sum, extremes and the last."""
-
-    count: int
-    sum: float
-    min: float
-    max: float
-    last_ts: float
-    last: float
-
-
-_WINDOW_SQL = text(
-    # The last value is looked up per series on the (series_id, ts) index: a join back to
-    # the samples is planned as a scan of the whole table.
-    "SELECT a.series_id, a.c, a.s, a.lo, a.hi, a.t, (SELECT m.value FROM metric_samples m "
-    "WHERE m.series_id = a.series_id AND m.ts = a.t LIMIT 1) FROM ("
-    "SELECT series_id, COUNT(*) AS c, SUM(value) AS s, MIN(value) AS lo, MAX(value) AS hi, "
-    "MAX(ts) AS t FROM metric_samples WHERE series_id IN :ids AND ts > :start AND ts <= :end "
-    "GROUP BY series_id) a"
-).bindparams(bindparam("ids", expanding=True))
-_POINTS_SQL = text(
-    "SELECT series_id, value FROM metric_samples WHERE series_id IN :ids "
-    "AND ts > :start AND ts <= :end"
-).bindparams(bindparam("ids", expanding=True))
-_RATE_SQL = text(
-    "SELECT series_id, SUM(CASE WHEN d < 0 THEN value ELSE d END) / (MAX(ts) - MIN(ts)) "
-    "FROM (SELECT series_id, ts, value, "
-    "value - LAG(value) OVER (PARTITION BY series_id ORDER BY ts) AS d FROM metric_samples "
-    "WHERE series_id IN :ids AND ts > :start AND ts <= :end) x "
-    "GROUP BY series_id HAVING MAX(ts) > MIN(ts)"
-).bindparams(bindparam("ids", expanding=True))
-_PERCENTILE_SQL = text(
-    "SELECT series_id, percentile_cont(:q) WITHIN GROUP (ORDER BY value) FROM metric_samples "
-    "WHERE series_id IN :ids AND ts > :start AND ts <= :end GROUP BY series_id"
-).bindparams(bindparam("ids", expanding=True))
+_REDUCERS = {
+    "avg": "SELECT series_id, AVG(value) FROM metric_samples WHERE {ids} {span} GROUP BY series_id",
+    "min": "SELECT series_id, MIN(value) FROM metric_samples WHERE {ids} {span} GROUP BY series_id",
+    "max": "SELECT series_id, MAX(value) FROM metric_samples WHERE {ids} {span} GROUP BY series_id",
+    "sum": "SELECT series_id, SUM(value) FROM metric_samples WHERE {ids} {span} GROUP BY series_id",
+    # A counter's increase, counting from zero again after a reset (as Prometheus does),
+    # over the time its samples cover.
+    "rate": "SELECT series_id, SUM(CASE WHEN d < 0 THEN value ELSE d END) "
+    "/ (MAX(ts) - MIN(ts)) FROM (SELECT series_id, ts, value, value - LAG(value) "
+    "OVER (PARTITION BY series_id ORDER BY ts) AS d FROM metric_samples WHERE {ids} {span}) x "
+    "GROUP BY series_id HAVING MAX(ts) > MIN(ts)",
+}
+_DIALECT_REDUCERS = {
+    "postgresql": {
+        "last": "SELECT DISTINCT ON (series_id) series_id, value FROM metric_samples "
+        "WHERE {ids} {span} ORDER BY series_id, ts DESC",
+        "p95": "SELECT series_id, percentile_cont(0.95) WITHIN GROUP (ORDER BY value) "
+        "FROM metric_samples WHERE {ids} {span} GROUP BY series_id",
+        "p99": "SELECT series_id, percentile_cont(0.99) WITHIN GROUP (ORDER BY value) "
+        "FROM metric_samples WHERE {ids} {span} GROUP BY series_id",
+    },
+    # SQLite hands back the bare column of the row that holds the MAX().
+    "sqlite": {
+        "last": "SELECT series_id, value, MAX(ts) FROM metric_samples WHERE {ids} {span} "
+        "GROUP BY series_id",
+        "values": "SELECT series_id, value FROM metric_samples WHERE {ids} {span}",
+    },
+}
+_SPAN = "AND ts > :start AND ts <= :end"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -364,24 +357,6 @@ class MetricsStore:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
-    def window(
-        self, series_ids: Sequence[int], start: float, end: float, conn: Connection | None = None
-    ) -> dict[int, WindowStats]:
-        """Count, sum, minimum, maximum and the last value of each series' raw samples in
-        (start, end], in one statement (a series without samples there is left out);
-        ``conn`` reuses a connection from ``reading``."""
-        if not series_ids:
-            return {}
-        rows = self._run(
-            conn,
-            _WINDOW_SQL,
-            {"ids": list(series_ids), "start": start, "end": end},
-        )
-        return {
-            sid: WindowStats(count, total, low, high, ts, last)
-            for sid, count, total, low, high, ts, last in rows
-        }
-
     def reduced(
         self,
         series_ids: Sequence[int],
@@ -390,21 +365,30 @@ class MetricsStore:
         how: str,
         conn: Connection | None = None,
     ) -> dict[int, float]:
-        """Each series' ``rate`` (per second, counter resets counted from zero as
-        Prometheus does) or ``p95``/``p99`` (linear between closest ranks) of its raw
-        samples in (start, end]; a series without enough samples is left out."""
+        """Each series' ``how`` of its raw samples in (start, end]: ``avg``, ``min``,
+        ``max``, ``sum``, ``last``, ``rate`` (per second, counter resets counted from zero)
+        or ``p95``/``p99`` (linear between closest ranks); a series without samples there
+        (or, for a rate, without two) is left out. ``conn`` reuses one from ``reading``."""
         if not series_ids:
             return {}
         params = {"ids": list(series_ids), "start": start, "end": end}
-        if how == "rate":
-            return {sid: value for sid, value in self._run(conn, _RATE_SQL, params)}
-        q = int(how.removeprefix("p")) / 100
+        if self.dialect == "sqlite" and how in ("p95", "p99"):
+            values: dict[int, list[float]] = {}
+            for sid, value in self._run(conn, self._reducer("values"), params):
+                values.setdefault(sid, []).append(value)
+            return {sid: _percentile(v, int(how[1:]) / 100) for sid, v in values.items()}
+        return {row[0]: row[1] for row in self._run(conn, self._reducer(how), params)}
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019  (eight reducers; the store lives long)
+    def _reducer(self, how: str) -> TextClause:
+        """The statement of one reducer: on PostgreSQL the ids are one array parameter, so
+        the statement is the same whatever their number (and is prepared once)."""
+        sql = _DIALECT_REDUCERS.get(self.dialect, {}).get(how) or _REDUCERS[how]
         if self.dialect == "postgresql":
-            return dict(self._run(conn, _PERCENTILE_SQL, {**params, "q": q}))
-        values: dict[int, list[float]] = {}
-        for sid, value in self._run(conn, _POINTS_SQL, params):
-            values.setdefault(sid, []).append(value)
-        return {sid: _percentile(v, q) for sid, v in values.items()}
+            return text(sql.format(ids="series_id = ANY(:ids)", span=_SPAN))
+        return text(sql.format(ids="series_id IN :ids", span=_SPAN)).bindparams(
+            bindparam("ids", expanding=True)
+        )
 
     def _run(self, conn: Connection | None, sql: TextClause, params: dict) -> list:
         if conn is not None:

@@ -14,7 +14,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.alerting import engine
 from app.alerting.engine import ACTIVE, Instance, Result, Transition
-from app.alerting.observe import Observation, Sources, fingerprint, matching_lines, observe
+from app.alerting.observe import (
+    Observation,
+    Sources,
+    fingerprint,
+    group_key,
+    matching_lines,
+    observe,
+)
 from app.alerting.rules import Rule, from_record
 from storage.alerts import (
     MACHINE_COLUMNS,
@@ -106,23 +113,35 @@ def stored(record: InstanceRecord, instance: Instance, now: float) -> InstanceRe
 # -- evaluation ---------------------------------------------------------------------------
 
 
+_AT_REST = Instance()
+
+
 def advance(
     rule: Rule,
     instances: Sequence[InstanceRecord],
-    observations: dict[str, Observation],
+    observations: dict[tuple, Observation],
     now: float,
 ) -> list[tuple[InstanceRecord, list[Transition]]]:
     """Each instance stepped by its observation (or counted missing), plus new instances
     for new label groups that left the normal state; instances with nothing to write
     (unchanged, or normal with only a new value) are left out."""
-    by_fp = {i.fingerprint: i for i in instances}
+    by_key = {group_key(i.labels): i for i in instances}
     out = []
-    for fp in sorted(set(by_fp) | set(observations)):
-        record = by_fp.get(fp)
-        observation = observations.get(fp)
+    for key in sorted(set(by_key) | set(observations)):
+        record = by_key.get(key)
+        observation = observations.get(key)
+        at_rest = record is None or (record.state == "normal" and not record.flapping)
+        if at_rest:
+            # Most groups are normal and stay so (or are gone): no state to step for them.
+            if observation is None:
+                continue
+            wanted = engine.target(observation.result, _AT_REST, rule.thresholds, rule.policy)
+            if wanted is None or wanted[0] == "normal":
+                continue
         if record is None:
             assert observation is not None
-            record = InstanceRecord(rule.id or 0, rule.name, fp, observation.labels)
+            labels = observation.labels
+            record = InstanceRecord(rule.id or 0, rule.name, fingerprint(labels), labels)
         current = machine_of(record)
         if observation is None:
             moved, transitions = engine.missing(current, now, rule.policy)
@@ -178,7 +197,9 @@ def plan(
         log.warning("alert rule %r: evaluation failed: %s", rule.name, exc)
         reason = type(exc).__name__
         targets = instances or [InstanceRecord(rule.id or 0, rule.name, fingerprint({}), {})]
-        observations = {i.fingerprint: Observation(i.labels, Result(error=reason)) for i in targets}
+        observations = {
+            group_key(i.labels): Observation(i.labels, Result(error=reason)) for i in targets
+        }
     changes: list[InstanceChange] = []
     events: list[tuple[str, InstanceRecord]] = []
     for record, transitions in advance(rule, instances, observations, now):
@@ -352,25 +373,25 @@ def preview(
     the transitions the engine would have made, per label group."""
     step = max(float(rule.interval), (end - start) / max_points)
     times = [start + step * (i + 1) for i in range(int((end - start) // step))]
-    series: dict[str, dict] = {}
-    machines: dict[str, Instance] = {}
+    series: dict[tuple, dict] = {}
+    machines: dict[tuple, Instance] = {}
     transitions: list[dict] = []
     series_of = metrics.series_of([rule.metric]) if rule.metric else None
     with metrics.reading() as conn:
         sources = Sources(metrics, logs, series_of, conn)
         for now in times:
             known = [s["labels"] for s in series.values()]
-            for fp, observation in observe(rule, sources, now, known).items():
-                entry = series.setdefault(fp, {"labels": observation.labels, "points": []})
+            for key, observation in observe(rule, sources, now, known).items():
+                entry = series.setdefault(key, {"labels": observation.labels, "points": []})
                 entry["points"].append([now, observation.result.value])
                 moved, made = engine.step(
-                    machines.get(fp, Instance()),
+                    machines.get(key, Instance()),
                     observation.result,
                     now,
                     rule.thresholds,
                     rule.policy,
                 )
-                machines[fp] = moved
+                machines[key] = moved
                 transitions += [
                     {
                         "ts": t.ts,

@@ -16,7 +16,7 @@ from app.alerting.engine import Result
 from app.alerting.rules import Rule
 from storage.logquery import Query, Term
 from storage.logs import LogStore
-from storage.metrics import MetricsStore, WindowStats, labels_key
+from storage.metrics import MetricsStore, labels_key
 
 LINES_KEPT = 5
 """Matching log lines a log rule's alert carries into its notification."""
@@ -53,13 +53,18 @@ class Sources:
         return self.metrics.series_of([name])[name]
 
 
+def group_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A label set as a dict key (its pairs, sorted)."""
+    return tuple(sorted(labels.items()))
+
+
 def observe(
     rule: Rule,
     sources: Sources,
     now: float,
     known: Iterable[Mapping[str, str]] = (),
-) -> dict[str, Observation]:
-    """Results by fingerprint at ``now``. ``known`` are the label sets of the rule's
+) -> dict[tuple, Observation]:
+    """Results by ``group_key`` at ``now``. ``known`` are the label sets of the rule's
     existing instances: a log count reads 0 for a known group with no records."""
     if rule.kind == "metric":
         values = metric_values(rule, sources, now - rule.window, now)
@@ -67,11 +72,12 @@ def observe(
         values = log_values(rule, sources.logs, now - rule.window, now, known)
     if not values:
         # Nothing at all in the window: the rule has no data (one instance, no labels).
-        return {fingerprint({}): Observation({}, Result())}
-    return {
-        fingerprint(labels): Observation(labels, Result(value))
-        for labels, value in ((dict(key), value) for key, value in values.items())
-    }
+        return {(): Observation({}, Result())}
+    observed = {}
+    for key, value in values.items():
+        labels = dict(key)
+        observed[group_key(labels)] = Observation(labels, Result(value))
+    return observed
 
 
 # -- metrics ----------------------------------------------------------------------------
@@ -83,13 +89,6 @@ def _matches(matchers: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 
 def _group(group_by: tuple[str, ...], labels: Mapping[str, str]) -> tuple:
     return tuple((k, labels[k]) for k in group_by if k in labels)
-
-
-def reduce_stats(how: str, stats: WindowStats) -> float:
-    """The value of ``how`` (``avg``, ``min``, ``max``, ``sum``, ``last``) of a window."""
-    if how == "avg":
-        return stats.sum / stats.count
-    return {"min": stats.min, "max": stats.max, "sum": stats.sum, "last": stats.last}[how]
 
 
 def combine(how: str, values: list[float]) -> float:
@@ -108,14 +107,7 @@ def metric_values(rule: Rule, sources: Sources, start: float, end: float) -> dic
         if _matches(rule.matchers or {}, {"host": host, **labels})
     }
     how = rule.reduce or "avg"
-    metrics, conn = sources.metrics, sources.conn
-    if how in ("rate", "p95", "p99"):
-        per_series = metrics.reduced(list(series), start, end, how, conn)
-    else:
-        per_series = {
-            sid: reduce_stats(how, stats)
-            for sid, stats in metrics.window(list(series), start, end, conn).items()
-        }
+    per_series = sources.metrics.reduced(list(series), start, end, how, sources.conn)
     groups: dict[tuple, list[float]] = {}
     for sid, value in per_series.items():
         if value is not None:

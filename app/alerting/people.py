@@ -2,15 +2,15 @@
 time), unacknowledge, comment, close once resolved, silence from the alert.
 
 Each action is a pure function of the instance as stored, the actor and the time; it
-returns the change to write (``AlertStore.apply``): the instance as it becomes and one
-history entry carrying the actor and the comment as its reason.
+returns the change to write (``AlertStore.apply``): the instance as it becomes (people's
+columns only) and one history entry carrying the actor and the comment as its reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from storage.alerts import HistoryEntry, InstanceChange, InstanceRecord
+from storage.alerts import PEOPLE_COLUMNS, HistoryEntry, InstanceChange, InstanceRecord
 
 
 class NotAllowed(ValueError):
@@ -37,7 +37,10 @@ def _entry(instance: InstanceRecord, event: str, actor: str, reason: str, now: f
 def _change(
     before: InstanceRecord, after: InstanceRecord, event: str, actor: str, reason: str, now: float
 ) -> InstanceChange:
-    return InstanceChange(after, history=[_entry(before, event, actor, reason, now)])
+    # People's columns only: what an evaluation wrote since ``before`` was read stays.
+    return InstanceChange(
+        after, history=[_entry(before, event, actor, reason, now)], columns=PEOPLE_COLUMNS
+    )
 
 
 def acknowledge(

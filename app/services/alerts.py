@@ -26,6 +26,7 @@ from app.services.accounts import Actor
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
 from app.services.timerange import check_range
 from storage.alerts import (
+    MACHINE_COLUMNS,
     OPEN_STATES,
     DuplicateName,
     HistoryEntry,
@@ -429,7 +430,7 @@ def _resolved_by_deletion(instance: InstanceRecord, actor: str, now: float) -> I
         value=instance.value,
         actor=actor,
     )
-    return InstanceChange(after, history=[entry])
+    return InstanceChange(after, history=[entry], columns=MACHINE_COLUMNS)
 
 
 def delete_rule(rt: Runtime, actor: Actor, rule_id: int, now: float) -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from app.alerting import people
-from storage.alerts import InstanceRecord
+from storage.alerts import PEOPLE_COLUMNS, InstanceRecord
 
 NOW = 1_800_000_000.0
 FIRING = InstanceRecord(
@@ -118,3 +118,16 @@ def test_silencing_from_the_alert_is_a_line_of_its_history():
     assert [(h.event, h.actor, h.reason) for h in change.history] == [
         ("silenced", "alice", "silenced until 13:00: deploy")
     ]
+
+
+def test_every_action_writes_only_the_peoples_columns():
+    acked = people.acknowledge(FIRING, "alice", "", NOW)
+    changes = [
+        acked,
+        people.unacknowledge(acked.instance, "alice", "", NOW),
+        people.comment(FIRING, "alice", "", NOW),
+        people.close(RESOLVED, "alice", "", NOW),
+        people.silenced(FIRING, "alice", "", NOW),
+    ]
+    assert {tuple(c.columns) for c in changes} == {PEOPLE_COLUMNS}
+    assert not set(PEOPLE_COLUMNS) & {"state", "severity", "value", "machine"}

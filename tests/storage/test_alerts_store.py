@@ -66,7 +66,7 @@ def count(engine: Engine, table) -> int:
 
 
 def test_apply_writes_the_instance_its_history_and_its_notification_together(store, rule, engine):
-    (written,) = store.apply([fired(rule)], evaluated=(rule.id, NOW))
+    (written,) = store.apply([fired(rule)], evaluated=([rule.id], NOW))
     assert written.id is not None
     assert store.get_instance(written.id) == written
     (entry,) = store.history(written.id)
