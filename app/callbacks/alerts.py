@@ -31,13 +31,6 @@ from app.services.accounts import Actor
 ADMIN = ("admin",)
 FIELD_VALUES = State({"type": ids.ALERTS_RULE_FIELD, "field": ALL}, "value")
 FIELD_ERRORS = Output({"type": ids.ALERTS_RULE_ERROR, "field": ALL}, "children")
-ACTION_BUTTONS = (
-    ids.ALERTS_ACK,
-    ids.ALERTS_UNACK,
-    ids.ALERTS_COMMENT,
-    ids.ALERTS_CLOSE,
-    ids.ALERTS_SILENCE_HOUR,
-)
 ACTION_DONE = {
     ids.ALERTS_ACK: "Acknowledged.",
     ids.ALERTS_UNACK: "Acknowledgement taken back.",
@@ -45,6 +38,8 @@ ACTION_DONE = {
     ids.ALERTS_CLOSE: "Closed.",
     ids.ALERTS_SILENCE_HOUR: "Silenced for 1 h.",
 }
+"""Each action button, in the order of ``alert_view.disabled_actions``, and what it did."""
+ACTION_BUTTONS = tuple(ACTION_DONE)
 SHOWN = {"display": "block"}
 HIDDEN = {"display": "none"}
 
@@ -160,9 +155,8 @@ def _register_open(app: dash.Dash) -> None:
         roles=READERS,
         prevent_initial_call=True,
     )
-    def act(*args):
+    def act(_ack, _unack, _comment, _close, _silence, alert_id, comment, until):
         """Acknowledge, unacknowledge, comment, close or silence the selected alert for 1 h."""
-        alert_id, comment, until = args[-3:]
         if alert_id is None:
             raise PreventUpdate
         rt, actor, now, comment = runtime(), _actor(), time.time(), (comment or "").strip()

@@ -181,7 +181,7 @@ def fire(app: dash.Dash, rule_id: int) -> None:
     rt = _runtime(app)
     now = time.time()
     rt.metrics.write([Sample(now - 1, rt.settings.hostname, METRIC, 97.0)])
-    outcome = evaluate_rule(
+    events = evaluate_rule(
         from_record(rt.alerts.get_rule(rule_id)),
         rt.alerts,
         rt.metrics,
@@ -189,7 +189,7 @@ def fire(app: dash.Dash, rule_id: int) -> None:
         now,
         lambda *_: [],
     )
-    for event, instance in outcome.events:
+    for event, instance in events:
         rt.bus.publish(ALERTS_CHANNEL, {"type": "alert", "event": event, "alert": item(instance)})
 
 
