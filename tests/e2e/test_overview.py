@@ -162,16 +162,16 @@ def test_cards_show_real_values(overview: DashComposite) -> None:
     assert colour != ok_colour
     assert card(dash_duo, "scheduler") == ("OK", "ok")
 
-    levels = {"cpu": (80.0, 95.0), "memory": (85.0, 95.0), "disk": (90.0, 98.0)}
     values = {}
-    for key, (degraded, down) in levels.items():
+    for key in ("cpu", "memory", "disk"):
         text, status = card(dash_duo, key)
         match = PERCENT.match(text)
         assert match, f"{key} card shows {text!r}"
         values[key] = float(match.group(1))
         assert 0.0 <= values[key] <= 100.0
-        expected = "down" if values[key] >= down else "ok" if values[key] < degraded else "degraded"
-        assert status == expected, f"{key} at {text} is {status}"
+        # The colour is the default alert rule's state: on this fresh database none has
+        # held past its pending period yet, whatever the value (tests/app cover firing).
+        assert status == "ok", f"{key} at {text} is {status}"
     assert abs(values["memory"] - meminfo_used_percent()) < 5.0
     assert abs(values["disk"] - root_used_percent()) < 1.0
 
