@@ -116,14 +116,6 @@ def build_runtime(settings: Settings) -> Runtime:
             settings.hostname,
         )
     lock = make_leader_lock(settings.database_url, settings.data_dir, settings.leader_lock_ttl)
-    evaluator = Evaluator(
-        AlertStore(engine),
-        metrics,
-        logs,
-        bus,
-        notifier(settings.external_url),
-        lock.fence,
-    )
     deliverer = Deliverer(
         engine,
         lock.fence,
@@ -132,6 +124,15 @@ def build_runtime(settings: Settings) -> Runtime:
             group_wait=settings.alert_group_wait, group_interval=settings.alert_group_interval
         ),
         sender=sealed_sender(settings.secret_key),
+    )
+    evaluator = Evaluator(
+        AlertStore(engine),
+        metrics,
+        logs,
+        bus,
+        notifier(settings.external_url),
+        lock.fence,
+        on_queued=lambda: deliverer.deliver(time.time()),
     )
     scheduler = Scheduler(
         collectors,

@@ -274,12 +274,15 @@ class AlertStore:
             rows = conn.execute(select(AlertRule).order_by(AlertRule.name)).all()
         return [_rule(r) for r in rows]
 
-    def due_rules(self, now: float) -> list[RuleRecord]:
-        """Enabled rules whose interval has passed since their last evaluation."""
+    def due_rules(self, now: float, early: float = 0.5) -> list[RuleRecord]:
+        """Enabled rules whose interval has passed since their last evaluation, or will
+        within ``early`` seconds (a job that ticks every second and comes a hair early
+        would otherwise leave a rule of one second waiting two)."""
         return [
             r
             for r in self.list_rules()
-            if r.enabled and (r.evaluated_at is None or r.evaluated_at + r.interval_s <= now)
+            if r.enabled
+            and (r.evaluated_at is None or r.evaluated_at + r.interval_s <= now + early)
         ]
 
     # -- instances ---------------------------------------------------------------------

@@ -269,7 +269,11 @@ class Evaluator:
         bus: LiveBus,
         enqueue: Enqueue,
         fence: Fence | None = None,
+        on_queued: Callable[[], object] | None = None,
     ) -> None:
+        """``on_queued`` runs after a cycle that queued notifications (the delivery, so
+        they need not wait for its next round)."""
+        self.on_queued = on_queued
         self.store = store
         self.metrics = metrics
         self.logs = logs
@@ -315,6 +319,8 @@ class Evaluator:
             labels = alert_labels(by_id[instance.rule_id], instance)
             shown = item(instance, silenced=bool(silenced_by(silences, labels, now)))
             self.bus.publish(ALERTS_CHANNEL, {"type": "alert", "event": event, "alert": shown})
+        if self.on_queued is not None and any(c.outbox for c in changes):
+            self.on_queued()
         return len(rules)
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.alerting.evaluate import evaluate_due, evaluate_rule, preview
+from app.alerting.evaluate import Evaluator, evaluate_due, evaluate_rule, preview
 from app.alerting.observe import Sources, metric_values
 from app.alerting.rules import RuleBody, check, from_record, to_record
 from storage.alerts import AlertStore
@@ -231,3 +231,19 @@ def test_reducers_over_a_counter_with_a_reset(stores, how, expected):
     )
     ((_, value),) = metric_values(rule, Sources(metrics, logs), T0 - 1, T0 + 40).items()
     assert value == pytest.approx(expected)
+
+
+def test_a_cycle_that_queued_notifications_hands_them_on_at_once(stores):
+    alerts, metrics, logs = stores
+    saved(alerts, **{**DISK_RULE, "for": 0, "reduce": "last"})
+    handed: list[int] = []
+    evaluator = Evaluator(
+        alerts, metrics, logs, InProcessBus(), enqueue, on_queued=lambda: handed.append(1)
+    )
+    disk(metrics, T0, data=50.0)
+    evaluator.run(T0 + 1)
+    assert handed == []
+    disk(metrics, T0 + 10, data=99.0)
+    # A tick that comes a hair before the rule's interval has passed still evaluates it.
+    assert evaluator.run(T0 + 10.8) >= 1
+    assert handed == [1]
