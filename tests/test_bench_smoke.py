@@ -84,7 +84,7 @@ def test_log_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _assert_numbers(results, expected_rows=11)
 
 
-def test_alerts_benchmark_produces_numbers(tmp_path: Path) -> None:
+def test_alerts_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _require_postgres()
-    results = _run_bench(tmp_path, "alerts_evaluate")
-    _assert_numbers(results, expected_rows=2)
+    results = _run_bench(tmp_path, "alerts_evaluate", "alerts_latency")
+    _assert_numbers(results, expected_rows=4)
