@@ -109,7 +109,7 @@ def acknowledge(alert_id: RowId):
 def unacknowledge(alert_id: RowId):
     """Unacknowledge; 409 when the alert is not acknowledged."""
     body = parse_body(CommentBody)
-    return jsonify(service.unacknowledge(runtime(), _actor(), alert_id, body.comment, time.time()))
+    return jsonify(service.act(runtime(), _actor(), alert_id, "unack", body.comment, time.time()))
 
 
 @bp.post("/<int:alert_id>/comment")
@@ -120,7 +120,7 @@ def unacknowledge(alert_id: RowId):
 def comment(alert_id: RowId):
     """Comment on an alert in any state."""
     body = parse_body(CommentBody)
-    return jsonify(service.add_comment(runtime(), _actor(), alert_id, body.comment, time.time()))
+    return jsonify(service.act(runtime(), _actor(), alert_id, "comment", body.comment, time.time()))
 
 
 @bp.post("/<int:alert_id>/close")
@@ -129,7 +129,7 @@ def comment(alert_id: RowId):
 def close(alert_id: RowId):
     """Close; 409 while the alert is open or once it is closed."""
     body = parse_body(CommentBody)
-    return jsonify(service.close(runtime(), _actor(), alert_id, body.comment, time.time()))
+    return jsonify(service.act(runtime(), _actor(), alert_id, "close", body.comment, time.time()))
 
 
 @bp.post("/<int:alert_id>/silence")

@@ -31,6 +31,8 @@ from app.services.accounts import Actor
 ADMIN = ("admin",)
 FIELD_VALUES = State({"type": ids.ALERTS_RULE_FIELD, "field": ALL}, "value")
 FIELD_ERRORS = Output({"type": ids.ALERTS_RULE_ERROR, "field": ALL}, "children")
+COMMENTED = {ids.ALERTS_UNACK: "unack", ids.ALERTS_COMMENT: "comment", ids.ALERTS_CLOSE: "close"}
+"""The action buttons that take only the comment, and the service's name for each."""
 ACTION_DONE = {
     ids.ALERTS_ACK: "Acknowledged.",
     ids.ALERTS_UNACK: "Acknowledgement taken back.",
@@ -165,12 +167,8 @@ def _register_open(app: dash.Dash) -> None:
             if button == ids.ALERTS_ACK:
                 until_ts = view.parse_time(until, "until")
                 alerts.acknowledge(rt, actor, alert_id, comment, until_ts, now)
-            elif button == ids.ALERTS_UNACK:
-                alerts.unacknowledge(rt, actor, alert_id, comment, now)
-            elif button == ids.ALERTS_COMMENT:
-                alerts.add_comment(rt, actor, alert_id, comment, now)
-            elif button == ids.ALERTS_CLOSE:
-                alerts.close(rt, actor, alert_id, comment, now)
+            elif button in COMMENTED:
+                alerts.act(rt, actor, alert_id, COMMENTED[button], comment, now)
             else:
                 alerts.silence_alert(rt, actor, alert_id, view.SILENCE_HOUR, comment, now)
         except ServiceError as exc:

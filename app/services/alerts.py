@@ -293,43 +293,27 @@ def acknowledge(
     )
 
 
-def unacknowledge(rt: Runtime, actor: Actor, alert_id: int, comment: str, now: float) -> dict:
-    """Take an acknowledgement back (Conflict when there is none)."""
+COMMENTED_ACTIONS: dict[str, tuple[Callable, str]] = {
+    "unack": (people.unacknowledge, "unacknowledged"),
+    "comment": (people.comment, "commented"),
+    "close": (people.close, "closed"),
+}
+"""The actions that take only a comment: their people's function and their event.
+``unack`` takes an acknowledgement back (Conflict when there is none); ``comment`` adds to
+the history in any state; ``close`` closes a resolved alert (Conflict while it is open or
+once it is closed)."""
+
+
+def act(rt: Runtime, actor: Actor, alert_id: int, action: str, comment: str, now: float) -> dict:
+    """Do one of ``COMMENTED_ACTIONS`` on an alert; the alert as it is after."""
+    change, event = COMMENTED_ACTIONS[action]
     name = actor.account.name
     return _act(
         rt,
         actor,
         alert_id,
-        lambda i: people.unacknowledge(i, name, comment, now),
-        "unacknowledged",
-        now,
-        comment=comment,
-    )
-
-
-def add_comment(rt: Runtime, actor: Actor, alert_id: int, comment: str, now: float) -> dict:
-    """Add a comment to an alert's history."""
-    name = actor.account.name
-    return _act(
-        rt,
-        actor,
-        alert_id,
-        lambda i: people.comment(i, name, comment, now),
-        "commented",
-        now,
-        comment=comment,
-    )
-
-
-def close(rt: Runtime, actor: Actor, alert_id: int, comment: str, now: float) -> dict:
-    """Close a resolved alert (Conflict while it is open or once it is closed)."""
-    name = actor.account.name
-    return _act(
-        rt,
-        actor,
-        alert_id,
-        lambda i: people.close(i, name, comment, now),
-        "closed",
+        lambda i: change(i, name, comment, now),
+        event,
         now,
         comment=comment,
     )
