@@ -86,7 +86,7 @@ def test_a_cursor_the_search_handed_out_still_pages(admin):
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def test_an_api_path_no_route_has_is_a_404_for_every_method(admin, method):
     client, headers = admin
-    response = client.open("/api/v1/admin/alerts/rules", method=method, headers=headers)
+    response = client.open("/api/v1/admin/no-such-thing", method=method, headers=headers)
     assert response.status_code == 404
     if method != "HEAD":
         assert error_code(response) == "not_found"
