@@ -324,6 +324,9 @@ class NotificationOutbox(Base):
     __table_args__ = (
         Index("ix_notification_outbox_due", "status", "next_attempt_at"),
         Index("ix_notification_outbox_created", "created_at"),
+        # Delivery asks what a group last sent and what a channel last heard of an alert.
+        Index("ix_notification_outbox_group", "channel_id", "group_key", "status"),
+        Index("ix_notification_outbox_instance", "instance_id", "channel_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

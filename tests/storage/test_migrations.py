@@ -38,6 +38,8 @@ ADDED_AFTER_0001 = {
     ("add_table", "notification_outbox"),
     ("add_index", "ix_notification_outbox_due"),
     ("add_index", "ix_notification_outbox_created"),
+    ("add_index", "ix_notification_outbox_group"),
+    ("add_index", "ix_notification_outbox_instance"),
 }
 """What migrations after 0001 add, as Alembic names it when comparing a 0001 database."""
 LATER_TABLES = {name for kind, name in ADDED_AFTER_0001 if kind == "add_table"}

@@ -149,6 +149,14 @@ def upgrade() -> None:
         "ix_notification_outbox_due", "notification_outbox", ["status", "next_attempt_at"]
     )
     op.create_index("ix_notification_outbox_created", "notification_outbox", ["created_at"])
+    op.create_index(
+        "ix_notification_outbox_group",
+        "notification_outbox",
+        ["channel_id", "group_key", "status"],
+    )
+    op.create_index(
+        "ix_notification_outbox_instance", "notification_outbox", ["instance_id", "channel_id"]
+    )
     _create_default_rules()
 
 
