@@ -24,6 +24,8 @@ INTERVAL = 1
 TARGET = f"p99 <= {INTERVAL + 1} s (interval + 1 s)"
 METRIC = "bench_alert_latency_value"
 API = "/api/v1/admin/alerts"
+PACE = 2.2
+"""Seconds from one written sample to the next."""
 
 
 @contextmanager
@@ -62,7 +64,8 @@ def _wait_for(arrived: list, count: int, timeout: float = 30.0) -> None:
 
 def run(quick: bool = False) -> list[Result]:
     """p50 and p99 of sample-to-webhook times over repeated fire/resolve rounds."""
-    rounds = 5 if quick else 40
+    rounds = 5 if quick else 30
+    written = 0.0
     with pg_database() as url:
         token = add_token(url, "admin")
         settings = {
@@ -104,6 +107,9 @@ def run(quick: bool = False) -> list[Result]:
             firing: list[float] = []
             for n in range(rounds):
                 for value, status in ((100.0, "firing"), (0.0, "resolved")):
+                    # Stay under the channel's rate limit (30 a minute), which would
+                    # rightly hold the excess back for one digest.
+                    time.sleep(max(0.0, PACE - (time.time() - written)))
                     written = time.time()
                     metrics.write([Sample(written, HOST, METRIC, value, {"round": str(n)})])
                     _wait_for(arrived, 2 * n + (1 if status == "firing" else 2))
