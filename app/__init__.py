@@ -22,6 +22,7 @@ from app.alerting.views import notifier
 from app.api import errors
 from app.api.accounts import bp as accounts_bp
 from app.api.alerts import bp as alerts_bp
+from app.api.diagnostics import bp as diagnostics_bp
 from app.api.downloads import bp as downloads_bp
 from app.api.log_archives import bp as log_archives_bp
 from app.api.logs import bp as logs_bp
@@ -242,6 +243,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.register_blueprint(log_archives_bp)
     server.register_blueprint(downloads_bp)
     server.register_blueprint(alerts_bp)
+    server.register_blueprint(diagnostics_bp)
     server.register_blueprint(embed_bp)
     sock.init_app(server)
 

@@ -201,3 +201,32 @@ ALERTS_SELECTED = "alerts-selected"
 ALERTS_SELECTED_PANEL = "alerts-selected-panel"
 ALERTS_CHANNEL_URL_FIELD = "alerts-channel-url-field"
 ALERTS_CHANNEL_TO_FIELD = "alerts-channel-to-field"
+
+# Diagnostics: the page's shared controls; each section's ids follow under its heading.
+DIAG_PAGE = "diag-page"
+DIAG_TABS = "diag-tabs"
+DIAG_CONTENT = "diag-content"
+DIAG_RANGE = "diag-range"
+DIAG_FROM = "diag-from"
+DIAG_TO = "diag-to"
+DIAG_APPLY = "diag-apply"
+DIAG_WINDOW = "diag-window"
+"""A custom From/To window ({"from", "to"} epoch seconds), or None for the preset."""
+DIAG_RANGE_ERROR = "diag-range-error"
+DIAG_REFRESH = "diag-refresh"
+"""Ticks every few seconds while the page is open, for the live sections."""
+# Diagnostics · Statements
+
+# Diagnostics · Activity and locks
+
+# Diagnostics · Indexes and tables
+
+# Diagnostics · Redis
+
+# Diagnostics · Endpoints
+
+# Diagnostics · Errors
+
+# Diagnostics · Checks
+
+# Diagnostics · Timeline

@@ -41,6 +41,17 @@ EXACT_COUNT_LIMIT = 100_000
 _FTS = table(LOG_SEARCH_FTS, column("rowid", Integer), column("message", Text))
 """SQLite's FTS5 trigram index over the messages (external content: its rowid is the id)."""
 
+_RECORD_COLUMNS = (
+    LogRow.id,
+    LogRow.ts,
+    LogRow.level,
+    LogRow.source,
+    LogRow.host,
+    LogRow.message,
+    LogRow.attrs,
+)
+"""What a read returns of a record, in ``_record``'s order."""
+
 MAX_SPELLINGS = 16
 """On SQLite, a word with more spellings than this (five non-ASCII letters and up) is
 always looked up in the full-text index rather than tested row by row with LIKE."""
@@ -144,7 +155,7 @@ class LogStore:
     ) -> Page:
         """Matching records newest first, ``limit`` at a time (keyset paging by cursor);
         ``offset`` skips that many more, for a jump to a row no cursor is known for."""
-        stmt = self.matching(select(LogRow), query, start, end)
+        stmt = self.matching(select(*_RECORD_COLUMNS), query, start, end)
         if cursor is not None:
             ts, record_id = decode_cursor(cursor)
             stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
@@ -160,7 +171,7 @@ class LogStore:
     ) -> list[LogRecord]:
         """Matching records with ids above ``last_id`` (and at most ``upto``), oldest
         first: what a tail missed."""
-        stmt = self.matching(select(LogRow), query, None, None, scan=True)
+        stmt = self.matching(select(*_RECORD_COLUMNS), query, None, None, scan=True)
         stmt = stmt.where(LogRow.id > last_id)
         if upto is not None:
             stmt = stmt.where(LogRow.id <= upto)
@@ -171,7 +182,7 @@ class LogStore:
     def latest(self, query: Query, upto: int, limit: int) -> list[LogRecord]:
         """The last ``limit`` matching records with ids at most ``upto``, oldest first: a
         tail's backlog."""
-        stmt = self.matching(select(LogRow), query, None, None).where(LogRow.id <= upto)
+        stmt = self.matching(select(*_RECORD_COLUMNS), query, None, None).where(LogRow.id <= upto)
         stmt = stmt.order_by(LogRow.id.desc()).limit(limit)
         with self._reading() as conn:
             rows = conn.execute(stmt).all()
@@ -282,7 +293,9 @@ class LogStore:
     ) -> Iterator[tuple[int, datetime, str, str, str, str, str]]:
         """``stream`` as plain rows: id, UTC time, level, source, host, message and the
         attrs as the JSON text stored (for writers that need not parse it)."""
-        stmt = self.matching(select(LogRow), query, start, end).order_by(LogRow.ts, LogRow.id)
+        stmt = self.matching(select(*_RECORD_COLUMNS), query, start, end).order_by(
+            LogRow.ts, LogRow.id
+        )
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
             for row_id, ts, level, source, host, message, attrs in result:

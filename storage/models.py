@@ -8,12 +8,14 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -89,6 +91,7 @@ class LogRecord(Base):
         Index("ix_log_records_ts", "ts"),
         Index("ix_log_records_level_ts", "level", "ts"),
         Index("ix_log_records_source_ts", "source", "ts"),
+        Index("ix_log_records_fingerprint_ts", "fingerprint", "ts"),
         Index(
             "ix_log_records_message_trgm",
             "message",
@@ -104,6 +107,8 @@ class LogRecord(Base):
     host: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
     attrs: Mapped[str] = mapped_column(Text, default="{}")
+    fingerprint: Mapped[str | None] = mapped_column(String(32))
+    """The error group of a record at ``error`` or above (set at write time), else null."""
 
 
 LOG_SEARCH_FTS = "log_records_fts"
@@ -346,3 +351,220 @@ class NotificationOutbox(Base):
     sent_at: Mapped[float | None] = mapped_column(Float)
     batch: Mapped[str | None] = mapped_column(String(64))
     """The send that carried it: rows grouped into one notification share it."""
+
+
+# -- diagnostics (migration 0007) -------------------------------------------------------------
+
+
+class StatementSample(Base):
+    """What one statement of ``pg_stat_statements`` did during one interval (a delta), for
+    the statements that did most in it; ``step`` 0 for collected rows, else a rollup's."""
+
+    __tablename__ = "statement_samples"
+    __table_args__ = (
+        Index("ix_statement_samples_target_ts", "target", "step", "ts"),
+        Index("ix_statement_samples_query_ts", "target", "queryid", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    interval_s: Mapped[float] = mapped_column(Float)
+    target: Mapped[str] = mapped_column(String(200))
+    queryid: Mapped[str] = mapped_column(String(32))
+    calls: Mapped[int] = mapped_column(BigInteger)
+    total_time_ms: Mapped[float] = mapped_column(Float)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    shared_blks_hit: Mapped[int] = mapped_column(BigInteger)
+    shared_blks_read: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatementText(Base):
+    """The normalised text of a statement, per monitored database."""
+
+    __tablename__ = "statement_texts"
+
+    target: Mapped[str] = mapped_column(String(200), primary_key=True)
+    queryid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    database: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(String(200), default="")
+    query: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+
+
+class ActivitySample(Base):
+    """A session worth remembering at one collection: blocked, blocking or long-running."""
+
+    __tablename__ = "activity_samples"
+    __table_args__ = (Index("ix_activity_samples_target_ts", "target", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float)
+    target: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32), default="")
+    wait_event_type: Mapped[str] = mapped_column(String(64), default="")
+    wait_event: Mapped[str] = mapped_column(String(64), default="")
+    query_s: Mapped[float | None] = mapped_column(Float)
+    xact_s: Mapped[float | None] = mapped_column(Float)
+    blocked_by: Mapped[str] = mapped_column(Text, default="[]")
+    username: Mapped[str] = mapped_column(String(200), default="")
+    application: Mapped[str] = mapped_column(String(200), default="")
+    client: Mapped[str] = mapped_column(String(200), default="")
+    query: Mapped[str] = mapped_column(Text, default="")
+
+
+class RedisSlowEntry(Base):
+    """One entry of a Redis server's SLOWLOG, kept past the server's own short list."""
+
+    __tablename__ = "redis_slowlog"
+    __table_args__ = (Index("ix_redis_slowlog_ts", "ts"),)
+
+    target: Mapped[str] = mapped_column(String(200), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[float] = mapped_column(Float)
+    duration_us: Mapped[int] = mapped_column(BigInteger)
+    command: Mapped[str] = mapped_column(Text)
+    client: Mapped[str] = mapped_column(String(200), default="")
+
+
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+"""Upper bounds (seconds) of the request-latency buckets, roughly log-spaced from 1 ms to
+60 s; the column after the last one counts what took longer (+Inf)."""
+BUCKET_COLUMNS: tuple[str, ...] = tuple(f"b{i}" for i in range(len(LATENCY_BUCKETS) + 1))
+
+endpoint_histograms = Table(
+    "endpoint_histograms",
+    Base.metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("route", String(300), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("client_errors", BigInteger, nullable=False),
+    Column("server_errors", BigInteger, nullable=False),
+    Column("seconds", Float, nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in BUCKET_COLUMNS),
+    Index("ix_endpoint_histograms_step_ts", "step", "ts"),
+    UniqueConstraint("step", "ts", "host", "route", "method", name="uq_endpoint_histograms_key"),
+)
+"""Request-latency bucket counts of one route over one interval (step 0, as collected) or
+one rollup period (step in seconds): counter deltas, so any range sums them."""
+
+
+class SlowRequest(Base):
+    """A request that took longer than the slow-request threshold."""
+
+    __tablename__ = "slow_requests"
+    __table_args__ = (Index("ix_slow_requests_ts", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float)
+    host: Mapped[str] = mapped_column(String(200))
+    route: Mapped[str] = mapped_column(String(300))
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    trace_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ErrorGroup(Base):
+    """Log records at ``error`` or above that share a fingerprint, kept at write time."""
+
+    __tablename__ = "error_groups"
+    __table_args__ = (Index("ix_error_groups_last_seen", "last_seen"),)
+
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(200))
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(BigInteger)
+    sample: Mapped[str] = mapped_column(Text)
+    regressed_at: Mapped[float | None] = mapped_column(Float)
+    """When it was seen again after a quiet period of more than a day (latest time)."""
+
+
+class DependencyCheck(Base):
+    """An HTTP(S), TCP or DNS check the leader runs, with its latest result."""
+
+    __tablename__ = "dependency_checks"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    spec: Mapped[str] = mapped_column(Text, default="{}")
+    interval_s: Mapped[int] = mapped_column(Integer)
+    timeout_s: Mapped[float] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    last_run_at: Mapped[float | None] = mapped_column(Float)
+    last_up: Mapped[bool | None] = mapped_column(Boolean)
+    last_latency_ms: Mapped[float | None] = mapped_column(Float)
+    last_detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Annotation(Base):
+    """A mark on the time axis (a deploy, a config change), from the API or the page."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_ts", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float)
+    ts_end: Mapped[float | None] = mapped_column(Float)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[str] = mapped_column(Text, default="[]")
+    author: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class DiagnosticJob(Base):
+    """A long diagnostic job (a Redis big-keys scan): its progress, result and whether
+    someone asked it to stop; any process can read it, the one running it writes it."""
+
+    __tablename__ = "diagnostic_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    result: Mapped[str] = mapped_column(Text, default="{}")
+    error: Mapped[str] = mapped_column(Text, default="")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

@@ -48,6 +48,16 @@ TABLES = (
     "notification_channels",
     "alert_silences",
     "notification_outbox",
+    "statement_samples",
+    "statement_texts",
+    "activity_samples",
+    "redis_slowlog",
+    "endpoint_histograms",
+    "slow_requests",
+    "error_groups",
+    "dependency_checks",
+    "annotations",
+    "diagnostic_jobs",
 )
 
 

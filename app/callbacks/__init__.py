@@ -2,7 +2,7 @@
 
 import dash
 
-from app.callbacks import alerts, logs, overview, settings, shell
+from app.callbacks import alerts, diagnostics, logs, overview, settings, shell
 
 
 def register_all(app: dash.Dash) -> None:
@@ -12,3 +12,4 @@ def register_all(app: dash.Dash) -> None:
     settings.register(app)
     logs.register(app)
     alerts.register(app)
+    diagnostics.register(app)

@@ -1,0 +1,3 @@
+"""Diagnostics API · Endpoints."""
+
+from app.api.diagnostics.blueprint import bp  # noqa: F401

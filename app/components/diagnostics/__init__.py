@@ -1,0 +1,1 @@
+"""Layout pieces of the Diagnostics page, one module per section."""

@@ -1,0 +1,1 @@
+"""Diagnostics reads, rankings and actions: one module per section of the page."""
