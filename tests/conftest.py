@@ -159,6 +159,55 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
     server.remove()
 
 
+STATEMENTS_SETTINGS = (
+    "shared_preload_libraries=pg_stat_statements",
+    "pg_stat_statements.track=all",
+    "compute_query_id=on",
+)
+"""What a server needs for pg_stat_statements to record (and what a throwaway one gets)."""
+
+
+@pytest.fixture(scope="session")
+def statements_server() -> Iterator[str]:
+    """Admin URL of a PostgreSQL server with ``pg_stat_statements`` preloaded: the test
+    server when it has it, else a throwaway cluster started for this session."""
+    admin = pg_admin_url()
+    engine = create_engine(admin, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            preloaded = conn.execute(text("SHOW shared_preload_libraries")).scalar_one()
+    except Exception as exc:  # any failure means: no server to test on
+        unavailable("PostgreSQL", exc)
+    finally:
+        engine.dispose()
+    if "pg_stat_statements" in preloaded:
+        yield admin
+        return
+    server = ThrowawayPostgres(*STATEMENTS_SETTINGS)
+    server.start()
+    yield server.url
+    server.remove()
+
+
+@pytest.fixture
+def statements_pg_url(statements_server: str) -> Iterator[str]:
+    """A new database of this test's own on ``statements_server``, with the extension
+    created in it (a monitored database, not a Pulseboard store: nothing is migrated)."""
+    admin = create_engine(statements_server, isolation_level="AUTOCOMMIT")
+    name = f"pulseboard_stmt_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(statements_server).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
 def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
     """A Redis server of this test's own that it may kill and restart."""

@@ -104,7 +104,9 @@ class ThrowawayPostgres:
     """A PostgreSQL cluster of the test's own (``initdb`` as ``postgres`` on a free port),
     which a test may stop (as a crash would) and start again on the same port and data."""
 
-    def __init__(self) -> None:
+    def __init__(self, *settings: str) -> None:
+        self.settings = settings
+        """Server settings (``name=value``) passed as ``-c`` options at every start."""
         found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
         if not found:
             unavailable("PostgreSQL server binaries", "initdb not installed")
@@ -134,6 +136,7 @@ class ThrowawayPostgres:
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._as_postgres(
             "pg_ctl",
             "-D",
