@@ -43,6 +43,7 @@ from collectors.postgres import PostgresCollector
 from collectors.postgres import target_name as postgres_target
 from collectors.redis import RedisCollector
 from collectors.redis import target_name as redis_target
+from collectors.redis_inspect import SlowlogRecorder
 from collectors.requests import RequestCollector, RequestTimings
 from collectors.scheduler import LeaderJob, ScheduleConfig, Scheduler
 from collectors.syslog import SyslogReceiver, parse_addr
@@ -51,6 +52,7 @@ from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.alerts import AlertStore
+from storage.diagnostics.redis import RedisSlowlogStore
 from storage.leader import make_leader_lock
 from storage.live import LOGS_CHANNEL, make_bus
 from storage.logs import LogStore
@@ -58,6 +60,9 @@ from storage.metrics import MetricsStore
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
+SLOWLOG_INTERVAL = 10.0
+"""Seconds between two copies of the watched servers' SLOWLOG at most (the collect
+interval when it is longer)."""
 
 
 def build_collectors(
@@ -78,6 +83,20 @@ def build_collectors(
     if redis_urls:
         collectors.append(RedisCollector(host, _unique(redis_urls, redis_target)))
     return collectors
+
+
+def redis_slowlog_jobs(
+    settings: Settings, collectors: list[Collector], engine: Engine
+) -> list[LeaderJob]:
+    """The leader's copy of every watched Redis' SLOWLOG into the store (none without Redis)."""
+    watch = next((c for c in collectors if isinstance(c, RedisCollector)), None)
+    if watch is None:
+        return []
+    recorder = SlowlogRecorder(
+        watch.clients, RedisSlowlogStore(engine), settings.rollup_retention_days * 86400
+    )
+    interval = max(float(settings.collect_interval), SLOWLOG_INTERVAL)
+    return [LeaderJob("redis-slowlog", recorder.run, interval)]
 
 
 def _unique(urls: list[str], target) -> list[str]:
@@ -157,6 +176,7 @@ def build_runtime(settings: Settings) -> Runtime:
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
             LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
+            *redis_slowlog_jobs(settings, collectors, engine),
         ],
     )
     return Runtime(
