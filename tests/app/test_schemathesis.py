@@ -53,6 +53,8 @@ CHANNEL_CHECKS = [
 """What a schema-valid channel body may be refused for: a receiver URL that does not
 resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
 without recipients."""
+REDIS_TARGET = r"target: (no Redis is watched; .*|.* is not a watched Redis .*)"
+"""A Redis diagnostics request naming no watched Redis (the fuzzed app watches none)."""
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -77,6 +79,13 @@ REFUSED_FOR_STATE = {
     "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
     "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
     "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
+    "GET /api/v1/admin/diagnostics/redis": [REDIS_TARGET, RANGE],
+    "POST /api/v1/admin/diagnostics/redis/bigkeys": [REDIS_TARGET],
+    "GET /api/v1/admin/diagnostics/redis/export": [
+        REDIS_TARGET,
+        RANGE,
+        r"job: required for table=bigkeys",
+    ],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
