@@ -222,6 +222,31 @@ DIAG_REFRESH = "diag-refresh"
 # Diagnostics · Indexes and tables
 
 # Diagnostics · Redis
+DIAG_REDIS_TARGET = "diag-redis-target"
+DIAG_REDIS_MESSAGE = "diag-redis-message"
+DIAG_REDIS_CARDS = "diag-redis-cards"
+DIAG_REDIS_SLOWLOG = "diag-redis-slowlog"
+DIAG_REDIS_SLOWLOG_DOWNLOADS = {
+    "csv": "diag-redis-slowlog-csv",
+    "json": "diag-redis-slowlog-json",
+}
+DIAG_REDIS_LATENCY = "diag-redis-latency"
+DIAG_REDIS_DOCTOR = "diag-redis-doctor"
+DIAG_REDIS_BIGKEYS_START = "diag-redis-bigkeys-start"
+DIAG_REDIS_BIGKEYS_CANCEL = "diag-redis-bigkeys-cancel"
+DIAG_REDIS_BIGKEYS_PROGRESS = "diag-redis-bigkeys-progress"
+DIAG_REDIS_BIGKEYS_STATUS = "diag-redis-bigkeys-status"
+DIAG_REDIS_BIGKEYS_ACTION = "diag-redis-bigkeys-action"
+"""What became of the last Start or Cancel click (a refusal, when there is one)."""
+DIAG_REDIS_BIGKEYS_GRID = "diag-redis-bigkeys-grid"
+DIAG_REDIS_BIGKEYS_DOWNLOADS = {
+    "csv": "diag-redis-bigkeys-csv",
+    "json": "diag-redis-bigkeys-json",
+}
+DIAG_REDIS_BIGKEYS_JOB = "diag-redis-bigkeys-job"
+"""The id of the big-keys job shown (the newest of the target), or None."""
+DIAG_REDIS_BIGKEYS_POLL = "diag-redis-bigkeys-poll"
+"""Ticks while the shown job runs."""
 
 # Diagnostics · Endpoints
 
