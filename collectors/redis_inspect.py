@@ -219,7 +219,7 @@ class BigKey:
     db: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScanProgress:
     """Where a scan stands: keys looked at, of how many, and the biggest so far."""
 
@@ -239,6 +239,33 @@ class ScanProgress:
 MAX_KEY_CHARS = 200
 
 
+class _Biggest:
+    """The ``top`` biggest keys offered, each once (SCAN may return a key twice while the
+    server rehashes)."""
+
+    def __init__(self, top: int) -> None:
+        self.top = top
+        self.heap: list[tuple[int, str, str]] = []
+        self.kept: set[str] = set()
+
+    def offer(self, size: int, key: str, kind: str) -> None:
+        """Keep the key if it is among the biggest so far."""
+        if key in self.kept:
+            return
+        entry = (size, key, kind)
+        if len(self.heap) < self.top:
+            heapq.heappush(self.heap, entry)
+        elif entry > self.heap[0]:
+            self.kept.discard(heapq.heapreplace(self.heap, entry)[1])
+        else:
+            return
+        self.kept.add(key)
+
+    def keys(self, db: int) -> list[BigKey]:
+        """The keys kept, biggest first."""
+        return [BigKey(k, t, b, db) for b, k, t in sorted(self.heap, reverse=True)]
+
+
 def scan_big_keys(
     client: redis.Redis,
     limits: ScanLimits = ScanLimits(),
@@ -249,12 +276,11 @@ def scan_big_keys(
     asking for the next page. The last progress yielded has ``finished`` set."""
     db = int(client.connection_pool.connection_kwargs.get("db", 0))
     total = min(int(client.dbsize()), limits.max_keys)
-    progress = ScanProgress(total=total)
-    heap: list[tuple[int, str, str]] = []
-    cursor = 0
+    biggest = _Biggest(limits.top)
+    cursor, done = 0, 0
     while True:
         cursor, keys = client.scan(cursor=cursor, count=limits.page)
-        keys = keys[: limits.max_keys - progress.done]
+        keys = keys[: limits.max_keys - done]
         if keys:
             pipe = client.pipeline(transaction=False)
             for key in keys:
@@ -264,17 +290,12 @@ def scan_big_keys(
             for key, size, kind in zip(keys, answers[::2], answers[1::2], strict=True):
                 if not isinstance(size, int):
                     continue  # gone since SCAN saw it
-                entry = (size, _text(key)[:MAX_KEY_CHARS], _text(kind))
-                if len(heap) < limits.top:
-                    heapq.heappush(heap, entry)
-                elif entry > heap[0]:
-                    heapq.heapreplace(heap, entry)
-            progress.done += len(keys)
-        progress.total = max(progress.total, progress.done)
-        progress.top = [BigKey(k, t, b, db) for b, k, t in sorted(heap, reverse=True)]
-        progress.finished = cursor == 0 or progress.done >= limits.max_keys
-        yield progress
-        if progress.finished:
+                biggest.offer(size, _text(key)[:MAX_KEY_CHARS], _text(kind))
+            done += len(keys)
+        total = max(total, done)  # keys written meanwhile
+        finished = cursor == 0 or done >= limits.max_keys
+        yield ScanProgress(done, total, finished, biggest.keys(db))
+        if finished:
             return
         sleep(limits.pause)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from flask import jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.alerting.rules import whole_number
 from app.api.diagnostics.blueprint import bp
 from app.api.downloads import FILES, TableFormat
 from app.api.models import ShortText, Timestamp
@@ -51,10 +52,10 @@ class BigKeysBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target: Target | None = None
-    max_keys: int = Field(
-        service.DEFAULT_LIMITS.max_keys, ge=1, le=10_000_000, description="Keys looked at at most"
+    max_keys: whole_number(1, 10_000_000) = Field(
+        service.DEFAULT_LIMITS.max_keys, description="Keys looked at at most"
     )
-    top: int = Field(service.DEFAULT_LIMITS.top, ge=1, le=1000, description="Biggest keys kept")
+    top: whole_number(1, 1000) = Field(service.DEFAULT_LIMITS.top, description="Biggest keys kept")
 
 
 class MemoryOut(BaseModel):

@@ -39,7 +39,10 @@ def section(range_key: str | None, window: dict | None, target: str | None) -> t
     """Everything the section shows but the big-keys panel, and the newest job's id."""
     now = time.time()
     start, end = timerange.time_window(range_key, window, now)
-    answer = service.overview(runtime(), target or None, start=start, end=end, now=now)
+    rt = runtime()
+    if target not in service.watched(rt):
+        target = None  # the first, as when the section opens
+    answer = service.overview(rt, target, start=start, end=end, now=now)
     options = [{"label": t, "value": t} for t in answer["targets"]]
     latency = answer.get("latency")
     job = answer.get("bigkeys")

@@ -152,7 +152,7 @@ def test_analysts_read_but_neither_start_nor_cancel_a_scan(watched, admin):
     client, analyst = watched.server.test_client(), bearer(make_token(watched, "analyst"))
     assert client.get(REDIS, headers=analyst).status_code == 200
     assert client.post(BIGKEYS, json={}, headers=analyst).status_code == 403
-    job_id = client.post(BIGKEYS, json={"max_keys": 1}, headers=admin).get_json()["id"]
+    job_id = client.post(BIGKEYS, json={"max_keys": 1.0}, headers=admin).get_json()["id"]
     assert client.get(f"{BIGKEYS}/{job_id}", headers=analyst).status_code == 200
     assert client.post(f"{BIGKEYS}/{job_id}/cancel", headers=analyst).status_code == 403
     assert finished(client, admin, job_id)["state"] == "done"
