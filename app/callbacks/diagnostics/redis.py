@@ -15,7 +15,7 @@ from app import ids
 from app.auth import READERS, callback, current_account
 from app.components.diagnostics.redis import figure_cards
 from app.runtime import runtime
-from app.services import ServiceError, timerange
+from app.services import NotFound, ServiceError, timerange
 from app.services.accounts import Actor
 from app.services.diagnostics import redis as service
 from app.services.diagnostics import redis_view as view
@@ -62,7 +62,10 @@ def section(range_key: str | None, window: dict | None, target: str | None) -> t
 
 def panel(job_id: str | None) -> tuple:
     """The big-keys panel for the job shown."""
-    job = service.get_job(runtime(), job_id) if job_id else None
+    try:
+        job = service.get_job(runtime(), job_id) if job_id else None
+    except NotFound:
+        job = None  # the page outlived it (a database emptied meanwhile)
     shown = view.job_panel(job)
     return (
         shown.percent,

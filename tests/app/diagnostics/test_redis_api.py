@@ -176,16 +176,13 @@ BAD_INPUT = [
 """Requests each refused with a 400 naming the field: method, path, request arguments."""
 
 
-def test_bad_input_is_refused_naming_the_field(watched, admin):
+def test_bad_input_is_refused_naming_the_field_and_an_unknown_job_is_not_found(watched, admin):
     client = watched.server.test_client()
     for method, path, kwargs, field in BAD_INPUT:
         response = getattr(client, method)(path, headers=admin, **kwargs)
         assert response.status_code == 400, (path, kwargs, response.get_data(as_text=True))
         assert field in fields(response), (path, kwargs, fields(response))
 
-
-def test_an_unknown_job_is_not_found(watched, admin):
-    client = watched.server.test_client()
     assert client.get(f"{BIGKEYS}/{'0' * 32}", headers=admin).status_code == 404
     assert client.post(f"{BIGKEYS}/{'0' * 32}/cancel", headers=admin).status_code == 404
     missing = client.get(EXPORT, query_string={"table": "bigkeys", "job": "0" * 32}, headers=admin)
