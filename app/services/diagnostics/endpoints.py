@@ -1,0 +1,140 @@
+"""Diagnostics · Endpoints: latency percentiles per route from merged histogram buckets,
+one route's latency heatmap, throughput and error rate over time, and the slowest
+requests with links to their log lines.
+
+Percentiles interpolate inside the bucket that holds them, as Prometheus'
+``histogram_quantile`` does; a bucket count is of the requests in (previous bound, le].
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from app.runtime import Runtime
+from app.services.timerange import check_range
+from collectors.requests import Histogram
+from storage.diagnostics.endpoints import EndpointCounts, EndpointStore
+from storage.metrics import QueryPlan, plan_query
+from storage.models import LATENCY_BUCKETS
+
+HEATMAP_COLUMNS = 60
+"""Time buckets of a heatmap at most; a 7-day range is then read from the hourly tier."""
+SLOWEST = 50
+"""Slow requests listed at most."""
+INF = "+Inf"
+BOUNDS: tuple[float | str, ...] = (*LATENCY_BUCKETS, INF)
+"""The upper bound of each bucket, in seconds (the last one unbounded)."""
+QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+ROUTE_COLUMNS = (
+    "route",
+    "method",
+    "count",
+    "rate",
+    "error_rate",
+    "client_error_rate",
+    "mean",
+    "p50",
+    "p95",
+    "p99",
+    "buckets",
+)
+"""The fields of one route of the summary, in table order."""
+SLOW_COLUMNS = ("ts", "host", "route", "method", "path", "status", "duration_s", "trace_id")
+
+
+def plan(start: float, end: float) -> QueryPlan:
+    """The tier and time-bucket width a range is read with (as the metrics are)."""
+    return plan_query(start, end, HEATMAP_COLUMNS)
+
+
+def _store(rt: Runtime) -> EndpointStore:
+    return EndpointStore(rt.engine)
+
+
+def route_row(counts: EndpointCounts, seconds: float) -> dict:
+    """One route's figures over ``seconds``: count, requests/s, 5xx share
+    (``error_rate``), 4xx share, mean and percentiles (seconds) and its buckets."""
+    histogram = Histogram(list(counts.buckets), counts.seconds)
+    requests = counts.requests
+    return {
+        "route": counts.route,
+        "method": counts.method,
+        "count": requests,
+        "rate": requests / seconds,
+        "error_rate": counts.server_errors / requests if requests else 0.0,
+        "client_error_rate": counts.client_errors / requests if requests else 0.0,
+        "mean": counts.seconds / requests if requests else None,
+        **{name: histogram.quantile(q) for name, q in QUANTILES},
+        "buckets": [[le, n] for le, n in zip(BOUNDS, counts.buckets, strict=True)],
+    }
+
+
+def summary(rt: Runtime, start: float, end: float, limit: int = 20) -> list[dict]:
+    """The ``limit`` busiest routes in [start, end), each
+    ``{route, method, count, rate, error_rate, client_error_rate, mean, p50, p95, p99,
+    buckets: [[le, count]...]}`` (``le`` in seconds, the last ``"+Inf"``)."""
+    check_range(start, end)
+    totals = [c for _, c in _store(rt).read(start, end, tier=plan(start, end).tier)]
+    totals.sort(key=lambda c: (-c.requests, c.route, c.method))
+    return [route_row(c, end - start) for c in totals[:limit]]
+
+
+def detail(rt: Runtime, route: str, method: str, start: float, end: float) -> dict:
+    """One route over [start, end): its figures (``summary``, None without requests),
+    the heatmap ``[[t, le, count]...]`` of non-empty cells, ``series`` of
+    ``{t, count, rate, error_rate}`` per time bucket of ``step`` seconds, the tier read
+    (``source``) and its slowest requests."""
+    check_range(start, end)
+    chosen = plan(start, end)
+    periods = _store(rt).read(
+        start, end, tier=chosen.tier, step=chosen.step, route=route, method=method
+    )
+    total = None
+    for _, counts in periods:
+        total = counts if total is None else total.plus(counts)
+    return {
+        "route": route,
+        "method": method,
+        "from": start,
+        "to": end,
+        "step": chosen.step,
+        "source": chosen.source,
+        "summary": None if total is None else route_row(total, end - start),
+        "heatmap": [
+            [t, le, n]
+            for t, counts in periods
+            for le, n in zip(BOUNDS, counts.buckets, strict=True)
+            if n
+        ],
+        "series": [
+            {
+                "t": t,
+                "count": counts.requests,
+                "rate": counts.requests / chosen.step,
+                "error_rate": counts.server_errors / counts.requests if counts.requests else 0.0,
+            }
+            for t, counts in periods
+        ],
+        "slowest": slowest(rt, start, end, route=route, method=method),
+    }
+
+
+def logs_link(trace_id: str) -> str:
+    """The Logs page searching the log lines of one request."""
+    return "/logs?" + urlencode({"q": f"attrs.trace_id:{trace_id}"})
+
+
+def slowest(
+    rt: Runtime,
+    start: float,
+    end: float,
+    *,
+    route: str | None = None,
+    method: str | None = None,
+    limit: int = SLOWEST,
+) -> list[dict]:
+    """The slowest requests in [start, end), slowest first, each with ``logs``: the link
+    to its log lines."""
+    check_range(start, end)
+    rows = _store(rt).slowest(start, end, route=route, method=method, limit=limit)
+    return [{**row, "logs": logs_link(row["trace_id"])} for row in rows]
