@@ -11,7 +11,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from app.runtime import Runtime
-from app.services.timerange import check_range
+from app.services import FieldError
+from app.services.downloads import Download, Table, file_name, table_download, utc_iso
+from app.services.timerange import DEFAULT_SPAN, check_range
 from collectors.requests import Histogram
 from storage.diagnostics.endpoints import EndpointCounts, EndpointStore
 from storage.metrics import QueryPlan, plan_query
@@ -138,3 +140,85 @@ def slowest(
     check_range(start, end)
     rows = _store(rt).slowest(start, end, route=route, method=method, limit=limit)
     return [{**row, "logs": logs_link(row["trace_id"])} for row in rows]
+
+
+def window(start: float | None, end: float | None, now: float) -> tuple[float, float]:
+    """The range an API call names: up to ``now`` and one hour long unless it says."""
+    end = now if end is None else end
+    start = end - DEFAULT_SPAN if start is None else start
+    check_range(start, end)
+    return start, end
+
+
+def view(
+    rt: Runtime,
+    start: float | None,
+    end: float | None,
+    *,
+    route: str | None,
+    method: str | None,
+    limit: int,
+    now: float,
+) -> dict:
+    """What GET /diagnostics/endpoints answers: the range, the busiest routes (``items``),
+    the slowest requests of every route, and with ``route`` and ``method`` (both or
+    neither) that route's ``detail``. FieldError names a bad parameter."""
+    start, end = window(start, end, now)
+    if route is not None and method is None:
+        raise FieldError("method", "required with route")
+    if method is not None and route is None:
+        raise FieldError("route", "required with method")
+    return {
+        "from": start,
+        "to": end,
+        "source": plan(start, end).source,
+        "items": summary(rt, start, end, limit),
+        "slowest": slowest(rt, start, end, limit=limit),
+        "detail": None if route is None else detail(rt, route, method, start, end),
+    }
+
+
+def export(
+    rt: Runtime,
+    table: str,
+    start: float | None,
+    end: float | None,
+    *,
+    route: str | None,
+    method: str | None,
+    limit: int,
+    fmt: str,
+    actor: str,
+    remote_addr: str | None,
+    now: float,
+) -> Download:
+    """The routes table (``table="routes"``) or the slowest requests (``"slow"``, of one
+    route and/or method when given) as CSV or JSON, audited."""
+    start, end = window(start, end, now)
+    if table == "slow":
+        slow = slowest(rt, start, end, route=route, method=method, limit=limit)
+        rows = ({**r, "ts": utc_iso(r["ts"])} for r in slow)
+        columns = (*SLOW_COLUMNS, "logs")
+    else:
+        rows = iter(summary(rt, start, end, limit))
+        columns = ROUTE_COLUMNS
+    filename = file_name(f"endpoints-{table}", start, end, fmt)
+    details = {
+        "table": table,
+        "from": utc_iso(start),
+        "to": utc_iso(end),
+        "route": route,
+        "method": method,
+        "limit": limit,
+        "format": fmt,
+        "file": filename,
+    }
+    return table_download(
+        rt,
+        "diagnostics.endpoints.export",
+        filename,
+        Table(fmt, columns, rows),
+        actor=actor,
+        remote_addr=remote_addr,
+        details=details,
+    )
