@@ -8,12 +8,13 @@ Percentiles interpolate inside the bucket that holds them, as Prometheus'
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 from app.runtime import Runtime
 from app.services import FieldError
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
-from app.services.timerange import DEFAULT_SPAN, check_range
+from app.services.timerange import DEFAULT_SPAN, RANGES, check_range
 from collectors.requests import Histogram
 from storage.diagnostics.endpoints import EndpointCounts, EndpointStore
 from storage.metrics import QueryPlan, plan_query
@@ -42,6 +43,9 @@ ROUTE_COLUMNS = (
 )
 """The fields of one route of the summary, in table order."""
 SLOW_COLUMNS = ("ts", "host", "route", "method", "path", "status", "duration_s", "trace_id")
+EXPORT = "/api/v1/admin/diagnostics/endpoints/export"
+PAGE_ROUTES = 100
+"""Routes the page's table lists at most."""
 
 
 def plan(start: float, end: float) -> QueryPlan:
@@ -84,16 +88,24 @@ def summary(rt: Runtime, start: float, end: float, limit: int = 20) -> list[dict
 def detail(rt: Runtime, route: str, method: str, start: float, end: float) -> dict:
     """One route over [start, end): its figures (``summary``, None without requests),
     the heatmap ``[[t, le, count]...]`` of non-empty cells, ``series`` of
-    ``{t, count, rate, error_rate}`` per time bucket of ``step`` seconds, the tier read
-    (``source``) and its slowest requests."""
+    ``{t, count, rate, error_rate}`` for every time bucket of ``step`` seconds (empty
+    ones too), the tier read (``source``) and its slowest requests."""
     check_range(start, end)
     chosen = plan(start, end)
-    periods = _store(rt).read(
-        start, end, tier=chosen.tier, step=chosen.step, route=route, method=method
+    found = dict(
+        _store(rt).read(start, end, tier=chosen.tier, step=chosen.step, route=route, method=method)
     )
     total = None
-    for _, counts in periods:
+    for counts in found.values():
         total = counts if total is None else total.plus(counts)
+    empty = EndpointCounts(route, method, 0, 0, 0, 0.0, (0,) * len(BOUNDS))
+    periods = [
+        (t, found.get(t, empty))
+        for t in (
+            chosen.base + n * chosen.step
+            for n in range(math.ceil((end - chosen.base) / chosen.step))
+        )
+    ]
     return {
         "route": route,
         "method": method,
@@ -222,3 +234,52 @@ def export(
         remote_addr=remote_addr,
         details=details,
     )
+
+
+# -- the page ---------------------------------------------------------------------------
+
+
+def grid_rows(rt: Runtime, start: float, end: float) -> list[dict]:
+    """The page's routes table: each route's figures (without its buckets), keyed ``id``."""
+    return [
+        {
+            **{k: v for k, v in row.items() if k != "buckets"},
+            "id": f"{row['method']} {row['route']}",
+        }
+        for row in summary(rt, start, end, PAGE_ROUTES)
+    ]
+
+
+def slow_rows(
+    rt: Runtime, start: float, end: float, route: str | None = None, method: str | None = None
+) -> list[dict]:
+    """The page's slowest requests (of one route when given), with the time as text and
+    ``logs`` as a Markdown link to their log lines."""
+    return [
+        {**row, "ts": utc_iso(row["ts"]), "logs": f"[log lines]({row['logs']})"}
+        for row in slowest(rt, start, end, route=route, method=method)
+    ]
+
+
+def export_href(
+    table: str,
+    range_key: str | None,
+    window: dict | None,
+    fmt: str,
+    now: float,
+    route: str | None = None,
+    method: str | None = None,
+) -> str:
+    """The download of a table of the page: a custom window as shown, a preset from its
+    start up to the moment the download is made."""
+    params: list[tuple[str, str]] = [("table", table), ("format", fmt)]
+    if window:
+        params += [("from", str(window["from"])), ("to", str(window["to"]))]
+    else:
+        params.append(("from", str(int(now - RANGES.get(range_key or "", DEFAULT_SPAN)))))
+    if route is not None:
+        params.append(("route", route))
+    if method is not None:
+        params.append(("method", method))
+    limit = PAGE_ROUTES if table == "routes" else SLOWEST
+    return f"{EXPORT}?{urlencode([*params, ('limit', str(limit))])}"
