@@ -77,6 +77,12 @@ REFUSED_FOR_STATE = {
     "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
     "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
     "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
+    "GET /api/v1/admin/diagnostics/endpoints": [
+        RANGE,
+        r"method: required with route",
+        r"route: required with method",
+    ],
+    "GET /api/v1/admin/diagnostics/endpoints/export": [RANGE],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
