@@ -10,6 +10,9 @@ import time
 
 import pytest
 
+from app.api.diagnostics.endpoints import EndpointsOut
+from storage.diagnostics.endpoints import EndpointCounts, EndpointStore
+from storage.models import BUCKET_COLUMNS, endpoint_histograms
 from tests.app.auth_helpers import bearer, make_token, runtime_of
 
 API = "/api/v1/admin/diagnostics/endpoints"
@@ -46,6 +49,7 @@ def test_percentiles_heatmap_and_slow_requests_of_real_requests(slow_app):
     record_interval(app)
 
     body = client.get(API, headers=headers).get_json()
+    EndpointsOut.model_validate(body)  # as the OpenAPI document says
     orders = next(i for i in body["items"] if i["route"] == "/api/orders/<int:id>")
     assert orders["count"] == 101
     assert orders["error_rate"] == pytest.approx(1 / 101)
@@ -67,6 +71,34 @@ def test_percentiles_heatmap_and_slow_requests_of_real_requests(slow_app):
     assert {le for _, le, _ in detail["heatmap"]} == {0.005, 0.05, 0.5}
     assert sum(p["count"] for p in detail["series"]) == 101
     assert detail["summary"]["p99"] == pytest.approx(orders["p99"])
+
+
+def test_a_week_is_read_from_the_hourly_rollups_with_the_same_percentiles(make_app):
+    app = make_app()
+    store = EndpointStore(runtime_of(app).engine)
+    now = time.time()
+    start = (now // 3600 - 5) * 3600
+    buckets = [0] * len(BUCKET_COLUMNS)
+    buckets[2], buckets[12] = 9, 1
+    for minute in range(4 * 60):  # four whole hours, one interval a minute
+        store.write(
+            "h",
+            start + minute * 60 + 1,
+            [EndpointCounts("/a", "GET", 10, 0, 0, 1.0, tuple(buckets))],
+        )
+    headers = bearer(make_token(app, "analyst"))
+    client = app.server.test_client()
+    week = {"from": now - 7 * 86400, "to": now}
+    raw = client.get(API, query_string={"from": start, "to": now}, headers=headers).get_json()
+    store.rollup(now)
+    with store.engine.begin() as conn:  # the intervals are gone: only the rollups answer
+        conn.execute(endpoint_histograms.delete().where(endpoint_histograms.c.step == 0))
+    rolled = client.get(API, query_string=week, headers=headers).get_json()
+    assert rolled["source"] == "rollup_1h"
+    (before,), (after,) = raw["items"], rolled["items"]
+    assert after["count"] == before["count"] == 2400
+    for q in ("p50", "p95", "p99"):
+        assert after[q] == pytest.approx(before[q])
 
 
 def test_log_lines_within_a_request_carry_its_trace_id(make_app):
