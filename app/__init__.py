@@ -38,7 +38,7 @@ from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
-from collectors.endpoints import EndpointRecorder
+from collectors.endpoints import MAX_GAP, EndpointRecorder
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
 from collectors.postgres import target_name as postgres_target
@@ -129,7 +129,13 @@ def build_runtime(settings: Settings) -> Runtime:
         sender=sealed_sender(settings.secret_key),
     )
     endpoints = EndpointStore(engine)
-    recorder = EndpointRecorder(settings.hostname, timings, endpoints, lock.fence)
+    recorder = EndpointRecorder(
+        settings.hostname,
+        timings,
+        endpoints,
+        lock.fence,
+        max_gap=max(MAX_GAP, 5 * settings.collect_interval),
+    )
     schedule = ScheduleConfig(
         collect_interval=settings.collect_interval,
         lock_ttl=settings.leader_lock_ttl,

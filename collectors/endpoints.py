@@ -4,7 +4,9 @@ summed as ``<other>``. The slow requests the timing hook kept go with them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy import Connection
 
@@ -15,6 +17,8 @@ STORED_ROUTES = 100
 """Routes (route and method) stored per interval, the busiest; the others become ``<other>``."""
 PENDING_SLOW = 5000
 """Slow requests held while the database refuses writes; beyond that the oldest go."""
+MAX_GAP = 60.0
+"""Seconds without a run after which the next one starts from a fresh baseline."""
 
 
 def route_counts(deltas: dict[Key, Histogram]) -> dict[tuple[str, str], EndpointCounts]:
@@ -46,13 +50,9 @@ def bounded(
     kept = {(c.route, c.method): c for c in ranked[:limit]}
     for c in ranked[limit:]:
         key = (OTHER_ROUTE, c.method)
-        folded = EndpointCounts(OTHER_ROUTE, c.method, *_values(c))
+        folded = replace(c, route=OTHER_ROUTE)
         kept[key] = folded if key not in kept else kept[key].plus(folded)
     return list(kept.values())
-
-
-def _values(c: EndpointCounts) -> tuple:
-    return c.requests, c.client_errors, c.server_errors, c.seconds, c.buckets
 
 
 class EndpointRecorder:
@@ -60,7 +60,9 @@ class EndpointRecorder:
 
     It keeps its own previous snapshot of the timings (the request collector keeps
     another), and moves it on only once a write committed: after a failed write, the next
-    run stores the whole longer interval.
+    run stores the whole longer interval. A run more than ``max_gap`` seconds after the
+    previous one (or after ``started``) only takes a new baseline: meanwhile this process
+    did not lead, and what it answered then cannot be placed in time.
     """
 
     def __init__(
@@ -69,26 +71,32 @@ class EndpointRecorder:
         timings: RequestTimings,
         store: EndpointStore,
         fence: Callable[[Connection], None] | None = None,
+        *,
         max_routes: int = STORED_ROUTES,
+        max_gap: float = MAX_GAP,
+        started: float | None = None,
     ) -> None:
         self.host = host
         self.timings = timings
         self.store = store
         self.fence = fence
         self.max_routes = max_routes
-        self._previous: dict[Key, Histogram] | None = None
+        self.max_gap = max_gap
+        self._previous: dict[Key, Histogram] = {}
+        self._last_run = time.time() if started is None else started
         self._pending_slow: list[SlowRequest] = []
 
     def run(self, now: float) -> int:
-        """Store the change since the last run (the first run only takes the baseline) and
-        the slow requests kept meanwhile; return the rows written."""
+        """Store the change since the last run and the slow requests kept meanwhile;
+        return the rows written."""
         current = self.timings.snapshot()
         self._pending_slow = (self._pending_slow + self.timings.take_slow())[-PENDING_SLOW:]
-        previous = self._previous
         counts: list[EndpointCounts] = []
-        if previous is not None:
+        if now - self._last_run <= self.max_gap:
+            previous = self._previous
             deltas = {k: h.minus(previous.get(k, Histogram())) for k, h in current.items()}
             counts = bounded(route_counts(deltas), self.max_routes)
+        self._last_run = now
         written = self.store.write(self.host, now, counts, self._pending_slow, fence=self.fence)
         self._previous = current
         self._pending_slow = []

@@ -40,8 +40,7 @@ def bucket_width(seconds: float) -> float:
 def test_percentiles_of_merged_buckets_are_within_one_bucket_of_the_exact_ones(store):
     latencies = np.random.default_rng(11).lognormal(np.log(0.05), 1.2, 6000)
     timings = RequestTimings()
-    recorder = EndpointRecorder("h", timings, store)
-    recorder.run(T0)
+    recorder = EndpointRecorder("h", timings, store, started=T0)
     for interval, chunk in enumerate(np.array_split(latencies, 6)):  # six stored intervals
         for n, seconds in enumerate(chunk):
             timings.record("/api/items", "GET", 500 if n % 50 == 0 else 200, float(seconds))
@@ -59,11 +58,11 @@ def test_percentiles_of_merged_buckets_are_within_one_bucket_of_the_exact_ones(s
 def test_the_job_keeps_its_own_baseline_beside_the_request_collector(store):
     timings = RequestTimings()
     collector = RequestCollector("h", timings)
-    recorder = EndpointRecorder("h", timings, store)
-    timings.record("/before", "GET", 200, 0.01)  # before the baseline: never stored
+    recorder = EndpointRecorder("h", timings, store, started=T0 - 3)
+    timings.record("/a", "GET", 404, 0.01)  # since the process started: stored
     recorder.run(T0)
     collector.collect(T0)
-    for _ in range(3):
+    for _ in range(2):
         timings.record("/a", "GET", 404, 0.01)
         collector.collect(T0 + 1)  # the collector's intervals do not cut the job's
     timings.record("/a", "GET", 200, 0.2)
@@ -75,10 +74,21 @@ def test_the_job_keeps_its_own_baseline_beside_the_request_collector(store):
     assert totals(store)[("/a", "GET")].requests == 4
 
 
+def test_after_a_long_pause_the_job_starts_from_a_fresh_baseline(store):
+    timings = RequestTimings()
+    recorder = EndpointRecorder("h", timings, store, started=T0 - 3600)
+    timings.record("/while-following", "GET", 200, 0.01)  # cannot be placed in time
+    recorder.run(T0)
+    timings.record("/a", "GET", 200, 0.01)
+    recorder.run(T0 + 5)
+    timings.record("/later", "GET", 200, 0.01)
+    recorder.run(T0 + 5 + 61)  # not run for over a minute: a new baseline again
+    assert set(totals(store)) == {("/a", "GET")}
+
+
 def test_routes_beyond_the_busiest_are_summed_as_other(store):
     timings = RequestTimings()
-    recorder = EndpointRecorder("h", timings, store, max_routes=3)
-    recorder.run(T0)
+    recorder = EndpointRecorder("h", timings, store, max_routes=3, started=T0)
     for n in range(10):
         for _ in range(n + 1):
             timings.record(f"/r{n}", "GET", 200, 0.01)
@@ -102,8 +112,7 @@ def test_an_interval_whose_write_failed_goes_with_the_next_one(store):
             raise refusals.pop()
 
     timings = RequestTimings()
-    recorder = EndpointRecorder("h", timings, store, fence=fence)
-    recorder.run(T0 - 5)  # the baseline: nothing to write
+    recorder = EndpointRecorder("h", timings, store, fence=fence, started=T0 - 5)
     refusals.append(RuntimeError("not the leader"))
     timings.record("/a", "GET", 200, 0.01)
     timings.record_slow(SlowRequest(T0, "/a", "GET", "/a", 200, 2.0, "t1"))
