@@ -225,6 +225,7 @@ DIAG_REFRESH = "diag-refresh"
 
 # Diagnostics · Endpoints
 DIAG_ENDPOINTS_GRID = "diag-endpoints-grid"
+DIAG_ENDPOINTS_ERROR = "diag-endpoints-error"
 DIAG_ENDPOINTS_DOWNLOADS = {fmt: f"diag-endpoints-download-{fmt}" for fmt in ("csv", "json")}
 DIAG_ENDPOINTS_DETAIL = "diag-endpoints-detail"
 """The chosen route's charts: hidden until a route is picked."""

@@ -7,6 +7,7 @@ import time
 
 import dash
 from dash import Input, Output
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import ids
 from app.auth import READERS, callback
@@ -16,6 +17,7 @@ from app.services import timerange
 from app.services.diagnostics import endpoints as service
 
 HIDDEN = {"display": "none"}
+UNAVAILABLE = "The database is unavailable: try again in a moment."
 
 
 def show_routes(range_key: str | None, window: dict | None) -> list:
@@ -26,10 +28,16 @@ def show_routes(range_key: str | None, window: dict | None) -> list:
         service.export_href("routes", range_key, window, fmt, now)
         for fmt in ids.DIAG_ENDPOINTS_DOWNLOADS
     ]
-    return [service.grid_rows(runtime(), start, end), *hrefs]
+    try:
+        rows = service.grid_rows(runtime(), start, end)
+    except SQLAlchemyError:
+        return [dash.no_update, UNAVAILABLE, *hrefs]
+    return [rows, "", *hrefs]
 
 
-def show_route(selected: list[dict] | None, range_key: str | None, window: dict | None) -> list:
+def show_route(
+    selected: list[dict] | None, range_key: str | None, window: dict | None, theme: str | None
+) -> list:
     """The picked route's heatmap and throughput (hidden while none is picked), and the
     slowest requests of that route or of every route, with their download links."""
     now = time.time()
@@ -42,21 +50,22 @@ def show_route(selected: list[dict] | None, range_key: str | None, window: dict 
         service.export_href("slow", range_key, window, fmt, now, route, method)
         for fmt in ids.DIAG_ENDPOINTS_SLOW_DOWNLOADS
     ]
-    if picked is None:
+    try:
+        slow = service.slow_rows(rt, start, end, route, method)
+        detail = None if picked is None else service.detail(rt, route, method, start, end)
+    except SQLAlchemyError:  # the routes table says so
+        raise dash.exceptions.PreventUpdate from None
+    if detail is None:
         charts = [HIDDEN, parts.PICK_A_ROUTE, dash.no_update, dash.no_update]
         slow_title = "Slowest requests"
-        slow = service.slow_rows(rt, start, end)
     else:
-        detail = service.detail(rt, route, method, start, end)
-        title = f"{method} {route}: {detail['source']} data, {detail['step']} s buckets"
         charts = [
             {},
-            title,
-            parts.heatmap_figure(detail),
-            parts.throughput_figure(detail),
+            f"{method} {route}: {detail['source']} data, {detail['step']} s buckets",
+            parts.heatmap_figure(detail, theme == "dark"),
+            parts.throughput_figure(detail, theme == "dark"),
         ]
         slow_title = f"Slowest requests of {method} {route}"
-        slow = service.slow_rows(rt, start, end, route, method)
     return [*charts, slow_title, slow, *hrefs]
 
 
@@ -65,6 +74,7 @@ def register(app: dash.Dash) -> None:
     callback(
         app,
         Output(ids.DIAG_ENDPOINTS_GRID, "rowData"),
+        Output(ids.DIAG_ENDPOINTS_ERROR, "children"),
         *[Output(link, "href") for link in ids.DIAG_ENDPOINTS_DOWNLOADS.values()],
         Input(ids.DIAG_RANGE, "value"),
         Input(ids.DIAG_WINDOW, "data"),
@@ -82,5 +92,6 @@ def register(app: dash.Dash) -> None:
         Input(ids.DIAG_ENDPOINTS_GRID, "selectedRows"),
         Input(ids.DIAG_RANGE, "value"),
         Input(ids.DIAG_WINDOW, "data"),
+        Input(ids.THEME_STORE, "data"),
         roles=READERS,
     )(show_route)

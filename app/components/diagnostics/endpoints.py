@@ -78,6 +78,7 @@ def layout(admin: bool) -> html.Div:
             _heading(
                 "Routes (latency from merged histogram buckets)", ids.DIAG_ENDPOINTS_DOWNLOADS
             ),
+            html.Div(id=ids.DIAG_ENDPOINTS_ERROR, className="text-danger small", role="alert"),
             _grid(ids.DIAG_ENDPOINTS_GRID, ROUTE_COLUMNS, 320, rowSelection=SINGLE_ROW),
             html.P(PICK_A_ROUTE, id=ids.DIAG_ENDPOINTS_TITLE, className="small mt-2 mb-1"),
             html.Div(
@@ -115,7 +116,18 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1000:g} ms" if seconds < 1 else f"{seconds:g} s"
 
 
-def heatmap_figure(detail: dict) -> go.Figure:
+def _styled(figure: go.Figure, title: str, dark: bool, margin: dict) -> go.Figure:
+    figure.update_layout(
+        title={"text": title, "font": {"size": 13}},
+        template="plotly_dark" if dark else "plotly_white",
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        margin={"t": 30, "b": 30, **margin},
+    )
+    return figure
+
+
+def heatmap_figure(detail: dict, dark: bool = False) -> go.Figure:
     """Requests per time bucket (x) and latency bucket (y, log-spaced bounds shown evenly),
     coloured by count; empty cells stay blank."""
     times = [p["t"] for p in detail["series"]]
@@ -136,18 +148,16 @@ def heatmap_figure(detail: dict) -> go.Figure:
         )
     )
     figure.update_layout(
-        title={"text": "Latency heatmap", "font": {"size": 13}},
-        margin={"l": 70, "r": 10, "t": 30, "b": 30},
         yaxis={
             "type": "category",
             "categoryorder": "array",
             "categoryarray": [bucket_label(le) for le in BOUNDS],
         },
     )
-    return figure
+    return _styled(figure, "Latency heatmap", dark, {"l": 70, "r": 10})
 
 
-def throughput_figure(detail: dict) -> go.Figure:
+def throughput_figure(detail: dict, dark: bool = False) -> go.Figure:
     """Requests per second and the share answered 5xx, per time bucket."""
     x = [time_label(p["t"]) for p in detail["series"]]
     figure = go.Figure(
@@ -164,8 +174,6 @@ def throughput_figure(detail: dict) -> go.Figure:
         ]
     )
     figure.update_layout(
-        title={"text": "Throughput and errors", "font": {"size": 13}},
-        margin={"l": 40, "r": 40, "t": 30, "b": 30},
         legend={"orientation": "h", "y": -0.2},
         yaxis={"title": {"text": "req/s"}, "rangemode": "tozero"},
         yaxis2={
@@ -177,4 +185,4 @@ def throughput_figure(detail: dict) -> go.Figure:
             "showgrid": False,
         },
     )
-    return figure
+    return _styled(figure, "Throughput and errors", dark, {"l": 40, "r": 40})
