@@ -16,7 +16,7 @@ from app.services import FieldError
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
 from app.services.timerange import DEFAULT_SPAN, RANGES, check_range
 from collectors.requests import Histogram
-from storage.diagnostics.endpoints import EndpointCounts, EndpointStore
+from storage.diagnostics.endpoints import SLOW_COLUMNS, EndpointCounts, EndpointStore
 from storage.metrics import QueryPlan, plan_query
 from storage.models import LATENCY_BUCKETS
 
@@ -42,7 +42,6 @@ ROUTE_COLUMNS = (
     "buckets",
 )
 """The fields of one route of the summary, in table order."""
-SLOW_COLUMNS = ("ts", "host", "route", "method", "path", "status", "duration_s", "trace_id")
 EXPORT = "/api/v1/admin/diagnostics/endpoints/export"
 PAGE_ROUTES = 100
 """Routes the page's table lists at most."""
