@@ -38,6 +38,7 @@ from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
+from collectors.endpoints import MAX_GAP, EndpointRecorder
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
 from collectors.postgres import target_name as postgres_target
@@ -52,6 +53,7 @@ from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.alerts import AlertStore
+from storage.diagnostics.endpoints import EndpointStore
 from storage.diagnostics.redis import RedisSlowlogStore
 from storage.leader import make_leader_lock
 from storage.live import LOGS_CHANNEL, make_bus
@@ -121,7 +123,7 @@ def build_runtime(settings: Settings) -> Runtime:
     engine = db.make_engine(settings.database_url)
     metrics = MetricsStore(engine)
     bus = make_bus(settings.redis_url, settings.redis_key_prefix)
-    timings = RequestTimings()
+    timings = RequestTimings(slow_threshold=settings.slow_request_ms / 1000)
     collectors = build_collectors(settings, timings, engine)
     # Every committed write wakes the live tails of every process (through Redis if set).
     logs = LogStore(
@@ -145,6 +147,21 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         sender=sealed_sender(settings.secret_key),
     )
+    endpoints = EndpointStore(engine)
+    recorder = EndpointRecorder(
+        settings.hostname,
+        timings,
+        endpoints,
+        lock.fence,
+        max_gap=max(MAX_GAP, 5 * settings.collect_interval),
+    )
+    schedule = ScheduleConfig(
+        collect_interval=settings.collect_interval,
+        lock_ttl=settings.leader_lock_ttl,
+        raw_retention=settings.raw_retention_hours * 3600,
+        rollup_retention=settings.rollup_retention_days * 86400,
+        hourly_retention=settings.hourly_retention_days * 86400,
+    )
     evaluator = Evaluator(
         AlertStore(engine),
         metrics,
@@ -159,13 +176,7 @@ def build_runtime(settings: Settings) -> Runtime:
         metrics,
         bus,
         lock,
-        ScheduleConfig(
-            collect_interval=settings.collect_interval,
-            lock_ttl=settings.leader_lock_ttl,
-            raw_retention=settings.raw_retention_hours * 3600,
-            rollup_retention=settings.rollup_retention_days * 86400,
-            hourly_retention=settings.hourly_retention_days * 86400,
-        ),
+        schedule,
         jobs=[
             LeaderJob(
                 "log-archive",
@@ -177,6 +188,22 @@ def build_runtime(settings: Settings) -> Runtime:
             LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
             *redis_slowlog_jobs(settings, collectors, engine),
+            LeaderJob(
+                "endpoints-record", lambda: recorder.run(time.time()), settings.collect_interval
+            ),
+            LeaderJob(
+                "endpoints-rollup", lambda: endpoints.rollup(time.time()), schedule.rollup_interval
+            ),
+            LeaderJob(
+                "endpoints-retention",
+                lambda: endpoints.trim(
+                    time.time(),
+                    raw_retention=schedule.raw_retention,
+                    rollup_retention=schedule.rollup_retention,
+                    hourly_retention=schedule.hourly_retention,
+                ),
+                schedule.retention_interval,
+            ),
         ],
     )
     return Runtime(

@@ -249,6 +249,19 @@ DIAG_REDIS_BIGKEYS_POLL = "diag-redis-bigkeys-poll"
 """Ticks while the shown job runs."""
 
 # Diagnostics · Endpoints
+DIAG_ENDPOINTS_GRID = "diag-endpoints-grid"
+DIAG_ENDPOINTS_ERROR = "diag-endpoints-error"
+DIAG_ENDPOINTS_DOWNLOADS = {fmt: f"diag-endpoints-download-{fmt}" for fmt in ("csv", "json")}
+DIAG_ENDPOINTS_DETAIL = "diag-endpoints-detail"
+"""The chosen route's charts: hidden until a route is picked."""
+DIAG_ENDPOINTS_TITLE = "diag-endpoints-title"
+DIAG_ENDPOINTS_HEATMAP = "diag-endpoints-heatmap"
+DIAG_ENDPOINTS_THROUGHPUT = "diag-endpoints-throughput"
+DIAG_ENDPOINTS_SLOW_TITLE = "diag-endpoints-slow-title"
+DIAG_ENDPOINTS_SLOW_GRID = "diag-endpoints-slow-grid"
+DIAG_ENDPOINTS_SLOW_DOWNLOADS = {
+    fmt: f"diag-endpoints-slow-download-{fmt}" for fmt in ("csv", "json")
+}
 
 # Diagnostics · Errors
 

@@ -86,6 +86,12 @@ REFUSED_FOR_STATE = {
         RANGE,
         r"job: required for table=bigkeys",
     ],
+    "GET /api/v1/admin/diagnostics/endpoints": [
+        RANGE,
+        r"method: required with route",
+        r"route: required with method",
+    ],
+    "GET /api/v1/admin/diagnostics/endpoints/export": [RANGE],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
