@@ -4,6 +4,7 @@ in the four times longer period before it (Netdata's metric correlations, DIAGNO
 A dense series is compared by the two-sample Kolmogorov-Smirnov test on the first
 differences of its bucket averages (score = 1 - p); a sparse one by the volume method. All
 series are tested at once on arrays: one read of the store, one sort, no loop per series.
+Ranking uses a closed-form p-value; the rows reported get scipy's own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import kolmogorov
 from scipy.stats import kstwo
 
 from app.runtime import Runtime
@@ -23,7 +25,7 @@ MIN_WINDOW = 15.0
 MAX_WINDOW = 7 * 86400.0
 """Seconds: the baseline of a longer one would reach past the 1-minute rollups' retention."""
 BASELINE_FACTOR = 4
-WINDOW_POINTS = 60
+WINDOW_POINTS = 30
 """Buckets the window is cut into (the baseline gets four times as many of the same width)."""
 SPARSE_POINTS = 8
 """A series with fewer non-empty buckets than this in the window or in the baseline is
@@ -57,17 +59,17 @@ def windows(start: float, end: float) -> Windows:
     if span > MAX_WINDOW:
         raise FieldError("from", "the window must be at most 7 days long")
     step = max(1, math.ceil(span / WINDOW_POINTS))
-    if step >= 120:  # whole minutes, so the buckets line up with the 1-minute rollups
+    if step >= 60:  # whole minutes, so the buckets line up with the 1-minute rollups
         step = math.ceil(step / 60) * 60
         start = math.floor(start / 60) * 60
     points = math.ceil((end - start) / step)
     return Windows(start - BASELINE_FACTOR * points * step, start, start + points * step, step)
 
 
-def ks_statistics(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ks_distances(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row by row, the two-sample KS statistic D of ``before`` against ``after`` (NaN marks
-    a missing value) and its two-sided p-value, as ``scipy.stats.ks_2samp`` gives them with
-    ``method="asymp"``. Rows with an empty side get D = 0, p = 1."""
+    a missing value) and the effective sample size n·m/(n+m); rows with an empty side get
+    D = 0 and size 0."""
     n = np.sum(~np.isnan(before), axis=1)
     m = np.sum(~np.isnan(after), axis=1)
     values = np.concatenate([before, after], axis=1)
@@ -87,11 +89,35 @@ def ks_statistics(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np
     last_of_run[:, :-1] = ordered[:, :-1] != ordered[:, 1:]
     d = np.max(np.where(last_of_run, np.abs(gaps), 0.0), axis=1)
     empty = (n == 0) | (m == 0)
-    d = np.where(empty, 0.0, np.nan_to_num(d))
+    size = np.where(empty, 0.0, n * m / np.maximum(n + m, 1))
+    return np.where(empty, 0.0, np.nan_to_num(d)), size
+
+
+def ks_pvalues_fast(d: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of KS statistics from the limiting Kolmogorov distribution with
+    Stephens' small-sample correction: one ufunc call for every row, within a few hundredths
+    of scipy's (which costs most of a millisecond per value), and ordered alike for equal
+    sizes. Used to rank; the rows reported get ``ks_pvalues``."""
+    root = np.sqrt(size)
     with np.errstate(divide="ignore", invalid="ignore"):
-        en = np.where(empty, 1.0, n * m / np.maximum(n + m, 1))
-    p = np.where(empty, 1.0, np.clip(kstwo.sf(d, np.round(en)), 0.0, 1.0))
-    return d, p
+        scaled = np.where(size > 0, (root + 0.12 + 0.11 / root) * d, 0.0)
+    return np.clip(kolmogorov(scaled), 0.0, 1.0)
+
+
+def ks_pvalues(d: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of KS statistics as ``scipy.stats.ks_2samp(method="asymp")``
+    gives them (each distinct pair computed once)."""
+    pairs, inverse = np.unique(np.stack([d, np.round(size)], axis=1), axis=0, return_inverse=True)
+    exact = np.where(pairs[:, 1] > 0, kstwo.sf(pairs[:, 0], np.maximum(pairs[:, 1], 1)), 1.0)
+    return np.clip(exact[inverse.reshape(-1)], 0.0, 1.0)
+
+
+def ks_statistics(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row by row, D and the two-sided p-value of ``before`` against ``after`` (NaN marks a
+    missing value), as ``scipy.stats.ks_2samp(method="asymp")`` gives them; rows with an
+    empty side get D = 0, p = 1."""
+    d, size = ks_distances(before, after)
+    return d, ks_pvalues(d, size)
 
 
 def volume_scores(
@@ -137,15 +163,16 @@ def rank(
     filled_after = np.sum(after_counts > 0, axis=1)
     keep = (filled_before > 0) & (filled_after > 0) & ~constant
     sparse = (filled_before < SPARSE_POINTS) | (filled_after < SPARSE_POINTS)
-    d, p = ks_statistics(np.diff(before, axis=1), np.diff(after, axis=1))
+    d, size = ks_distances(np.diff(before, axis=1), np.diff(after, axis=1))
     volume = volume_scores(before, after, before_mean, after_mean)
-    score = np.where(sparse, volume, 1.0 - p)
+    score = np.where(sparse, volume, 1.0 - ks_pvalues_fast(d, size))
     low, high = np.nanmin(before, axis=1), np.nanmax(before, axis=1)
     outside = (after < low[:, None]) | (after > high[:, None])
     since = np.where(outside.any(axis=1), np.argmax(outside, axis=1), -1)
     return {
         "score": score,
         "d": np.where(sparse, np.nan, d),
+        "size": size,
         "sparse": sparse,
         "before": before_mean,
         "after": after_mean,
@@ -175,18 +202,11 @@ def changes(rt: Runtime, start: float, end: float, limit: int = DEFAULT_LIMIT) -
             grid.sums[:, cut:],
         )
     kept = np.flatnonzero(result["keep"])
-    # Highest score first; among equal scores (p underflows to 0 for many) the larger D,
-    # then the larger relative move of the mean.
-    move = np.abs(result["after"] - result["before"]) / np.maximum(np.abs(result["before"]), 1e-12)
-    order = kept[
-        np.lexsort(
-            (
-                -np.nan_to_num(move[kept]),
-                -np.nan_to_num(result["d"][kept], nan=0.0),
-                -result["score"][kept],
-            )
-        )
-    ][:limit]
+    # The reported rows get scipy's p-value; then they are put in order again by it.
+    top = _ordered(kept, result)[:limit]
+    dense = top[~result["sparse"][top]]
+    result["score"][dense] = 1.0 - ks_pvalues(result["d"][dense], result["size"][dense])
+    order = _ordered(top, result)
     out = []
     for i in order.tolist():
         _sid, name, host, labels = grid.series[i]
@@ -205,6 +225,15 @@ def changes(rt: Runtime, start: float, end: float, limit: int = DEFAULT_LIMIT) -
             }
         )
     return out
+
+
+def _ordered(rows: np.ndarray, result: dict[str, np.ndarray]) -> np.ndarray:
+    """``rows`` highest score first; among equal scores (p underflows to 0 for many) the
+    larger D, then the larger relative move of the mean."""
+    before, after = result["before"][rows], result["after"][rows]
+    move = np.abs(after - before) / np.maximum(np.abs(before), 1e-12)
+    d = np.nan_to_num(result["d"][rows], nan=0.0)
+    return rows[np.lexsort((-np.nan_to_num(move), -d, -result["score"][rows]))]
 
 
 def window_of(start: float, end: float) -> dict:

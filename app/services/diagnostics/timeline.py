@@ -346,3 +346,52 @@ def changes_export(
 
 def _export_details(start: float, end: float, fmt: str, filename: str) -> dict:
     return {"from": utc_iso(start), "to": utc_iso(end), "format": fmt, "file": filename}
+
+
+API = "/api/v1/admin"
+SERIES_POINTS = 500
+
+
+def download_hrefs(start: float, end: float) -> dict[str, str]:
+    """The page's download links for [start, end): the timeline and the changes as CSV
+    and JSON, and the bundle."""
+    window = {"from": f"{start:.3f}", "to": f"{end:.3f}"}
+    hrefs = {
+        f"{what}_{fmt}": f"{API}/diagnostics/{what}/export?" + urlencode({**window, "format": fmt})
+        for what in ("timeline", "changes")
+        for fmt in ("csv", "json")
+    }
+    hrefs["bundle"] = f"{API}/diagnostics/bundle?" + urlencode(window)
+    return hrefs
+
+
+def change_grid_rows(changes: list[dict]) -> list[dict]:
+    """The ranked changes as the page's grid rows (the series spelled out)."""
+    rows = []
+    for index, change in enumerate(changes):
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(change["labels"].items()))
+        rows.append(
+            {
+                "id": index,
+                "series": f"{change['name']}{{{labels}}}" if labels else change["name"],
+                "name": change["name"],
+                "host": change["host"],
+                "labels": change["labels"],
+                "score": round(change["score"], 4),
+                "direction": change["direction"],
+                "move": f"{change['before']:.4g} → {change['after']:.4g}",
+                "method": change["method"],
+            }
+        )
+    return rows
+
+
+def change_series(
+    rt: Runtime, name: str, host: str, labels: dict, start: float, end: float
+) -> tuple[list[tuple[float, float]], float, float]:
+    """One series' bucket averages over the baseline and the window of [start, end), with
+    where the window starts and ends (as compared)."""
+    span = correlations.windows(start, end)
+    found = rt.metrics.query([name], span.baseline, span.end, host=host, max_points=SERIES_POINTS)
+    points = next((s.points for s in found if s.labels == labels), [])
+    return [(ts, avg) for ts, avg, *_ in points], span.start, span.end
