@@ -7,14 +7,16 @@ from __future__ import annotations
 import time
 
 import dash
+import numpy as np
 import pytest
 from dash.testing.composite import DashComposite
 from dash.testing.wait import until
+from selenium.webdriver.common.action_chains import ActionChains
 
 from storage.metrics import Sample
 from tests.app.alert_helpers import firing, stored_rule
 from tests.e2e.browser import console_messages, record_console, text_of
-from tests.e2e.test_settings import click, click_row, grid_rows, type_into
+from tests.e2e.test_settings import click, grid_rows, type_into
 
 pytestmark = pytest.mark.browser
 
@@ -28,13 +30,14 @@ def timeline_app(dash_duo: DashComposite, make_app) -> dash.Dash:
     app = make_app()
     rt = app.server.extensions["pulseboard"]
     now = time.time()
+    rng = np.random.default_rng(5)
     samples = []
     for i in range(450):
         t = now - 4500 + 10 * i
-        samples.append(
-            Sample(t, "db-1", "pg_locks_waiting", 30.0 + i % 7 if t > now - 600 else 1.0 + i % 2)
-        )
-        samples.append(Sample(t, "db-1", "system_load", 2.0 + (i * 7919) % 3))
+        jumped = t > now - 600
+        locks = rng.normal(30, 3) if jumped else rng.normal(1, 0.2)
+        samples.append(Sample(t, "db-1", "pg_locks_waiting", locks))
+        samples.append(Sample(t, "db-1", "system_load", rng.normal(2, 0.3)))
     rt.metrics.write(samples)
     firing(rt, stored_rule(rt), "web-1", ts=now - 300)
     dash_duo.start_server(app, navigate=False)
@@ -55,13 +58,19 @@ def test_the_timeline_shows_the_range_and_takes_an_annotation(dash_duo, timeline
     next(e for e in dash_duo.find_elements("#diag-range label") if e.text == "15m").click()
 
     until(lambda: len(dash_duo.find_elements(POINTS)) >= 2, 15, msg="no events drawn")
-    rows = until(lambda: grid_rows(dash_duo, "diag-timeline-changes"), 10, msg="no changes")
-    assert rows[0]["series"] == "pg_locks_waiting"
-    assert rows[0]["direction"] == "up"
+
+    def top_change():
+        rows = grid_rows(dash_duo, "diag-timeline-changes")
+        return rows[0] if rows and rows[0]["series"] == "pg_locks_waiting" else None
+
+    top = until(top_change, 15, msg="the series that jumped is not ranked first")
+    assert top["direction"] == "up"
+    assert dash_duo.find_element("#diag-range label.active").text == "15m"
     bundle = dash_duo.find_element("#diag-timeline-bundle").get_attribute("href")
     assert "/api/v1/admin/diagnostics/bundle?from=" in bundle
 
-    click_row(dash_duo, "diag-timeline-changes", "series", "pg_locks_waiting")
+    click(dash_duo, "#diag-timeline-changes .ag-center-cols-container [col-id=series]")
+    dash_duo.wait_for_element("#diag-timeline-changes .ag-row-selected", timeout=5)
     until(
         lambda: "pg_locks_waiting on db-1" in text_of(dash_duo, "#diag-timeline-series"),
         10,
@@ -72,7 +81,8 @@ def test_the_timeline_shows_the_range_and_takes_an_annotation(dash_duo, timeline
     dash_duo.driver.execute_script(
         "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", point
     )
-    point.click()
+    # Plotly takes clicks on its drag layer over the point, and finds the point itself.
+    ActionChains(dash_duo.driver).move_to_element(point).click().perform()
     until(
         lambda: any(
             title in text_of(dash_duo, "#diag-timeline-detail")
