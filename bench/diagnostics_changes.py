@@ -27,8 +27,7 @@ TARGET = "seconds; report"
 
 def load(store: MetricsStore, series: int, changed: int) -> None:
     """``series`` series over the window and its baseline, half sampled every 5 s and half
-    every 10 s; series 0 to ``changed - 1`` move up and get jumpier in the window.
-    (Sample writes, then rolled up, as the scheduler would have.)"""
+    every 10 s; series 0 to ``changed - 1`` move up and get jumpier in the window."""
     rng = np.random.default_rng(20261201)
     begin = START - correlations.BASELINE_FACTOR * WINDOW
     batch: list[Sample] = []

@@ -53,6 +53,8 @@ CHANNEL_CHECKS = [
 """What a schema-valid channel body may be refused for: a receiver URL that does not
 resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
 without recipients."""
+CHANGES_WINDOW = r"from: the window must be at (least 15 s|most 7 days) long"
+"""What changed compares windows of 15 s to 7 days."""
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -77,6 +79,13 @@ REFUSED_FOR_STATE = {
     "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
     "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
     "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
+    "GET /api/v1/admin/diagnostics/timeline": [RANGE],
+    "GET /api/v1/admin/diagnostics/timeline/export": [RANGE],
+    "GET /api/v1/admin/diagnostics/changes": [RANGE, CHANGES_WINDOW],
+    "GET /api/v1/admin/diagnostics/changes/export": [RANGE, CHANGES_WINDOW],
+    "GET /api/v1/admin/diagnostics/bundle": [RANGE],
+    "GET /api/v1/admin/annotations": [RANGE],
+    "POST /api/v1/admin/annotations": [r"ts_end: must not be before ts"],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",

@@ -14,7 +14,7 @@ from app.runtime import Runtime
 from app.services import FieldError
 from app.services.diagnostics import correlations
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
-from app.services.timerange import DEFAULT_SPAN, check_range
+from app.services.timerange import DEFAULT_SPAN, EARLIEST, check_range
 from collectors.scheduler import LEADER_GAINED, LEADER_LOST
 from storage.diagnostics.annotations import AnnotationStore
 from storage.diagnostics.timeline import TimelineReads
@@ -170,7 +170,8 @@ def _error_events(rt: Runtime, reads: TimelineReads, start: float, end: float) -
         )
     span = end - start
     counts = reads.fingerprint_counts(start, end)
-    baseline = reads.fingerprint_counts(start - correlations.BASELINE_FACTOR * span, start)
+    since = max(EARLIEST, start - correlations.BASELINE_FACTOR * span)
+    baseline = reads.fingerprint_counts(since, start)
     known = {g.fingerprint for g in new}
     spikes = []
     for fp, found in counts.items():
