@@ -4,7 +4,9 @@ annotation added from the page."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import dash
 import numpy as np
@@ -19,6 +21,9 @@ from tests.e2e.browser import console_messages, record_console, text_of
 from tests.e2e.test_settings import click, grid_rows, type_into
 
 pytestmark = pytest.mark.browser
+
+# Set PULSEBOARD_SCREENSHOTS to a directory to keep a desktop and a phone screenshot.
+SHOTS = os.environ.get("PULSEBOARD_SCREENSHOTS")
 
 FIGURE = "#diag-timeline-figure"
 POINTS = FIGURE + " .scatterlayer .point"
@@ -66,6 +71,8 @@ def test_the_timeline_shows_the_range_and_takes_an_annotation(dash_duo, timeline
     top = until(top_change, 15, msg="the series that jumped is not ranked first")
     assert top["direction"] == "up"
     assert dash_duo.find_element("#diag-range label.active").text == "15m"
+    if SHOTS:
+        dash_duo.driver.save_screenshot(str(Path(SHOTS) / "diagnostics-timeline.png"))
     bundle = dash_duo.find_element("#diag-timeline-bundle").get_attribute("href")
     assert "/api/v1/admin/diagnostics/bundle?from=" in bundle
 
@@ -110,5 +117,7 @@ def test_the_timeline_shows_the_range_and_takes_an_annotation(dash_duo, timeline
         "return document.querySelector(arguments[0]).getBoundingClientRect().width;", FIGURE
     )
     assert width <= 390
+    if SHOTS:
+        dash_duo.driver.save_screenshot(str(Path(SHOTS) / "diagnostics-timeline-phone.png"))
     assert console_messages(dash_duo) == []
     assert dash_duo.get_logs() == []

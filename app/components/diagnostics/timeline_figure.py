@@ -135,6 +135,8 @@ def timeline_figure(data: dict) -> go.Figure:
             go.Bar(
                 x=xs,
                 y=ys,
+                width=data["histogram"]["step"] * 1000,  # ms on a date axis
+                offset=0,
                 name=level,
                 marker_color=LEVEL_COLOURS.get(level, DEFAULT_COLOUR),
                 hovertemplate=f"{level}: %{{y}}<extra></extra>",
