@@ -55,7 +55,7 @@ class _Runtime:
 
 def test_the_series_that_changed_ranks_first_with_its_direction_and_means(store):
     rng = np.random.default_rng(7)
-    store.write(_samples(rng, noise=200))
+    store.write(_samples(rng, noise=120))
     ranked = correlations.changes(_Runtime(store), START, START + WINDOW, limit=1000)
     top = ranked[0]
     assert (top["name"], top["host"], top["method"]) == ("pg_wait_seconds", "db-1", "ks")
@@ -65,7 +65,7 @@ def test_the_series_that_changed_ranks_first_with_its_direction_and_means(store)
     assert top["since"] == START
     names = [r["name"] for r in ranked]
     assert "constant_value" not in names
-    assert names.count("noise_value") == 200
+    assert names.count("noise_value") == 120
 
 
 def test_a_sparse_series_is_scored_by_the_volume_method(store):
