@@ -112,11 +112,15 @@ def test_the_timeline_shows_the_range_and_takes_an_annotation(dash_duo, timeline
         "deploy",
         "api",
     ]
-    dash_duo.driver.set_window_size(390, 844)
-    width = dash_duo.driver.execute_script(
-        "return document.querySelector(arguments[0]).getBoundingClientRect().width;", FIGURE
-    )
-    assert width <= 390
+    driver = dash_duo.driver
+    driver.set_window_size(390, 844)
+    until(lambda: driver.execute_script("return window.innerWidth") <= 400, 5)
+    width = driver.execute_script("return window.innerWidth")
+
+    def page_width() -> int:
+        return driver.execute_script("return document.documentElement.scrollWidth")
+
+    until(lambda: page_width() <= width + 1, 5, msg=f"page wider than its {width}px window")
     if SHOTS:
         dash_duo.driver.save_screenshot(str(Path(SHOTS) / "diagnostics-timeline-phone.png"))
     assert console_messages(dash_duo) == []
