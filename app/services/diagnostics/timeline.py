@@ -5,6 +5,7 @@ the metrics that changed most, annotations, leader changes and audited admin act
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -138,7 +139,7 @@ def _alert_events(rt: Runtime, start: float, end: float) -> Iterator[dict]:
             "event": entry.event,
             "from_state": entry.from_state,
             "to_state": entry.to_state,
-            "value": entry.value,
+            "value": entry.value if entry.value is None or math.isfinite(entry.value) else None,
             "reason": entry.reason,
             "actor": entry.actor,
         }
