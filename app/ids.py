@@ -268,3 +268,23 @@ DIAG_ENDPOINTS_SLOW_DOWNLOADS = {
 # Diagnostics · Checks
 
 # Diagnostics · Timeline
+DIAG_TIMELINE_FIGURE = "diag-timeline-figure"
+DIAG_TIMELINE_EVENTS = "diag-timeline-events"
+"""The events drawn on the figure, so a click finds the one it hit."""
+DIAG_TIMELINE_DETAIL = "diag-timeline-detail"
+DIAG_TIMELINE_NOTE = "diag-timeline-note"
+DIAG_TIMELINE_CSV = "diag-timeline-csv"
+DIAG_TIMELINE_JSON = "diag-timeline-json"
+DIAG_TIMELINE_BUNDLE = "diag-timeline-bundle"
+DIAG_TIMELINE_CHANGES = "diag-timeline-changes"
+DIAG_TIMELINE_CHANGES_CSV = "diag-timeline-changes-csv"
+DIAG_TIMELINE_CHANGES_JSON = "diag-timeline-changes-json"
+DIAG_TIMELINE_SERIES = "diag-timeline-series"
+DIAG_TIMELINE_TITLE = "diag-timeline-title"
+DIAG_TIMELINE_TEXT = "diag-timeline-text"
+DIAG_TIMELINE_TAGS = "diag-timeline-tags"
+DIAG_TIMELINE_SPAN = "diag-timeline-span"
+DIAG_TIMELINE_ADD = "diag-timeline-add"
+DIAG_TIMELINE_ADDED = "diag-timeline-added"
+"""Counts annotations added from the page, so the timeline redraws with each."""
+DIAG_TIMELINE_FEEDBACK = "diag-timeline-feedback"
