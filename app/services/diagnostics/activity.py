@@ -10,6 +10,7 @@ waiters queued ahead of it); each node lists all its blockers in ``blocked_by``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import psycopg
 
@@ -54,7 +55,7 @@ HISTORY_COLUMNS = (
     "client",
     "query",
 )
-EXPORT_TABLES = ("sessions", "history")
+EXPORT_PATH = "/api/v1/admin/diagnostics/activity/export"
 
 
 def duration(session: Session) -> float | None:
@@ -141,6 +142,26 @@ def history(rt: Runtime, name: str, start: float, end: float, limit: int) -> lis
     """The sessions remembered for target ``name`` in the range, newest first."""
     rows = ActivityStore(rt.engine).read(name, start, end, limit)
     return [{**row, "time": utc_iso(row["ts"])} for row in rows]
+
+
+def page_view(rt: Runtime, database: str | None, start: float, end: float) -> dict:
+    """``activity`` as the page shows it: grid rows keyed by ``id`` and the forest
+    flattened into indented rows."""
+    shown = activity(rt, database, start, end)
+    return {
+        **shown,
+        "sessions": [{**s, "id": s["pid"]} for s in shown["sessions"]],
+        "history": [{**h, "id": f"{h['ts']}-{h['pid']}"} for h in shown["history"]],
+        "tree": list(forest_rows(shown["blocking"])),
+    }
+
+
+def export_href(database: str, table: str, start: float, end: float, fmt: str) -> str:
+    """The address that downloads one of the section's tables as shown."""
+    params = {"database": database, "table": table, "format": fmt}
+    if table == "history":
+        params.update({"from": f"{start:.0f}", "to": f"{end:.0f}"})
+    return f"{EXPORT_PATH}?{urlencode(params)}"
 
 
 def export(

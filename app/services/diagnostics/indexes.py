@@ -6,12 +6,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import psycopg
 
 from app.runtime import Runtime
 from app.services.diagnostics import pg_targets
-from app.services.downloads import Download, Table, file_name, table_download
+from app.services.downloads import (
+    TABLE_FORMATS,
+    Download,
+    Table,
+    file_name,
+    table_download,
+)
 from collectors import pg_hints
 
 
@@ -180,6 +187,32 @@ def hints(
                 "items": [{**row, "fix": hint.fix(row)} for row in hint.read(conn, now)],
             }
     return out
+
+
+def page_view(rt: Runtime, database: str | None) -> dict:
+    """Both groups of hints as the page shows them: per kind its title, advice, columns,
+    rows keyed by ``id`` and download links."""
+    cards, name, databases = [], database, []
+    for group, kinds in GROUPS.items():
+        shown = hints(rt, group, name)
+        name, databases = shown["database"], shown["databases"]
+        for kind, hint in kinds.items():
+            cards.append(
+                {
+                    "kind": kind,
+                    **shown[kind],
+                    "items": [{**row, "id": i} for i, row in enumerate(shown[kind]["items"])],
+                    "columns": hint.columns,
+                    "hrefs": {f: export_href(group, name, kind, f) for f in TABLE_FORMATS},
+                }
+            )
+    return {"database": name, "databases": databases, "cards": cards}
+
+
+def export_href(group: str, database: str, kind: str, fmt: str) -> str:
+    """The address that downloads one kind of hint."""
+    query = urlencode({"database": database, "kind": kind, "format": fmt})
+    return f"/api/v1/admin/diagnostics/{group}/export?{query}"
 
 
 def export(
