@@ -21,9 +21,9 @@ from storage.diagnostics.activity import ActivityStore
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "pulseboard-diagnostics"
-OWN_APPLICATIONS = ("pulseboard",)
-"""Application names of Pulseboard's own backends (the store's pool is ``pulseboard``, its
-collectors ``pulseboard-…``): never cancelled or terminated from Pulseboard."""
+OWN_APPLICATION = "pulseboard"
+"""Application name of the store's pool; Pulseboard's collectors are ``pulseboard-…``.
+Backends named so are never cancelled or terminated from Pulseboard."""
 CLIENT_BACKEND = "client backend"
 QUERY_CHARS = 2000
 LONG_SECONDS = 5.0
@@ -146,7 +146,7 @@ def signal(conn: psycopg.Connection, pid: int, action: str) -> Signalled:
     if row is None:
         raise NoSuchBackend(f"no backend has pid {pid}")
     backend_type, application, query, is_self = row
-    if is_self or application in OWN_APPLICATIONS or application.startswith("pulseboard-"):
+    if is_self or application == OWN_APPLICATION or application.startswith(f"{OWN_APPLICATION}-"):
         raise Refused(
             f"pid {pid} is Pulseboard's own connection ({application or 'this one'})", query
         )

@@ -92,6 +92,8 @@ REFUSED_FOR_STATE = {
         r"route: required with method",
     ],
     "GET /api/v1/admin/diagnostics/endpoints/export": [RANGE],
+    "GET /api/v1/admin/diagnostics/activity": [RANGE],
+    "GET /api/v1/admin/diagnostics/activity/export": [RANGE],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",

@@ -3,6 +3,7 @@ an admin's confirmed cancel, and the index hints of a watched database."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import psycopg
@@ -19,6 +20,9 @@ from tests.pg_locks import fresh_database, libpq, lock_scene
 from tests.services import pg_admin_url
 
 pytestmark = pytest.mark.browser
+
+# Set PULSEBOARD_SCREENSHOTS to a directory to keep screenshots of both tabs.
+SHOTS = os.environ.get("PULSEBOARD_SCREENSHOTS")
 
 NODE = "#diag-activity-tree [data-pid='{pid}'][data-depth='{depth}']"
 SELECT_ROW = """
@@ -68,7 +72,7 @@ def login(dash_duo: DashComposite, app, tab: str) -> None:
 
 
 def test_the_tree_shows_the_lock_and_an_admin_cancels_a_waiter_then_reads_index_hints(
-    dash_duo: DashComposite, make_app, watched
+    watched, dash_duo: DashComposite, make_app
 ):
     app = make_app(monitor_postgres=(watched,))
     dash_duo.start_server(app, navigate=False)
@@ -93,6 +97,8 @@ def test_the_tree_shows_the_lock_and_an_admin_cancels_a_waiter_then_reads_index_
             "#diag-activity-feedback", f"Cancel sent to pid {first.pid}", timeout=10
         )
         assert not second.done.is_set()
+        if SHOTS:
+            dash_duo.driver.save_screenshot(f"{SHOTS}/diagnostics-activity.png")
 
     dash_duo.driver.get(f"{dash_duo.server.url}/diagnostics?tab=indexes")
     card = dash_duo.wait_for_element("#diag-indexes-duplicate", timeout=15)
@@ -100,6 +106,10 @@ def test_the_tree_shows_the_lock_and_an_admin_cancels_a_waiter_then_reads_index_
     assert "1 found" in card.text
     links = [a.get_attribute("href") for a in card.find_elements("css selector", "a[download]")]
     assert any("kind=duplicate" in href and "format=csv" in href for href in links)
+    if SHOTS:
+        dash_duo.driver.save_screenshot(f"{SHOTS}/diagnostics-indexes.png")
     dash_duo.driver.set_window_size(390, 844)
     assert dash_duo.find_element("#diag-indexes-unused").is_displayed()
+    if SHOTS:
+        dash_duo.driver.save_screenshot(f"{SHOTS}/diagnostics-indexes-phone.png")
     assert dash_duo.get_logs() == []

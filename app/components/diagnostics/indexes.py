@@ -14,7 +14,9 @@ from app.components.settings import grid, section
 
 FORMATS = ("csv", "json")
 WIDE = {"definition", "covering_definition", "fix"}
-GRID_HEIGHT = 220
+GRID_HEIGHT = 320
+AUTO_HEIGHT_ROWS = 8
+"""Grids of up to this many rows take their rows' height; longer ones scroll."""
 
 
 def layout(admin: bool) -> html.Div:
@@ -40,13 +42,21 @@ def hint_card(hint: dict) -> dbc.Card:
     ``id``, ``hrefs`` per format): its advice, its rows and its download links."""
     kind, columns, hrefs = hint["kind"], hint["columns"], hint["hrefs"]
     defs = [
-        {"field": c, "minWidth": 260 if c in WIDE else 100, "tooltipField": c}
+        {
+            "field": c,
+            "headerName": c.replace("_", " ").capitalize(),
+            "minWidth": 260 if c in WIDE else 100,
+            "tooltipField": c,
+        }
         for c in (*columns, "fix")
     ]
     table = grid({"type": ids.DIAG_INDEXES_GRID, "kind": kind}, defs, height=GRID_HEIGHT)
     table.rowData = hint["items"]
     table.columnSize = None
     count = len(hint["items"])
+    if count <= AUTO_HEIGHT_ROWS:
+        table.dashGridOptions = {**table.dashGridOptions, "domLayout": "autoHeight"}
+        table.style = {}
     links = html.Span(
         [
             html.A(fmt.upper(), href=hrefs[fmt], download="", className="me-2 small")

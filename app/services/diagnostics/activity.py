@@ -64,6 +64,19 @@ def duration(session: Session) -> float | None:
     return session.xact_s if session.xact_s is not None else session.query_s
 
 
+def by_interest(sessions: list[Session]) -> list[Session]:
+    """Sessions worth a look (blocked, blocking, long) first, then the other client
+    sessions, each longest first; server processes last."""
+    blocking = {pid for s in sessions for pid in s.blocked_by}
+
+    def key(s: Session) -> tuple:
+        flagged = pg_activity.worth_remembering(s, blocking)
+        client = s.backend_type == pg_activity.CLIENT_BACKEND
+        return (not flagged, not client, -(duration(s) or 0.0), s.pid)
+
+    return sorted(sessions, key=key)
+
+
 def blocking_forest(sessions: list[Session]) -> list[dict]:
     """The blocking trees of ``sessions``: each root blocks others and waits for nobody
     shown; roots with the most sessions behind them first."""
@@ -123,11 +136,12 @@ def forest_rows(forest: list[dict], depth: int = 0) -> Iterator[dict]:
 def activity(
     rt: Runtime, database: str | None, start: float, end: float, limit: int = HISTORY_LIMIT
 ) -> dict:
-    """The sessions of ``database``'s server, its blocking forest and the remembered
-    sessions from ``start`` to ``end`` (newest first, at most ``limit``)."""
+    """The sessions of ``database``'s server (flagged ones first, then client sessions by
+    duration), its blocking forest and the remembered sessions from ``start`` to ``end``
+    (newest first, at most ``limit``)."""
     name, conninfo = pg_targets.resolve(rt, database)
     with pg_targets.connected(name, conninfo) as conn:
-        current = pg_activity.sessions(conn)
+        current = by_interest(pg_activity.sessions(conn))
     return {
         "database": name,
         "databases": list(pg_targets.targets(rt)),
