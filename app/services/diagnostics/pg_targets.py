@@ -4,9 +4,8 @@ chosen by the ``database`` parameter."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import psycopg
 
@@ -15,7 +14,6 @@ from app.services import NotFound, Unavailable
 from collectors import pg_activity
 from collectors.postgres import PostgresCollector
 
-T = TypeVar("T")
 RETRY_AFTER = 5
 NO_TARGET = (
     "No PostgreSQL database is monitored: the store is SQLite and PULSEBOARD_MONITOR_POSTGRES "
@@ -57,10 +55,3 @@ def connected(name: str, conninfo: str) -> Iterator[psycopg.Connection]:
         raise Unavailable(
             f"PostgreSQL database {name} did not answer: {str(exc).strip()[:300]}", RETRY_AFTER
         ) from None
-
-
-def read(rt: Runtime, database: str | None, fn: Callable[[psycopg.Connection], T]) -> T:
-    """``fn`` over a connection to ``database`` (see ``resolve`` and ``connected``)."""
-    name, conninfo = resolve(rt, database)
-    with connected(name, conninfo) as conn:
-        return fn(conn)
