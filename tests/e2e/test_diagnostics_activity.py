@@ -26,9 +26,13 @@ SHOTS = os.environ.get("PULSEBOARD_SCREENSHOTS")
 
 NODE = "#diag-activity-tree [data-pid='{pid}'][data-depth='{depth}']"
 SELECT_ROW = """
-const node = dash_ag_grid.getApi('diag-activity-grid').getRowNode(arguments[0]);
-if (node) { node.setSelected(true); }
-return !!node;
+try {
+  const node = dash_ag_grid.getApi('diag-activity-grid').getRowNode(arguments[0]);
+  if (node) { node.setSelected(true); }
+  return !!node;
+} catch (e) {
+  return false;  // the grid is not drawn yet
+}
 """
 
 
