@@ -39,6 +39,7 @@ from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
 from collectors.endpoints import MAX_GAP, EndpointRecorder
+from collectors.pg_activity import ActivityHistory
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
 from collectors.postgres import target_name as postgres_target
@@ -53,6 +54,7 @@ from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.alerts import AlertStore
+from storage.diagnostics.activity import ActivityStore
 from storage.diagnostics.endpoints import EndpointStore
 from storage.diagnostics.redis import RedisSlowlogStore
 from storage.leader import make_leader_lock
@@ -99,6 +101,20 @@ def redis_slowlog_jobs(
     )
     interval = max(float(settings.collect_interval), SLOWLOG_INTERVAL)
     return [LeaderJob("redis-slowlog", recorder.run, interval)]
+
+
+def activity_history_jobs(
+    settings: Settings, collectors: list[Collector], engine: Engine
+) -> list[LeaderJob]:
+    """The leader's record of the PostgreSQL sessions worth remembering (none without a
+    watched PostgreSQL), kept as long as raw samples."""
+    watch = next((c for c in collectors if isinstance(c, PostgresCollector)), None)
+    if watch is None:
+        return []
+    history = ActivityHistory(
+        watch.conninfo, ActivityStore(engine), settings.raw_retention_hours * 3600
+    )
+    return [LeaderJob("activity-history", history.run, settings.collect_interval)]
 
 
 def _unique(urls: list[str], target) -> list[str]:
@@ -185,6 +201,7 @@ def build_runtime(settings: Settings) -> Runtime:
                 first_delay=log_archive.ARCHIVE_FIRST_DELAY,
             ),
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
+            *activity_history_jobs(settings, collectors, engine),
             LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
             *redis_slowlog_jobs(settings, collectors, engine),

@@ -218,8 +218,33 @@ DIAG_REFRESH = "diag-refresh"
 # Diagnostics · Statements
 
 # Diagnostics · Activity and locks
+DIAG_ACTIVITY_DATABASE = "diag-activity-database"
+DIAG_ACTIVITY_MESSAGE = "diag-activity-message"
+DIAG_ACTIVITY_TREE = "diag-activity-tree"
+DIAG_ACTIVITY_GRID = "diag-activity-grid"
+DIAG_ACTIVITY_HISTORY_GRID = "diag-activity-history-grid"
+DIAG_ACTIVITY_DOWNLOADS = {"csv": "diag-activity-csv", "json": "diag-activity-json"}
+DIAG_ACTIVITY_HISTORY_DOWNLOADS = {
+    "csv": "diag-activity-history-csv",
+    "json": "diag-activity-history-json",
+}
+DIAG_ACTIVITY_CANCEL = "diag-activity-cancel"
+DIAG_ACTIVITY_TERMINATE = "diag-activity-terminate"
+DIAG_ACTIVITY_CONFIRM = "diag-activity-confirm"
+"""The confirmation dialog of a cancel or terminate."""
+DIAG_ACTIVITY_CONFIRM_BODY = "diag-activity-confirm-body"
+DIAG_ACTIVITY_CONFIRM_OK = "diag-activity-confirm-ok"
+DIAG_ACTIVITY_CONFIRM_BACK = "diag-activity-confirm-back"
+DIAG_ACTIVITY_PENDING = "diag-activity-pending"
+"""dcc.Store: the action awaiting confirmation ({"action", "pid", "database"})."""
+DIAG_ACTIVITY_FEEDBACK = "diag-activity-feedback"
 
 # Diagnostics · Indexes and tables
+DIAG_INDEXES_DATABASE = "diag-indexes-database"
+DIAG_INDEXES_BODY = "diag-indexes-body"
+DIAG_INDEXES_MESSAGE = "diag-indexes-message"
+DIAG_INDEXES_GRID = "diag-indexes-grid"
+"""Pattern-matching id type of the hint grids: {"type": DIAG_INDEXES_GRID, "kind": kind}."""
 
 # Diagnostics · Redis
 DIAG_REDIS_TARGET = "diag-redis-target"

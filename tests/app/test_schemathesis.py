@@ -101,6 +101,8 @@ REFUSED_FOR_STATE = {
     "GET /api/v1/admin/diagnostics/bundle": [RANGE],
     "GET /api/v1/admin/annotations": [RANGE],
     "POST /api/v1/admin/annotations": [r"ts_end: must not be before ts"],
+    "GET /api/v1/admin/diagnostics/activity": [RANGE],
+    "GET /api/v1/admin/diagnostics/activity/export": [RANGE],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
