@@ -38,6 +38,7 @@ from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
+from collectors.checks import CheckCollector
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
 from collectors.postgres import target_name as postgres_target
@@ -51,6 +52,7 @@ from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.alerts import AlertStore
+from storage.diagnostics.checks import CheckStore
 from storage.leader import make_leader_lock
 from storage.live import LOGS_CHANNEL, make_bus
 from storage.logs import LogStore
@@ -103,7 +105,8 @@ def build_runtime(settings: Settings) -> Runtime:
     metrics = MetricsStore(engine)
     bus = make_bus(settings.redis_url, settings.redis_key_prefix)
     timings = RequestTimings()
-    collectors = build_collectors(settings, timings, engine)
+    checks = CheckCollector(settings.hostname, CheckStore(engine))
+    collectors = [*build_collectors(settings, timings, engine), checks]
     # Every committed write wakes the live tails of every process (through Redis if set).
     logs = LogStore(
         engine, on_commit=lambda n: bus.publish(LOGS_CHANNEL, {"type": "logs", "count": n})
@@ -157,6 +160,7 @@ def build_runtime(settings: Settings) -> Runtime:
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
             LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
+            LeaderJob("checks", checks.tick, 1.0),
         ],
     )
     return Runtime(
@@ -171,6 +175,7 @@ def build_runtime(settings: Settings) -> Runtime:
         logs,
         tailer=tailer,
         tail_hub=TailHub(logs, bus),
+        checks=checks,
     )
 
 
