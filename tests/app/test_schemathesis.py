@@ -53,6 +53,16 @@ CHANNEL_CHECKS = [
 """What a schema-valid channel body may be refused for: a receiver URL that does not
 resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
 without recipients."""
+CHECK_CHECKS = [
+    r"\w+: not part of an? (http|tcp|dns) check",
+    r"(url|host|port): required for an? (http|tcp) check",
+    r"url: .*",
+    r"(host|name): not a host name.*",
+    r"timeout: must not be longer than interval",
+]
+"""What a schema-valid dependency check body may be refused for: a kind's own fields, a
+URL that is not http(s) or names no valid host, a host that is not a host name, a timeout
+longer than the interval."""
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -77,6 +87,8 @@ REFUSED_FOR_STATE = {
     "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
     "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
     "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
+    "POST /api/v1/admin/checks": CHECK_CHECKS,
+    "PUT /api/v1/admin/checks/{check_id}": CHECK_CHECKS,
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",

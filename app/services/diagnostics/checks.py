@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from app.alerting.rules import Name, whole_number
+from app.alerting.rules import whole_number
 from app.runtime import Runtime
 from app.services import Conflict, Invalid, NotFound
 from app.services.accounts import Actor
@@ -38,6 +38,7 @@ KIND_FIELDS = {
     "dns": ("host",),
 }
 """The body fields of each kind (the others must be left out)."""
+ALL_KIND_FIELDS = frozenset(f for names in KIND_FIELDS.values() for f in names)
 HISTORY_METRICS = ("probe_duration_seconds", "probe_success")
 EXPORT_COLUMNS = (
     "id",
@@ -58,6 +59,9 @@ EXPORT_COLUMNS = (
     "timeout",
 )
 
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")
+]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")]
 Host = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[^\x00]+$")]
@@ -295,7 +299,7 @@ def dependencies(rt: Runtime) -> list[dict]:
     """The dependency status of the diagnostics summary: ``{name, kind, up, latency_ms,
     detail}`` of every check (``up`` None until it first ran), then of the database (kind
     ``postgres`` or ``sqlite``), Redis and the scheduler."""
-    items = [
+    checks = [
         {
             "name": r.name,
             "kind": r.kind,
@@ -305,16 +309,18 @@ def dependencies(rt: Runtime) -> list[dict]:
         }
         for r in _store(rt).list()
     ]
+    return checks + platform(rt)
+
+
+def platform(rt: Runtime) -> list[dict]:
+    """The health of the database, Redis and the scheduler, shaped as dependencies."""
     database = database_health(rt)
     kind = "postgres" if database["info"]["dialect"] == "postgresql" else "sqlite"
-    redis = redis_health(rt)
-    scheduler = scheduler_health(rt, scheduler_state(rt))
-    items += [
+    return [
         _component("database", kind, database, database["info"].get("latency_ms")),
-        _component("redis", "redis", redis, None),
-        _component("scheduler", "scheduler", scheduler, None),
+        _component("redis", "redis", redis_health(rt), None),
+        _component("scheduler", "scheduler", scheduler_health(rt, scheduler_state(rt)), None),
     ]
-    return items
 
 
 def _component(name: str, kind: str, health: dict, latency_ms: float | None) -> dict:
@@ -326,6 +332,39 @@ def _component(name: str, kind: str, health: dict, latency_ms: float | None) -> 
         "latency_ms": latency_ms,
         "detail": detail or "ok",
     }
+
+
+def _status(check: dict) -> str:
+    if not check["enabled"]:
+        return "disabled"
+    return {True: "up", False: "down", None: "pending"}[check["up"]]
+
+
+def grid_rows(checks: Iterable[dict]) -> list[dict]:
+    """The page's grid rows: each check's definition (for the editor) and what it shows."""
+    return [
+        {
+            **{k: v for k, v in c.items() if k != "uptime"},
+            "status": _status(c),
+            "uptime_24h": c["uptime"]["24h"],
+            "uptime_7d": c["uptime"]["7d"],
+            "uptime_30d": c["uptime"]["30d"],
+            "cert_days": c["cert_expires_in_days"],
+        }
+        for c in checks
+    ]
+
+
+def form_body(values: dict) -> CheckBody:
+    """A check body from the editor's fields: blanks and the other kinds' fields left out
+    (Invalid naming each bad field)."""
+    own = KIND_FIELDS.get(values.get("kind") or "", ())
+    kept = {
+        k: v
+        for k, v in values.items()
+        if v not in (None, "") and (k in own or k not in ALL_KIND_FIELDS)
+    }
+    return body_of(kept)
 
 
 def export_rows(checks: Iterable[dict]) -> Iterable[dict]:
