@@ -20,7 +20,7 @@ STATUS_CLASSES = {
     "text-danger fw-semibold": "params.value === 'down'",
 }
 COLUMNS = [
-    {"field": "name", "headerName": "Name", "minWidth": 140, "pinned": "left"},
+    {"field": "name", "headerName": "Name", "minWidth": 140},
     {"field": "kind", "headerName": "Kind", "maxWidth": 90},
     {"field": "target", "headerName": "Target", "minWidth": 200, "tooltipField": "target"},
     {"field": "status", "headerName": "Status", "maxWidth": 110, "cellClassRules": STATUS_CLASSES},
