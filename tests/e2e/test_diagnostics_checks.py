@@ -19,6 +19,10 @@ pytestmark = pytest.mark.browser
 
 PAGE = "/diagnostics?tab=checks"
 GRID = "#diag-checks-grid"
+TRACE_POINTS = """
+const gd = document.querySelector('#diag-checks-chart .js-plotly-plot');
+return gd && gd.data ? gd.data.map(function (t) { return (t.x || []).length; }) : null;
+"""
 PAGE_FITS = "return document.documentElement.scrollWidth <= window.innerWidth + 1;"
 BY_ID = "return document.getElementById(arguments[0]);"
 """Pattern-matching ids hold quotes, which selenium's id lookup cannot pass on."""
@@ -110,6 +114,9 @@ def test_an_admin_adds_watches_charts_and_deletes_a_check(
 
     dash_duo.find_element(f"{GRID} .ag-center-cols-container .ag-row").click()
     until(lambda: text_of(dash_duo, "#diag-checks-chart-title") == "web: duration and success", 10)
+    # The scheduler stored the probes: both series have points.
+    until(lambda: (dash_duo.driver.execute_script(TRACE_POINTS) or [0])[0] > 0, 10)
+    assert len(dash_duo.driver.execute_script(TRACE_POINTS)) == 2
     csv_link = dash_duo.find_element("#diag-checks-csv").get_attribute("href")
     assert csv_link.endswith("/api/v1/admin/diagnostics/checks/export?format=csv")
 
