@@ -111,10 +111,10 @@ def _spec(body: CheckBody) -> dict:
     """The stored spec of ``body``'s kind; Invalid naming every field that is wrong."""
     problems: dict[str, str] = {}
     own = KIND_FIELDS[body.kind]
+    article = "an" if body.kind == "http" else "a"
     for name in body.model_fields_set - {"name", "kind", "enabled", "interval", "timeout"}:
         if name not in own:
-            problems[name] = f"not part of a {body.kind} check"
-    spec: dict = {}
+            problems[name] = f"not part of {article} {body.kind} check"
     if body.kind == "http":
         if body.url is None:
             problems["url"] = "required for an http check"
