@@ -5,6 +5,10 @@ ones in a small thread pool and hands their results to the scheduler as blackbox
 Checks are set up by admins to reach internal services on purpose, so unlike the alert
 channels they may reach loopback and private addresses; only the scheme (http, https) and
 the shape of hosts and ports are refused.
+
+HTTP goes through ``http.client`` with one connection per hop: it hands over the TLS
+socket, whose certificate is read even when it was not verified, and each step can be
+bounded by what is left of the probe's timeout.
 """
 
 from __future__ import annotations
