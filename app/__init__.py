@@ -38,6 +38,7 @@ from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
+from collectors.checks import CheckCollector
 from collectors.endpoints import MAX_GAP, EndpointRecorder
 from collectors.pg_activity import ActivityHistory
 from collectors.pool import PoolCollector
@@ -55,6 +56,7 @@ from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.alerts import AlertStore
 from storage.diagnostics.activity import ActivityStore
+from storage.diagnostics.checks import CheckStore
 from storage.diagnostics.endpoints import EndpointStore
 from storage.diagnostics.redis import RedisSlowlogStore
 from storage.leader import make_leader_lock
@@ -140,7 +142,8 @@ def build_runtime(settings: Settings) -> Runtime:
     metrics = MetricsStore(engine)
     bus = make_bus(settings.redis_url, settings.redis_key_prefix)
     timings = RequestTimings(slow_threshold=settings.slow_request_ms / 1000)
-    collectors = build_collectors(settings, timings, engine)
+    checks = CheckCollector(settings.hostname, CheckStore(engine))
+    collectors = [*build_collectors(settings, timings, engine), checks]
     # Every committed write wakes the live tails of every process (through Redis if set).
     logs = LogStore(
         engine, on_commit=lambda n: bus.publish(LOGS_CHANNEL, {"type": "logs", "count": n})
@@ -221,6 +224,7 @@ def build_runtime(settings: Settings) -> Runtime:
                 ),
                 schedule.retention_interval,
             ),
+            LeaderJob("checks", checks.tick, 1.0),
         ],
     )
     return Runtime(
@@ -235,6 +239,7 @@ def build_runtime(settings: Settings) -> Runtime:
         logs,
         tailer=tailer,
         tail_hub=TailHub(logs, bus),
+        checks=checks,
     )
 
 

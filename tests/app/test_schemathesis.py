@@ -57,6 +57,16 @@ REDIS_TARGET = r"target: (no Redis is watched; .*|.* is not a watched Redis .*)"
 """A Redis diagnostics request naming no watched Redis (the fuzzed app watches none)."""
 CHANGES_WINDOW = r"from: the window must be at (least 15 s|most 7 days) long"
 """What changed compares windows of 15 s to 7 days."""
+CHECK_CHECKS = [
+    r"\w+: not part of an? (http|tcp|dns) check",
+    r"(url|host|port): required for an? (http|tcp) check",
+    r"url: .*",
+    r"(host|name): not a host name.*",
+    r"timeout: must not be longer than interval",
+]
+"""What a schema-valid dependency check body may be refused for: a kind's own fields, a
+URL that is not http(s) or names no valid host, a host that is not a host name, a timeout
+longer than the interval."""
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -103,6 +113,8 @@ REFUSED_FOR_STATE = {
     "POST /api/v1/admin/annotations": [r"ts_end: must not be before ts"],
     "GET /api/v1/admin/diagnostics/activity": [RANGE],
     "GET /api/v1/admin/diagnostics/activity/export": [RANGE],
+    "POST /api/v1/admin/checks": CHECK_CHECKS,
+    "PUT /api/v1/admin/checks/{check_id}": CHECK_CHECKS,
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
