@@ -16,6 +16,7 @@ from app.api.spec import operation, parse_body, parse_query
 from app.api.streams import attachment
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
+from app.services import timerange
 from app.services.accounts import Actor
 from app.services.diagnostics import annotations, bundle, correlations, timeline
 
@@ -148,7 +149,7 @@ class AnnotationList(BaseModel):
 
 
 def _window(params: WindowQuery) -> tuple[float, float]:
-    return timeline.resolve_window(params.from_, params.to, time.time())
+    return timerange.api_range(params.from_, params.to, time.time())
 
 
 @bp.get("/diagnostics/timeline")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from app.runtime import Runtime
 from app.services import FieldError
 from app.services.accounts import Actor
-from app.services.timerange import DEFAULT_SPAN, check_range
+from app.services.timerange import api_range
 from storage.diagnostics.annotations import Annotation, AnnotationStore
 
 MAX_TITLE = 200
@@ -71,7 +71,5 @@ def create(
 
 def between(rt: Runtime, start: float | None, end: float | None, now: float) -> list[dict]:
     """Annotations touching [start, end) (default: the last hour), oldest first."""
-    end = now if end is None else end
-    start = end - DEFAULT_SPAN if start is None else start
-    check_range(start, end)
+    start, end = api_range(start, end, now)
     return [a.to_dict() for a in AnnotationStore(rt.engine).between(start, end, MAX_LIST)]

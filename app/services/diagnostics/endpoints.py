@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from app.runtime import Runtime
 from app.services import FieldError
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
-from app.services.timerange import DEFAULT_SPAN, RANGES, check_range
+from app.services.timerange import DEFAULT_SPAN, RANGES, api_range, check_range
 from collectors.requests import Histogram
 from storage.diagnostics.endpoints import SLOW_COLUMNS, EndpointCounts, EndpointStore
 from storage.metrics import QueryPlan, plan_query
@@ -153,14 +153,6 @@ def slowest(
     return [{**row, "logs": logs_link(row["trace_id"])} for row in rows]
 
 
-def window(start: float | None, end: float | None, now: float) -> tuple[float, float]:
-    """The range an API call names: up to ``now`` and one hour long unless it says."""
-    end = now if end is None else end
-    start = end - DEFAULT_SPAN if start is None else start
-    check_range(start, end)
-    return start, end
-
-
 def view(
     rt: Runtime,
     start: float | None,
@@ -174,7 +166,7 @@ def view(
     """What GET /diagnostics/endpoints answers: the range, the busiest routes (``items``),
     the slowest requests of every route, and with ``route`` and ``method`` (both or
     neither) that route's ``detail``. FieldError names a bad parameter."""
-    start, end = window(start, end, now)
+    start, end = api_range(start, end, now)
     if route is not None and method is None:
         raise FieldError("method", "required with route")
     if method is not None and route is None:
@@ -205,7 +197,7 @@ def export(
 ) -> Download:
     """The routes table (``table="routes"``) or the slowest requests (``"slow"``, of one
     route and/or method when given) as CSV or JSON, audited."""
-    start, end = window(start, end, now)
+    start, end = api_range(start, end, now)
     if table == "slow":
         slow = slowest(rt, start, end, route=route, method=method, limit=limit)
         rows = ({**r, "ts": utc_iso(r["ts"])} for r in slow)

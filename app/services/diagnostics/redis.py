@@ -19,7 +19,7 @@ from app.runtime import Runtime
 from app.services import Conflict, FieldError, NotFound
 from app.services.accounts import Actor
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
-from app.services.timerange import DEFAULT_SPAN, check_range
+from app.services.timerange import api_range
 from collectors import redis_inspect
 from collectors.redis import RedisCollector
 from collectors.redis_inspect import ScanLimits, ScanProgress
@@ -73,9 +73,7 @@ def overview(
     the latency monitor and the newest big-keys job. A server that does not answer still
     gets its stored history, with ``available`` false and the reason."""
     now = time.time() if now is None else now
-    check_range(start, end)
-    end = now if end is None else end
-    start = end - DEFAULT_SPAN if start is None else start
+    start, end = api_range(start, end, now)
     clients = watched(rt)
     if not clients and target is None:
         return {"available": False, "reason": NOT_WATCHED, "target": None, "targets": []}
@@ -286,8 +284,7 @@ def export(
         details = {"table": table, "job": job_id, "target": job.target, "format": fmt}
         columns = BIGKEYS_COLUMNS
     else:
-        hi = now if end is None else end
-        lo = hi - DEFAULT_SPAN if start is None else start
+        lo, hi = api_range(start, end, now)
         view = overview(rt, target, start=lo, end=hi, now=now)
         name = view["target"]
         if name is None:

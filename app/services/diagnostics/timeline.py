@@ -15,7 +15,7 @@ from app.runtime import Runtime
 from app.services import FieldError
 from app.services.diagnostics import correlations
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
-from app.services.timerange import DEFAULT_SPAN, EARLIEST, check_range
+from app.services.timerange import EARLIEST
 from collectors.scheduler import LEADER_GAINED, LEADER_LOST
 from storage.diagnostics.annotations import AnnotationStore
 from storage.diagnostics.timeline import TimelineReads
@@ -36,15 +36,6 @@ ERROR_LOGS = "level>=error"
 
 KINDS = ("alert", "ack", "error_new", "error_spike", "change", "annotation", "leader", "audit")
 """Every event kind, in the order of the figure's lanes (top to bottom)."""
-
-
-def resolve_window(start: float | None, end: float | None, now: float) -> tuple[float, float]:
-    """[start, end): the last hour up to ``end`` (now by default) when ``start`` is missing;
-    FieldError names ``from`` when it does not run forward."""
-    end = now if end is None else end
-    start = end - DEFAULT_SPAN if start is None else start
-    check_range(start, end)
-    return start, end
 
 
 def timeline(rt: Runtime, start: float, end: float, changes: list[dict] | None = None) -> dict:
