@@ -33,7 +33,14 @@ SESSION_COLUMNS = [
     {"field": "wait_event", "headerName": "Wait", "minWidth": 110},
     {"field": "query_s", "headerName": "Query s", "minWidth": 90, **SECONDS},
     {"field": "xact_s", "headerName": "Transaction s", "minWidth": 110, **SECONDS},
-    {"field": "blocked_by", "headerName": "Blocked by", "minWidth": 100},
+    {
+        "field": "blocked_by",
+        "headerName": "Blocked by",
+        "minWidth": 100,
+        # A list of pids: shown joined, and not left to AG Grid to guess (it warns).
+        "cellDataType": False,
+        "valueFormatter": {"function": "params.value ? params.value.join(', ') : ''"},
+    },
     {"field": "datname", "headerName": "Database", "minWidth": 110},
     {"field": "usename", "headerName": "User", "minWidth": 90},
     {"field": "application_name", "headerName": "Application", "minWidth": 110},
@@ -48,7 +55,14 @@ HISTORY_COLUMNS = [
     {"field": "wait_event", "headerName": "Wait", "minWidth": 110},
     {"field": "query_s", "headerName": "Query s", "minWidth": 90, **SECONDS},
     {"field": "xact_s", "headerName": "Transaction s", "minWidth": 110, **SECONDS},
-    {"field": "blocked_by", "headerName": "Blocked by", "minWidth": 100},
+    {
+        "field": "blocked_by",
+        "headerName": "Blocked by",
+        "minWidth": 100,
+        # A list of pids: shown joined, and not left to AG Grid to guess (it warns).
+        "cellDataType": False,
+        "valueFormatter": {"function": "params.value ? params.value.join(', ') : ''"},
+    },
     {"field": "username", "headerName": "User", "minWidth": 90},
     {"field": "query", "minWidth": 300, "tooltipField": "query"},
 ]
