@@ -34,13 +34,14 @@ from app.log_tail import TailHub
 from app.runtime import Runtime
 from app.services import log_archive
 from app.services.alert_channels import sealed_sender
+from app.services.diagnostics import statements
 from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
+from collectors.pg_statements import StatementCollector
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
-from collectors.postgres import target_name as postgres_target
 from collectors.redis import RedisCollector
 from collectors.redis import target_name as redis_target
 from collectors.requests import RequestCollector, RequestTimings
@@ -51,6 +52,7 @@ from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.alerts import AlertStore
+from storage.diagnostics.statements import StatementStore
 from storage.leader import make_leader_lock
 from storage.live import LOGS_CHANNEL, make_bus
 from storage.logs import LogStore
@@ -70,10 +72,9 @@ def build_collectors(
         RequestCollector(host, timings),
         PoolCollector(host, engine),
     ]
-    postgres = [] if settings.is_sqlite else [settings.database_url]
-    postgres += list(settings.monitor_postgres)
+    postgres = list(statements.targets(settings).values())
     if postgres:
-        collectors.append(PostgresCollector(host, _unique(postgres, postgres_target)))
+        collectors.append(PostgresCollector(host, postgres))
     redis_urls = ([settings.redis_url] if settings.redis_url else []) + list(settings.monitor_redis)
     if redis_urls:
         collectors.append(RedisCollector(host, _unique(redis_urls, redis_target)))
@@ -135,6 +136,9 @@ def build_runtime(settings: Settings) -> Runtime:
         lock.fence,
         on_queued=lambda: deliverer.deliver(time.time()),
     )
+    statement_store = StatementStore(engine)
+    watched = list(statements.targets(settings).values())
+    statement_collector = StatementCollector(watched, statement_store) if watched else None
     scheduler = Scheduler(
         collectors,
         metrics,
@@ -157,6 +161,22 @@ def build_runtime(settings: Settings) -> Runtime:
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
             LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
+            *(
+                [
+                    LeaderJob(
+                        "statements",
+                        lambda: statement_collector.collect(time.time()),
+                        settings.collect_interval,
+                    ),
+                    LeaderJob(
+                        "statements-maintain",
+                        lambda: statements.maintain(settings, statement_store, time.time()),
+                        statements.MAINTAIN_INTERVAL,
+                    ),
+                ]
+                if statement_collector
+                else ()
+            ),
         ],
     )
     return Runtime(
