@@ -234,7 +234,7 @@ class StatementStore:
                 "ts": start + int(b) * step,
                 "calls": int(calls),
                 "total_time_ms": float(total),
-                "mean_time_ms": float(total) / calls if calls else 0.0,
+                "mean_time_ms": float(total) / int(calls) if calls else 0.0,
                 "rows": int(count),
                 "shared_blks_read": int(blks_read),
             }
