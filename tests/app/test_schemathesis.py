@@ -53,6 +53,7 @@ CHANNEL_CHECKS = [
 """What a schema-valid channel body may be refused for: a receiver URL that does not
 resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
 without recipients."""
+WATCHED = r"database: not a watched database .*"
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -77,6 +78,10 @@ REFUSED_FOR_STATE = {
     "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
     "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
     "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
+    "GET /api/v1/admin/diagnostics/statements": [RANGE, WATCHED],
+    "GET /api/v1/admin/diagnostics/statements/export": [RANGE, WATCHED],
+    "GET /api/v1/admin/diagnostics/statements/{queryid}": [RANGE, WATCHED],
+    "POST /api/v1/admin/diagnostics/explain": [WATCHED, r"query: .*"],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
