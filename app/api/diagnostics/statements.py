@@ -25,7 +25,7 @@ Order = Literal[tuple(ORDERS)]
 QueryId = Annotated[
     str, Field(pattern=r"^-?[0-9]{1,20}$", description="pg_stat_statements queryid")
 ]
-QUERY_CHARS = 100_000
+QUERY_CHARS = 20_000
 
 
 class RangeQuery(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from urllib.parse import urlencode
 
 import psycopg
 
@@ -29,6 +30,7 @@ NO_POSTGRES = (
     "each database to watch (comma-separated, e.g. postgresql://monitor:secret@db:5432/app) "
     "and restart Pulseboard; each needs pg_stat_statements preloaded and created."
 )
+EXPORT_PATH = "/api/v1/admin/diagnostics/statements/export"
 EXPORT_COLUMNS = (
     "database",
     "queryid",
@@ -194,6 +196,14 @@ def explain(rt: Runtime, database: str, query: str, analyze: bool, actor: Actor)
         "plan": plan.plan,
         "text": plan.text,
     }
+
+
+def export_href(start: float, end: float, order: str, database: str | None, fmt: str) -> str:
+    """The address of the ranking's download for these filters."""
+    params = {"from": start, "to": end, "order": order, "format": fmt}
+    if database:
+        params["database"] = database
+    return f"{EXPORT_PATH}?{urlencode(params)}"
 
 
 def export(
