@@ -26,14 +26,18 @@ TOP_BY_TIME = 100
 TOP_BY_CALLS = 20
 """...and also the most frequently called, should they not be among those."""
 
+_DATABASE = "dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
 _READ = (
-    "SELECT userid, pg_get_userbyid(userid), queryid::text, min(query), sum(calls), "
+    "SELECT userid, pg_get_userbyid(userid), queryid::text, {text}, sum(calls), "
     "sum(total_exec_time), sum(rows), sum(shared_blks_hit), sum(shared_blks_read) "
-    "FROM pg_stat_statements "
-    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND queryid IS NOT NULL GROUP BY userid, queryid"
+    f"FROM pg_stat_statements({{show}}) WHERE {_DATABASE} AND queryid IS NOT NULL "
+    "GROUP BY userid, queryid"
 )
 """Per user and statement of the connected database (top-level and nested entries merged)."""
+_TEXTS = (
+    "SELECT queryid::text, min(query) FROM pg_stat_statements(true) "
+    f"WHERE {_DATABASE} AND queryid = ANY(%s::bigint[]) GROUP BY queryid"
+)
 _HAS_EXTENSION = "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"
 _PROBE = "SELECT 1 FROM pg_stat_statements LIMIT 1"
 
@@ -105,10 +109,15 @@ def ensure_available(conn: psycopg.Connection) -> None:
         raise NotAvailable(_preload_hint(database)) from None
 
 
-def read(conn: psycopg.Connection) -> list[Entry]:
+def read(conn: psycopg.Connection, texts: bool = True) -> list[Entry]:
     """The entries of pg_stat_statements for the connected database (NotAvailable when it
-    cannot be read)."""
+    cannot be read); without ``texts`` each query is "" and the server reads no text."""
     ensure_available(conn)
+    sql = (
+        _READ.format(text="min(query)", show="true")
+        if texts
+        else _READ.format(text="''", show="false")
+    )
     return [
         Entry(
             userid,
@@ -118,9 +127,16 @@ def read(conn: psycopg.Connection) -> list[Entry]:
             Counters(int(calls), float(total), int(count), int(hit), int(blks_read)),
         )
         for userid, username, queryid, query, calls, total, count, hit, blks_read in conn.execute(
-            _READ
+            sql
         )
     ]
+
+
+def query_texts(conn: psycopg.Connection, queryids: list[str]) -> dict[str, str]:
+    """The texts of these statements of the connected database."""
+    if not queryids:
+        return {}
+    return dict(conn.execute(_TEXTS, ([int(q) for q in queryids],)).fetchall())
 
 
 def _preloaded(conn: psycopg.Connection) -> bool | None:
@@ -163,8 +179,6 @@ class _Previous:
 class StatementCollector:
     """Snapshots pg_stat_statements of each target and stores the top statements' deltas."""
 
-    name = "pg_statements"
-
     def __init__(
         self,
         urls: list[str],
@@ -177,6 +191,8 @@ class StatementCollector:
         self.unavailable: dict[str, str | None] = dict.fromkeys(self.conninfo)
         """Per target: why its statements could not be read last time (None: they were)."""
         self._previous: dict[str, _Previous] = {}
+        self._texts: dict[str, dict[str, str]] = {}
+        """Per target: the texts already read, so each collection reads only new ones."""
         self._connections: dict[str, psycopg.Connection] = {}
 
     def collect(self, now: float) -> int:
@@ -213,7 +229,8 @@ class StatementCollector:
             self._drop(target)
 
     def _collect_target(self, target: str, now: float) -> int:
-        entries = read(self._connection(target))
+        conn = self._connection(target)
+        entries = read(conn, texts=False)
         previous = self._previous.get(target)
         current = _Previous(now, {(e.userid, e.queryid): e.counters for e in entries})
         self._previous[target] = current
@@ -226,6 +243,10 @@ class StatementCollector:
                 delta = _sum(per_query[entry.queryid][0], delta)
             per_query[entry.queryid] = (delta, per_query.get(entry.queryid, (None, entry))[1])
         kept = top(per_query)
+        known = self._texts.setdefault(target, {})
+        for gone in known.keys() - per_query.keys():
+            del known[gone]
+        known.update(query_texts(conn, [q for q in kept if q not in known]))
         rows = [
             StatementDelta(
                 queryid=q,
@@ -234,7 +255,7 @@ class StatementCollector:
                 rows=per_query[q][0].rows,
                 shared_blks_hit=per_query[q][0].shared_blks_hit,
                 shared_blks_read=per_query[q][0].shared_blks_read,
-                query=per_query[q][1].query,
+                query=known.get(q, ""),
                 username=per_query[q][1].username,
             )
             for q in kept

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Engine, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -71,6 +71,12 @@ class StatementInfo:
     query: str
     first_seen: float
     last_seen: float
+
+
+def _text(sql: str) -> TextClause:
+    """``sql`` with ``:targets`` (when it names it) bound as an expanding list."""
+    clause = text(sql)
+    return clause.bindparams(bindparam("targets", expanding=True)) if ":targets" in sql else clause
 
 
 class StatementStore:
@@ -136,28 +142,41 @@ class StatementStore:
     # -- reads -------------------------------------------------------------------------
 
     def _source(
-        self, conn, start: float, end: float, where: str, rollup: bool = True
+        self, conn, start: float, end: float, where: str, filters: dict, rollup: bool = True
     ) -> tuple[str, dict]:
-        """SQL of the rows of [start, end) matching ``where``: rolled-up whole hours (unless
-        not ``rollup``), collected rows around them; and its parameters."""
+        """SQL of the rows of [start, end) matching ``where`` (whose parameters are
+        ``filters``): rolled-up whole hours (unless not ``rollup``), collected rows around
+        them; and all its parameters."""
         first_hour = math.ceil(start / HOURLY_STEP) * HOURLY_STEP
         last_hour = math.floor(end / HOURLY_STEP) * HOURLY_STEP
         rolled = None
         if rollup and last_hour > first_hour:
+            # The newest hour rolled up of these rows: any later rows are still collected ones.
             newest = conn.execute(
-                text("SELECT MAX(ts) FROM statement_samples WHERE step = :step"),
-                {"step": HOURLY_STEP},
+                _text(f"SELECT MAX(ts) FROM statement_samples WHERE {where} AND step = :hour"),
+                {**filters, "hour": HOURLY_STEP},
             ).scalar()
             if newest is not None:
                 rolled = min(last_hour, newest + HOURLY_STEP)
         part = f"SELECT * FROM statement_samples WHERE {where} AND step = "
         if rolled is None or rolled <= first_hour:
-            return f"{part}0 AND ts >= :start AND ts < :end", {"start": start, "end": end}
+            return f"{part}0 AND ts >= :start AND ts < :end", {
+                **filters,
+                "start": start,
+                "end": end,
+            }
         return (
             f"{part}0 AND ts >= :start AND ts < :h0 "
             f"UNION ALL {part}:hour AND ts >= :h0 AND ts < :h1 "
             f"UNION ALL {part}0 AND ts >= :h1 AND ts < :end",
-            {"start": start, "end": end, "h0": first_hour, "h1": rolled, "hour": HOURLY_STEP},
+            {
+                **filters,
+                "start": start,
+                "end": end,
+                "h0": first_hour,
+                "h1": rolled,
+                "hour": HOURLY_STEP,
+            },
         )
 
     def rank(
@@ -174,8 +193,10 @@ class StatementStore:
             return []
         column = ORDERS[order]
         with self.engine.connect() as conn:
-            source, params = self._source(conn, start, end, "target IN :targets")
-            statement = text(
+            source, params = self._source(
+                conn, start, end, "target IN :targets", {"targets": targets}
+            )
+            statement = _text(
                 "SELECT s.target, s.queryid, COALESCE(t.query, ''), s.calls, s.total_time_ms, "
                 "s.mean_time_ms, s.rows, s.shared_blks_hit, s.shared_blks_read, s.share FROM ("
                 "SELECT target, queryid, SUM(calls) AS calls, SUM(total_time_ms) AS total_time_ms, "
@@ -187,8 +208,8 @@ class StatementStore:
                 f"ORDER BY {column} DESC, queryid LIMIT :limit) s "
                 "LEFT JOIN statement_texts t ON t.target = s.target AND t.queryid = s.queryid "
                 f"ORDER BY s.{column} DESC, s.queryid"
-            ).bindparams(bindparam("targets", expanding=True))
-            rows = conn.execute(statement, {**params, "targets": targets, "limit": limit}).all()
+            )
+            rows = conn.execute(statement, {**params, "limit": limit}).all()
         return [
             RankedStatement(
                 target,
@@ -220,6 +241,7 @@ class StatementStore:
                 start,
                 end,
                 "target = :target AND queryid = :queryid",
+                {"target": target, "queryid": queryid},
                 rollup=step >= HOURLY_STEP,
             )
             rows = conn.execute(
@@ -227,7 +249,7 @@ class StatementStore:
                     f"SELECT {bucket} AS b, SUM(calls), SUM(total_time_ms), SUM(rows), "
                     f"SUM(shared_blks_read) FROM ({source}) x GROUP BY 1 ORDER BY 1"
                 ),
-                {**params, "target": target, "queryid": queryid, "bucket": step},
+                {**params, "bucket": step},
             ).all()
         return [
             {

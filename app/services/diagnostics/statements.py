@@ -135,9 +135,8 @@ def detail(
     check_range(start, end)
     if not QUERYID.fullmatch(queryid):
         raise FieldError("queryid", "must be a pg_stat_statements queryid (an integer)")
-    if database is not None:
-        _chosen(rt, database)
-    found = [s for s in store(rt).statement(database, queryid) if s.target in targets(rt.settings)]
+    watched = _chosen(rt, database)
+    found = [s for s in store(rt).statement(database, queryid) if s.target in watched]
     if not found:
         raise NotFound(f"no statement {queryid} is stored")
     if len(found) > 1:
