@@ -28,11 +28,14 @@ WITH x AS (
   UNION ALL
   SELECT queryid, calls, total_time_ms FROM statement_samples
    WHERE target = %(target)s AND step = 0 AND ts >= %(h1)s AND ts < %(end)s
+), s AS (
+  SELECT queryid, SUM(calls) AS calls, SUM(total_time_ms) AS total,
+         SUM(total_time_ms) / SUM(SUM(total_time_ms)) OVER () AS share
+    FROM x GROUP BY queryid ORDER BY total DESC LIMIT 10
 )
-SELECT x.queryid, t.query, SUM(calls), SUM(total_time_ms),
-       SUM(total_time_ms) / SUM(calls), SUM(total_time_ms) / SUM(SUM(total_time_ms)) OVER ()
-  FROM x JOIN statement_texts t ON t.target = %(target)s AND t.queryid = x.queryid
- GROUP BY x.queryid, t.query ORDER BY 4 DESC LIMIT 10
+SELECT s.queryid, t.query, s.calls, s.total, s.total / s.calls, s.share
+  FROM s JOIN statement_texts t ON t.target = %(target)s AND t.queryid = s.queryid
+ ORDER BY s.total DESC
 """
 
 

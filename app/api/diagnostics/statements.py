@@ -203,7 +203,7 @@ def get_statement(queryid: QueryId):
     "ANALYZE only for admins, never for DML, audited",
     body=ExplainBody,
     response=PlanOut,
-    errors=(400, 401, 403, 413, 415),
+    errors=(400, 401, 403, 413, 415, 503),
 )
 def explain():
     """The plan of the body's statement."""

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import psycopg
 
 from app.runtime import Runtime
-from app.services import FieldError, Forbidden, NotFound
+from app.services import FieldError, Forbidden, NotFound, Unavailable
 from app.services.accounts import Actor
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
 from app.services.timerange import check_range
@@ -23,6 +23,8 @@ from storage.diagnostics.statements import ORDERS, StatementStore
 HISTORY_POINTS = 120
 """Buckets of a statement's history chart."""
 MAX_LIMIT = 500
+WATCHED_RETRY_AFTER = 10
+"""Seconds a caller is told to wait when a watched database does not answer."""
 QUERYID = re.compile(r"^-?[0-9]{1,20}$")
 NO_POSTGRES = (
     "Pulseboard watches no PostgreSQL database: its own store is SQLite and "
@@ -168,24 +170,26 @@ def explain(rt: Runtime, database: str, query: str, analyze: bool, actor: Actor)
     if analyze and actor.account.role != "admin":
         raise Forbidden("EXPLAIN ANALYZE runs the statement: only an admin may ask for it")
     try:
+        pg_explain.inspect(query, analyze)
+        if analyze:  # audited before it runs: a statement cancelled half-way ran too
+            rt.accounts.audit(
+                "diagnostics.explain.analyze",
+                actor=actor.account.name,
+                target=database,
+                remote_addr=actor.remote_addr,
+                details={"query": query[:2000]},
+            )
         plan = pg_explain.explain(libpq_url(url), query, analyze)
     except pg_explain.Refused as exc:
         raise FieldError("query", str(exc)) from None
     except psycopg.errors.QueryCanceled:
         seconds = pg_explain.EXPLAIN_TIMEOUT_MS / 1000
         raise FieldError("query", f"took longer than {seconds:g} s and was cancelled") from None
-    except psycopg.OperationalError as exc:
-        raise FieldError("database", f"could not connect: {exc}".strip()[:300]) from None
     except psycopg.Error as exc:
+        if exc.sqlstate is None:  # no answer from the server: it is away, not the query
+            message = f"{database} could not be reached: {exc}".strip()[:300]
+            raise Unavailable(message, WATCHED_RETRY_AFTER) from None
         raise FieldError("query", f"PostgreSQL refused it: {exc}".strip()[:500]) from None
-    if analyze:
-        rt.accounts.audit(
-            "diagnostics.explain.analyze",
-            actor=actor.account.name,
-            target=database,
-            remote_addr=actor.remote_addr,
-            details={"query": query[:2000]},
-        )
     return {
         "database": database,
         "query": query,
