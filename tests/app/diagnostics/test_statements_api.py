@@ -183,3 +183,18 @@ def test_the_page_shows_what_to_change_when_there_is_nothing_to_read(make_app):
         rows, notice, csv, _ = ranking("1h", None, "", "total_time")
     assert rows == [] and "PULSEBOARD_MONITOR_POSTGRES" in str(notice)
     assert csv.startswith("/api/v1/admin/diagnostics/statements/export?")
+
+
+def test_the_leader_collects_statements_only_when_a_database_is_watched(
+    make_app, statements_pg_url
+):
+    jobs = {
+        j.name: j
+        for j in runtime_of(make_app(monitor_postgres=(statements_pg_url,))).scheduler.jobs
+    }
+    assert jobs["statements"].fn() == 0  # the first reading: the baseline
+    run(statements_pg_url, SLOW)
+    assert jobs["statements"].fn() > 0
+    assert jobs["statements-maintain"].fn() == 0
+    idle = {j.name for j in runtime_of(make_app()).scheduler.jobs}
+    assert not idle & {"statements", "statements-maintain"}
