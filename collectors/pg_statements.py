@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -55,6 +55,16 @@ class Counters:
     rows: int
     shared_blks_hit: int
     shared_blks_read: int
+
+    def plus(self, other: Counters) -> Counters:
+        """Both counters together."""
+        return Counters(
+            self.calls + other.calls,
+            self.total_time_ms + other.total_time_ms,
+            self.rows + other.rows,
+            self.shared_blks_hit + other.shared_blks_hit,
+            self.shared_blks_read + other.shared_blks_read,
+        )
 
     def minus(self, before: Counters | None) -> Counters:
         """What happened since ``before``; all of it when the entry is new or restarted."""
@@ -239,9 +249,10 @@ class StatementCollector:
         per_query: dict[str, tuple[Counters, Entry]] = {}
         for entry in entries:
             delta = entry.counters.minus(previous.entries.get((entry.userid, entry.queryid)))
-            if entry.queryid in per_query:
-                delta = _sum(per_query[entry.queryid][0], delta)
-            per_query[entry.queryid] = (delta, per_query.get(entry.queryid, (None, entry))[1])
+            seen = per_query.get(entry.queryid)  # the same statement run by another user
+            per_query[entry.queryid] = (
+                (delta, entry) if seen is None else (seen[0].plus(delta), seen[1])
+            )
         kept = top(per_query)
         known = self._texts.setdefault(target, {})
         for gone in known.keys() - per_query.keys():
@@ -249,12 +260,8 @@ class StatementCollector:
         known.update(query_texts(conn, [q for q in kept if q not in known]))
         rows = [
             StatementDelta(
-                queryid=q,
-                calls=per_query[q][0].calls,
-                total_time_ms=per_query[q][0].total_time_ms,
-                rows=per_query[q][0].rows,
-                shared_blks_hit=per_query[q][0].shared_blks_hit,
-                shared_blks_read=per_query[q][0].shared_blks_read,
+                q,
+                *astuple(per_query[q][0]),
                 query=known.get(q, ""),
                 username=per_query[q][1].username,
             )
@@ -263,13 +270,3 @@ class StatementCollector:
         database = make_url(self.conninfo[target]).database or ""
         self.store.write(target, database, now, now - previous.ts, rows)
         return len(rows)
-
-
-def _sum(a: Counters, b: Counters) -> Counters:
-    return Counters(
-        a.calls + b.calls,
-        a.total_time_ms + b.total_time_ms,
-        a.rows + b.rows,
-        a.shared_blks_hit + b.shared_blks_hit,
-        a.shared_blks_read + b.shared_blks_read,
-    )
