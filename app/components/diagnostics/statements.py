@@ -174,13 +174,23 @@ def history_figure(detail: dict, dark: bool) -> go.Figure:
     points = detail["history"]
     xs = [time_label(p["ts"]) for p in points]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=xs, y=[p["calls"] for p in points], name="calls", opacity=0.6))
+    fig.add_trace(
+        go.Bar(
+            x=xs,
+            y=[p["calls"] for p in points],
+            name="calls",
+            opacity=0.6,
+            width=detail["step"] * 1000 * 0.9,  # a bucket wide (date axes count in ms)
+            offset=0,
+        )
+    )
     fig.add_trace(
         go.Scatter(
             x=xs, y=[p["mean_time_ms"] for p in points], name="mean ms", mode="lines+markers"
         ),
         secondary_y=True,
     )
+    fig.update_xaxes(range=[time_label(detail["from"]), time_label(detail["to"])])
     fig.update_yaxes(title_text="calls", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text="mean ms", secondary_y=True, rangemode="tozero")
     fig.update_layout(
