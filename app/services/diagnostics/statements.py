@@ -72,19 +72,19 @@ def _chosen(rt: Runtime, database: str | None) -> dict[str, str]:
     return {database: watched[database]}
 
 
-def availability(rt: Runtime, database: str | None = None) -> str | None:
-    """None when pg_stat_statements can be read on the chosen databases (or one of them,
-    when none is named), else what to change."""
+def availability(rt: Runtime, database: str | None = None) -> tuple[bool, str | None]:
+    """Whether pg_stat_statements can be read on the chosen database (on at least one,
+    when none is named), and what to change on each where it cannot (None: nothing)."""
     chosen = _chosen(rt, database)
     if not chosen:
-        return NO_POSTGRES
-    reasons = {}
-    for name, url in chosen.items():
-        reason = pg_statements.check(libpq_url(url))
-        if reason is None:
-            return None
-        reasons[name] = reason
-    return " ".join(f"{name}: {reason}" for name, reason in reasons.items())
+        return False, NO_POSTGRES
+    reasons = {name: pg_statements.check(libpq_url(url)) for name, url in chosen.items()}
+    missing = {name: reason for name, reason in reasons.items() if reason is not None}
+    if not missing:
+        return True, None
+    many = len(chosen) > 1
+    text = " ".join(f"{name}: {reason}" if many else reason for name, reason in missing.items())
+    return len(missing) < len(chosen), text
 
 
 def _check_order(order: str, limit: int) -> None:
@@ -107,9 +107,9 @@ def top(
     check_range(start, end)
     _check_order(order, limit)
     chosen = _chosen(rt, database)
-    reason = availability(rt, database)
+    available, reason = availability(rt, database)
     ranked = store(rt).rank(start, end, list(chosen), order, limit)
-    out: dict = {"available": reason is None}
+    out: dict = {"available": available}
     if reason is not None:
         out["reason"] = reason
     out["items"] = [

@@ -163,12 +163,19 @@ def test_only_admins_and_analysts_read_statements(make_app):
     assert app.server.test_client().get(f"{BASE}/statements").status_code == 401
 
 
-def test_without_the_extension_the_api_says_what_to_change(make_app, pg_url):
+def test_without_the_extension_the_api_says_what_to_change(make_app, pg_url, statements_pg_url):
     app = make_app(monitor_postgres=(pg_url,))
     body = get(app, "/statements").get_json()
     assert body["available"] is False and body["items"] == []
     assert "shared_preload_libraries = 'pg_stat_statements'" in body["reason"]
     assert "CREATE EXTENSION" in body["reason"]
+    # Of two databases, the one that can be read is shown and the other named.
+    both = make_app(monitor_postgres=(statements_pg_url, pg_url))
+    body = get(both, "/statements").get_json()
+    assert body["available"] is True
+    assert body["reason"].startswith(f"{target_name(pg_url)}: pg_stat_statements is not loaded")
+    alone = get(both, "/statements", database=target_name(statements_pg_url)).get_json()
+    assert alone["available"] is True and "reason" not in alone
 
 
 def test_with_nothing_watched_the_api_says_how_to_add_a_database(make_app):
