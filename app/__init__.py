@@ -39,11 +39,15 @@ from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
+from collectors.endpoints import MAX_GAP, EndpointRecorder
+from collectors.pg_activity import ActivityHistory
 from collectors.pg_statements import StatementCollector
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
+from collectors.postgres import target_name as postgres_target
 from collectors.redis import RedisCollector
 from collectors.redis import target_name as redis_target
+from collectors.redis_inspect import SlowlogRecorder
 from collectors.requests import RequestCollector, RequestTimings
 from collectors.scheduler import LeaderJob, ScheduleConfig, Scheduler
 from collectors.syslog import SyslogReceiver, parse_addr
@@ -52,6 +56,9 @@ from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.alerts import AlertStore
+from storage.diagnostics.activity import ActivityStore
+from storage.diagnostics.endpoints import EndpointStore
+from storage.diagnostics.redis import RedisSlowlogStore
 from storage.diagnostics.statements import StatementStore
 from storage.leader import make_leader_lock
 from storage.live import LOGS_CHANNEL, make_bus
@@ -60,6 +67,9 @@ from storage.metrics import MetricsStore
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
+SLOWLOG_INTERVAL = 10.0
+"""Seconds between two copies of the watched servers' SLOWLOG at most (the collect
+interval when it is longer)."""
 
 
 def build_collectors(
@@ -72,13 +82,62 @@ def build_collectors(
         RequestCollector(host, timings),
         PoolCollector(host, engine),
     ]
-    postgres = list(statements.targets(settings).values())
+    postgres = [] if settings.is_sqlite else [settings.database_url]
+    postgres += list(settings.monitor_postgres)
     if postgres:
-        collectors.append(PostgresCollector(host, postgres))
+        collectors.append(PostgresCollector(host, _unique(postgres, postgres_target)))
     redis_urls = ([settings.redis_url] if settings.redis_url else []) + list(settings.monitor_redis)
     if redis_urls:
         collectors.append(RedisCollector(host, _unique(redis_urls, redis_target)))
     return collectors
+
+
+def redis_slowlog_jobs(
+    settings: Settings, collectors: list[Collector], engine: Engine
+) -> list[LeaderJob]:
+    """The leader's copy of every watched Redis' SLOWLOG into the store (none without Redis)."""
+    watch = next((c for c in collectors if isinstance(c, RedisCollector)), None)
+    if watch is None:
+        return []
+    recorder = SlowlogRecorder(
+        watch.clients, RedisSlowlogStore(engine), settings.rollup_retention_days * 86400
+    )
+    interval = max(float(settings.collect_interval), SLOWLOG_INTERVAL)
+    return [LeaderJob("redis-slowlog", recorder.run, interval)]
+
+
+def activity_history_jobs(
+    settings: Settings, collectors: list[Collector], engine: Engine
+) -> list[LeaderJob]:
+    """The leader's record of the PostgreSQL sessions worth remembering (none without a
+    watched PostgreSQL), kept as long as raw samples."""
+    watch = next((c for c in collectors if isinstance(c, PostgresCollector)), None)
+    if watch is None:
+        return []
+    history = ActivityHistory(
+        watch.conninfo, ActivityStore(engine), settings.raw_retention_hours * 3600
+    )
+    return [LeaderJob("activity-history", history.run, settings.collect_interval)]
+
+
+def statement_jobs(
+    settings: Settings, collectors: list[Collector], engine: Engine
+) -> list[LeaderJob]:
+    """The leader's snapshots of pg_stat_statements of every watched PostgreSQL at the
+    collect interval, and their rollup and retention (none without a watched PostgreSQL)."""
+    watch = next((c for c in collectors if isinstance(c, PostgresCollector)), None)
+    if watch is None:
+        return []
+    store = StatementStore(engine)
+    collector = StatementCollector(list(watch.conninfo.values()), store)
+    return [
+        LeaderJob("statements", lambda: collector.collect(time.time()), settings.collect_interval),
+        LeaderJob(
+            "statements-maintain",
+            lambda: statements.maintain(settings, store, time.time()),
+            statements.MAINTAIN_INTERVAL,
+        ),
+    ]
 
 
 def _unique(urls: list[str], target) -> list[str]:
@@ -103,7 +162,7 @@ def build_runtime(settings: Settings) -> Runtime:
     engine = db.make_engine(settings.database_url)
     metrics = MetricsStore(engine)
     bus = make_bus(settings.redis_url, settings.redis_key_prefix)
-    timings = RequestTimings()
+    timings = RequestTimings(slow_threshold=settings.slow_request_ms / 1000)
     collectors = build_collectors(settings, timings, engine)
     # Every committed write wakes the live tails of every process (through Redis if set).
     logs = LogStore(
@@ -127,6 +186,21 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         sender=sealed_sender(settings.secret_key),
     )
+    endpoints = EndpointStore(engine)
+    recorder = EndpointRecorder(
+        settings.hostname,
+        timings,
+        endpoints,
+        lock.fence,
+        max_gap=max(MAX_GAP, 5 * settings.collect_interval),
+    )
+    schedule = ScheduleConfig(
+        collect_interval=settings.collect_interval,
+        lock_ttl=settings.leader_lock_ttl,
+        raw_retention=settings.raw_retention_hours * 3600,
+        rollup_retention=settings.rollup_retention_days * 86400,
+        hourly_retention=settings.hourly_retention_days * 86400,
+    )
     evaluator = Evaluator(
         AlertStore(engine),
         metrics,
@@ -136,21 +210,12 @@ def build_runtime(settings: Settings) -> Runtime:
         lock.fence,
         on_queued=lambda: deliverer.deliver(time.time()),
     )
-    statement_store = StatementStore(engine)
-    watched = list(statements.targets(settings).values())
-    statement_collector = StatementCollector(watched, statement_store) if watched else None
     scheduler = Scheduler(
         collectors,
         metrics,
         bus,
         lock,
-        ScheduleConfig(
-            collect_interval=settings.collect_interval,
-            lock_ttl=settings.leader_lock_ttl,
-            raw_retention=settings.raw_retention_hours * 3600,
-            rollup_retention=settings.rollup_retention_days * 86400,
-            hourly_retention=settings.hourly_retention_days * 86400,
-        ),
+        schedule,
         jobs=[
             LeaderJob(
                 "log-archive",
@@ -159,23 +224,26 @@ def build_runtime(settings: Settings) -> Runtime:
                 first_delay=log_archive.ARCHIVE_FIRST_DELAY,
             ),
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
+            *activity_history_jobs(settings, collectors, engine),
+            *statement_jobs(settings, collectors, engine),
             LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
-            *(
-                [
-                    LeaderJob(
-                        "statements",
-                        lambda: statement_collector.collect(time.time()),
-                        settings.collect_interval,
-                    ),
-                    LeaderJob(
-                        "statements-maintain",
-                        lambda: statements.maintain(settings, statement_store, time.time()),
-                        statements.MAINTAIN_INTERVAL,
-                    ),
-                ]
-                if statement_collector
-                else ()
+            *redis_slowlog_jobs(settings, collectors, engine),
+            LeaderJob(
+                "endpoints-record", lambda: recorder.run(time.time()), settings.collect_interval
+            ),
+            LeaderJob(
+                "endpoints-rollup", lambda: endpoints.rollup(time.time()), schedule.rollup_interval
+            ),
+            LeaderJob(
+                "endpoints-retention",
+                lambda: endpoints.trim(
+                    time.time(),
+                    raw_retention=schedule.raw_retention,
+                    rollup_retention=schedule.rollup_retention,
+                    hourly_retention=schedule.hourly_retention,
+                ),
+                schedule.retention_interval,
             ),
         ],
     )

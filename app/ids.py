@@ -235,15 +235,98 @@ DIAG_STATEMENTS_PLAN = "diag-statements-plan"
 DIAG_STATEMENTS_PLAN_ERROR = "diag-statements-plan-error"
 
 # Diagnostics · Activity and locks
+DIAG_ACTIVITY_DATABASE = "diag-activity-database"
+DIAG_ACTIVITY_MESSAGE = "diag-activity-message"
+DIAG_ACTIVITY_TREE = "diag-activity-tree"
+DIAG_ACTIVITY_GRID = "diag-activity-grid"
+DIAG_ACTIVITY_HISTORY_GRID = "diag-activity-history-grid"
+DIAG_ACTIVITY_DOWNLOADS = {"csv": "diag-activity-csv", "json": "diag-activity-json"}
+DIAG_ACTIVITY_HISTORY_DOWNLOADS = {
+    "csv": "diag-activity-history-csv",
+    "json": "diag-activity-history-json",
+}
+DIAG_ACTIVITY_CANCEL = "diag-activity-cancel"
+DIAG_ACTIVITY_TERMINATE = "diag-activity-terminate"
+DIAG_ACTIVITY_CONFIRM = "diag-activity-confirm"
+"""The confirmation dialog of a cancel or terminate."""
+DIAG_ACTIVITY_CONFIRM_BODY = "diag-activity-confirm-body"
+DIAG_ACTIVITY_CONFIRM_OK = "diag-activity-confirm-ok"
+DIAG_ACTIVITY_CONFIRM_BACK = "diag-activity-confirm-back"
+DIAG_ACTIVITY_PENDING = "diag-activity-pending"
+"""dcc.Store: the action awaiting confirmation ({"action", "pid", "database"})."""
+DIAG_ACTIVITY_FEEDBACK = "diag-activity-feedback"
 
 # Diagnostics · Indexes and tables
+DIAG_INDEXES_DATABASE = "diag-indexes-database"
+DIAG_INDEXES_BODY = "diag-indexes-body"
+DIAG_INDEXES_MESSAGE = "diag-indexes-message"
+DIAG_INDEXES_GRID = "diag-indexes-grid"
+"""Pattern-matching id type of the hint grids: {"type": DIAG_INDEXES_GRID, "kind": kind}."""
 
 # Diagnostics · Redis
+DIAG_REDIS_TARGET = "diag-redis-target"
+DIAG_REDIS_MESSAGE = "diag-redis-message"
+DIAG_REDIS_CARDS = "diag-redis-cards"
+DIAG_REDIS_SLOWLOG = "diag-redis-slowlog"
+DIAG_REDIS_SLOWLOG_DOWNLOADS = {
+    "csv": "diag-redis-slowlog-csv",
+    "json": "diag-redis-slowlog-json",
+}
+DIAG_REDIS_LATENCY = "diag-redis-latency"
+DIAG_REDIS_DOCTOR = "diag-redis-doctor"
+DIAG_REDIS_BIGKEYS_START = "diag-redis-bigkeys-start"
+DIAG_REDIS_BIGKEYS_CANCEL = "diag-redis-bigkeys-cancel"
+DIAG_REDIS_BIGKEYS_PROGRESS = "diag-redis-bigkeys-progress"
+DIAG_REDIS_BIGKEYS_STATUS = "diag-redis-bigkeys-status"
+DIAG_REDIS_BIGKEYS_ACTION = "diag-redis-bigkeys-action"
+"""What became of the last Start or Cancel click (a refusal, when there is one)."""
+DIAG_REDIS_BIGKEYS_GRID = "diag-redis-bigkeys-grid"
+DIAG_REDIS_BIGKEYS_DOWNLOADS = {
+    "csv": "diag-redis-bigkeys-csv",
+    "json": "diag-redis-bigkeys-json",
+}
+DIAG_REDIS_BIGKEYS_JOB = "diag-redis-bigkeys-job"
+"""The id of the big-keys job shown (the newest of the target), or None."""
+DIAG_REDIS_BIGKEYS_POLL = "diag-redis-bigkeys-poll"
+"""Ticks while the shown job runs."""
 
 # Diagnostics · Endpoints
+DIAG_ENDPOINTS_GRID = "diag-endpoints-grid"
+DIAG_ENDPOINTS_ERROR = "diag-endpoints-error"
+DIAG_ENDPOINTS_DOWNLOADS = {fmt: f"diag-endpoints-download-{fmt}" for fmt in ("csv", "json")}
+DIAG_ENDPOINTS_DETAIL = "diag-endpoints-detail"
+"""The chosen route's charts: hidden until a route is picked."""
+DIAG_ENDPOINTS_TITLE = "diag-endpoints-title"
+DIAG_ENDPOINTS_HEATMAP = "diag-endpoints-heatmap"
+DIAG_ENDPOINTS_THROUGHPUT = "diag-endpoints-throughput"
+DIAG_ENDPOINTS_SLOW_TITLE = "diag-endpoints-slow-title"
+DIAG_ENDPOINTS_SLOW_GRID = "diag-endpoints-slow-grid"
+DIAG_ENDPOINTS_SLOW_DOWNLOADS = {
+    fmt: f"diag-endpoints-slow-download-{fmt}" for fmt in ("csv", "json")
+}
 
 # Diagnostics · Errors
 
 # Diagnostics · Checks
 
 # Diagnostics · Timeline
+DIAG_TIMELINE_FIGURE = "diag-timeline-figure"
+DIAG_TIMELINE_EVENTS = "diag-timeline-events"
+"""The events drawn on the figure, so a click finds the one it hit."""
+DIAG_TIMELINE_DETAIL = "diag-timeline-detail"
+DIAG_TIMELINE_NOTE = "diag-timeline-note"
+DIAG_TIMELINE_CSV = "diag-timeline-csv"
+DIAG_TIMELINE_JSON = "diag-timeline-json"
+DIAG_TIMELINE_BUNDLE = "diag-timeline-bundle"
+DIAG_TIMELINE_CHANGES = "diag-timeline-changes"
+DIAG_TIMELINE_CHANGES_CSV = "diag-timeline-changes-csv"
+DIAG_TIMELINE_CHANGES_JSON = "diag-timeline-changes-json"
+DIAG_TIMELINE_SERIES = "diag-timeline-series"
+DIAG_TIMELINE_TITLE = "diag-timeline-title"
+DIAG_TIMELINE_TEXT = "diag-timeline-text"
+DIAG_TIMELINE_TAGS = "diag-timeline-tags"
+DIAG_TIMELINE_SPAN = "diag-timeline-span"
+DIAG_TIMELINE_ADD = "diag-timeline-add"
+DIAG_TIMELINE_ADDED = "diag-timeline-added"
+"""Counts annotations added from the page, so the timeline redraws with each."""
+DIAG_TIMELINE_FEEDBACK = "diag-timeline-feedback"

@@ -12,9 +12,15 @@ import psycopg
 
 from collectors import pg_statements
 from collectors.base import Field, RateTracker, Sample, TargetCollector
-from collectors.pg_connection import connect, libpq_url, target_name
+from collectors.pg_connection import (
+    LOCK_TIMEOUT_MS,
+    STATEMENT_TIMEOUT_MS,
+    connect,
+    libpq_url,
+    target_name,
+)
 
-__all__ = ["FIELDS", "PostgresCollector", "target_name"]
+__all__ = ["FIELDS", "LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "PostgresCollector", "target_name"]
 
 TOP_STATEMENTS = 5
 QUERY_CHARS = 200

@@ -54,6 +54,10 @@ CHANNEL_CHECKS = [
 resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
 without recipients."""
 WATCHED = r"database: not a watched database .*"
+REDIS_TARGET = r"target: (no Redis is watched; .*|.* is not a watched Redis .*)"
+"""A Redis diagnostics request naming no watched Redis (the fuzzed app watches none)."""
+CHANGES_WINDOW = r"from: the window must be at (least 15 s|most 7 days) long"
+"""What changed compares windows of 15 s to 7 days."""
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -82,6 +86,28 @@ REFUSED_FOR_STATE = {
     "GET /api/v1/admin/diagnostics/statements/export": [RANGE, WATCHED],
     "GET /api/v1/admin/diagnostics/statements/{queryid}": [RANGE, WATCHED],
     "POST /api/v1/admin/diagnostics/explain": [WATCHED, r"query: .*"],
+    "GET /api/v1/admin/diagnostics/redis": [REDIS_TARGET, RANGE],
+    "POST /api/v1/admin/diagnostics/redis/bigkeys": [REDIS_TARGET],
+    "GET /api/v1/admin/diagnostics/redis/export": [
+        REDIS_TARGET,
+        RANGE,
+        r"job: required for table=bigkeys",
+    ],
+    "GET /api/v1/admin/diagnostics/endpoints": [
+        RANGE,
+        r"method: required with route",
+        r"route: required with method",
+    ],
+    "GET /api/v1/admin/diagnostics/endpoints/export": [RANGE],
+    "GET /api/v1/admin/diagnostics/timeline": [RANGE],
+    "GET /api/v1/admin/diagnostics/timeline/export": [RANGE],
+    "GET /api/v1/admin/diagnostics/changes": [RANGE, CHANGES_WINDOW],
+    "GET /api/v1/admin/diagnostics/changes/export": [RANGE, CHANGES_WINDOW],
+    "GET /api/v1/admin/diagnostics/bundle": [RANGE],
+    "GET /api/v1/admin/annotations": [RANGE],
+    "POST /api/v1/admin/annotations": [r"ts_end: must not be before ts"],
+    "GET /api/v1/admin/diagnostics/activity": [RANGE],
+    "GET /api/v1/admin/diagnostics/activity/export": [RANGE],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",

@@ -18,6 +18,7 @@ from app.components.grid import AG_THEME_MODE
 from app.runtime import runtime
 from app.services import ServiceError, timerange
 from app.services.accounts import Actor
+from app.services.diagnostics import pg_targets
 from app.services.diagnostics import statements as service
 
 SHOWN = {"display": "block"}
@@ -30,7 +31,7 @@ def database_options(_id: str) -> list[dict]:
     """Every watched database, after "All databases"."""
     return [
         {"label": "All databases", "value": ""},
-        *({"label": name, "value": name} for name in service.targets(runtime().settings)),
+        *({"label": name, "value": name} for name in pg_targets.targets(runtime())),
     ]
 
 
@@ -63,7 +64,7 @@ def show_statement(rows: list[dict] | None, range_key, window, theme):
 def run_explain(_clicks: int, query: str | None, analyze: bool, rows, database: str):
     """The text plan of the EXPLAIN box's statement (on the picked row's database, else
     the chosen one, else the only one watched), or what is wrong with it."""
-    watched = list(service.targets(runtime().settings))
+    watched = list(pg_targets.targets(runtime()))
     target = (rows[0]["database"] if rows else None) or database or None
     if target is None and len(watched) == 1:
         target = watched[0]

@@ -13,11 +13,11 @@ import psycopg
 from app.runtime import Runtime
 from app.services import FieldError, Forbidden, NotFound, Unavailable
 from app.services.accounts import Actor
+from app.services.diagnostics import pg_targets
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
 from app.services.timerange import check_range
 from app.settings import Settings
 from collectors import pg_explain, pg_statements
-from collectors.pg_connection import libpq_url, target_name
 from storage.diagnostics.statements import ORDERS, StatementStore
 
 HISTORY_POINTS = 120
@@ -47,23 +47,13 @@ EXPORT_COLUMNS = (
 )
 
 
-def targets(settings: Settings) -> dict[str, str]:
-    """The PostgreSQL databases Pulseboard watches, by shown name (``host:port/db``): its
-    own store when that is PostgreSQL, then PULSEBOARD_MONITOR_POSTGRES, each once."""
-    urls = [] if settings.is_sqlite else [settings.database_url]
-    found: dict[str, str] = {}
-    for url in [*urls, *settings.monitor_postgres]:
-        found.setdefault(target_name(url), url)
-    return found
-
-
 def store(rt: Runtime) -> StatementStore:
     """The statement store of the runtime's database."""
     return StatementStore(rt.engine)
 
 
 def _chosen(rt: Runtime, database: str | None) -> dict[str, str]:
-    watched = targets(rt.settings)
+    watched = pg_targets.targets(rt)
     if database is None:
         return watched
     if database not in watched:
@@ -78,7 +68,7 @@ def availability(rt: Runtime, database: str | None = None) -> tuple[bool, str | 
     chosen = _chosen(rt, database)
     if not chosen:
         return False, NO_POSTGRES
-    reasons = {name: pg_statements.check(libpq_url(url)) for name, url in chosen.items()}
+    reasons = {name: pg_statements.check(conninfo) for name, conninfo in chosen.items()}
     missing = {name: reason for name, reason in reasons.items() if reason is not None}
     if not missing:
         return True, None
@@ -166,7 +156,7 @@ def detail(
 def explain(rt: Runtime, database: str, query: str, analyze: bool, actor: Actor) -> dict:
     """The plan of ``query`` on ``database``; with ``analyze`` (admins only, audited) the
     statement runs, in a read-only transaction that is rolled back."""
-    url = _chosen(rt, database)[database]
+    conninfo = _chosen(rt, database)[database]
     if analyze and actor.account.role != "admin":
         raise Forbidden("EXPLAIN ANALYZE runs the statement: only an admin may ask for it")
     try:
@@ -179,7 +169,7 @@ def explain(rt: Runtime, database: str, query: str, analyze: bool, actor: Actor)
                 remote_addr=actor.remote_addr,
                 details={"query": query[:2000]},
             )
-        plan = pg_explain.explain(libpq_url(url), query, analyze)
+        plan = pg_explain.explain(conninfo, query, analyze)
     except pg_explain.Refused as exc:
         raise FieldError("query", str(exc)) from None
     except psycopg.errors.QueryCanceled:
