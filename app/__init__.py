@@ -34,6 +34,7 @@ from app.log_tail import TailHub
 from app.runtime import Runtime
 from app.services import log_archive
 from app.services.alert_channels import sealed_sender
+from app.services.diagnostics import statements
 from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
@@ -41,6 +42,7 @@ from collectors.base import Collector
 from collectors.checks import CheckCollector
 from collectors.endpoints import MAX_GAP, EndpointRecorder
 from collectors.pg_activity import ActivityHistory
+from collectors.pg_statements import StatementCollector
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
 from collectors.postgres import target_name as postgres_target
@@ -59,6 +61,7 @@ from storage.diagnostics.activity import ActivityStore
 from storage.diagnostics.checks import CheckStore
 from storage.diagnostics.endpoints import EndpointStore
 from storage.diagnostics.redis import RedisSlowlogStore
+from storage.diagnostics.statements import StatementStore
 from storage.leader import make_leader_lock
 from storage.live import LOGS_CHANNEL, make_bus
 from storage.logs import LogStore
@@ -117,6 +120,26 @@ def activity_history_jobs(
         watch.conninfo, ActivityStore(engine), settings.raw_retention_hours * 3600
     )
     return [LeaderJob("activity-history", history.run, settings.collect_interval)]
+
+
+def statement_jobs(
+    settings: Settings, collectors: list[Collector], engine: Engine
+) -> list[LeaderJob]:
+    """The leader's snapshots of pg_stat_statements of every watched PostgreSQL at the
+    collect interval, and their rollup and retention (none without a watched PostgreSQL)."""
+    watch = next((c for c in collectors if isinstance(c, PostgresCollector)), None)
+    if watch is None:
+        return []
+    store = StatementStore(engine)
+    collector = StatementCollector(list(watch.conninfo.values()), store)
+    return [
+        LeaderJob("statements", lambda: collector.collect(time.time()), settings.collect_interval),
+        LeaderJob(
+            "statements-maintain",
+            lambda: statements.maintain(settings, store, time.time()),
+            statements.MAINTAIN_INTERVAL,
+        ),
+    ]
 
 
 def _unique(urls: list[str], target) -> list[str]:
@@ -205,6 +228,7 @@ def build_runtime(settings: Settings) -> Runtime:
             ),
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
             *activity_history_jobs(settings, collectors, engine),
+            *statement_jobs(settings, collectors, engine),
             LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
             *redis_slowlog_jobs(settings, collectors, engine),

@@ -216,6 +216,23 @@ DIAG_RANGE_ERROR = "diag-range-error"
 DIAG_REFRESH = "diag-refresh"
 """Ticks every few seconds while the page is open, for the live sections."""
 # Diagnostics · Statements
+DIAG_STATEMENTS_SECTION = "diag-statements-section"
+DIAG_STATEMENTS_DATABASE = "diag-statements-database"
+DIAG_STATEMENTS_ORDER = "diag-statements-order"
+DIAG_STATEMENTS_NOTICE = "diag-statements-notice"
+DIAG_STATEMENTS_GRID = "diag-statements-grid"
+DIAG_STATEMENTS_DOWNLOADS = {
+    "csv": "diag-statements-download-csv",
+    "json": "diag-statements-download-json",
+}
+DIAG_STATEMENTS_DETAIL = "diag-statements-detail"
+DIAG_STATEMENTS_TITLE = "diag-statements-title"
+DIAG_STATEMENTS_CHART = "diag-statements-chart"
+DIAG_STATEMENTS_QUERY = "diag-statements-query"
+DIAG_STATEMENTS_ANALYZE = "diag-statements-analyze"
+DIAG_STATEMENTS_EXPLAIN = "diag-statements-explain"
+DIAG_STATEMENTS_PLAN = "diag-statements-plan"
+DIAG_STATEMENTS_PLAN_ERROR = "diag-statements-plan-error"
 
 # Diagnostics · Activity and locks
 DIAG_ACTIVITY_DATABASE = "diag-activity-database"

@@ -31,6 +31,7 @@ BENCHMARKS = {
     "logs_tail": "bench.logs_tail",
     "alerts_latency": "bench.alerts_latency",
     "alerts_evaluate": "bench.alerts_evaluate",
+    "diagnostics_statements": "bench.diagnostics_statements",
     "diagnostics_changes": "bench.diagnostics_changes",
 }
 RESULTS_DIR = Path(__file__).parent / "results"

@@ -9,13 +9,21 @@ that cannot be reached yields ``pg_up 0`` and its error, and is retried next tim
 from __future__ import annotations
 
 import psycopg
-from sqlalchemy.engine import make_url
 
+from collectors import pg_statements
 from collectors.base import Field, RateTracker, Sample, TargetCollector
+from collectors.pg_connection import (
+    LOCK_TIMEOUT_MS,
+    STATEMENT_TIMEOUT_MS,
+    connect,
+    libpq_url,
+    target_name,
+)
 
-STATEMENT_TIMEOUT_MS = 2000
-LOCK_TIMEOUT_MS = 1000
+__all__ = ["FIELDS", "LOCK_TIMEOUT_MS", "STATEMENT_TIMEOUT_MS", "PostgresCollector", "target_name"]
+
 TOP_STATEMENTS = 5
+QUERY_CHARS = 200
 
 _T = ("target",)
 FIELDS: tuple[Field, ...] = (
@@ -69,18 +77,6 @@ SELECT
 FROM pg_stat_database d WHERE d.datname = current_database()
 """
 _STATES = "SELECT COALESCE(state, 'other'), count(*) FROM pg_stat_activity GROUP BY 1"
-_HAS_STATEMENTS = "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"
-_STATEMENTS = (
-    "SELECT queryid::text, total_exec_time / 1000.0, left(query, 200) FROM pg_stat_statements "
-    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND queryid IS NOT NULL"
-)
-
-
-def target_name(url: str) -> str:
-    """``host:port/db`` of a database URL, never its password."""
-    parts = make_url(url)
-    return f"{parts.host or 'localhost'}:{parts.port or 5432}/{parts.database or ''}"
 
 
 class PostgresCollector(TargetCollector):
@@ -90,12 +86,7 @@ class PostgresCollector(TargetCollector):
     fields = FIELDS
 
     def __init__(self, host: str, urls: list[str]) -> None:
-        self.conninfo = {
-            target_name(url): make_url(url)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False)
-            for url in urls
-        }
+        self.conninfo = {target_name(url): libpq_url(url) for url in urls}
         super().__init__(host, self.conninfo)
         self.top_statements: dict[str, list[tuple[str, float, str]]] = {}
         """Per target: (queryid, seconds spent in the last interval, query text)."""
@@ -118,15 +109,7 @@ class PostgresCollector(TargetCollector):
     def _connection(self, target: str) -> psycopg.Connection:
         conn = self._connections.get(target)
         if conn is None or conn.closed or conn.broken:
-            conn = psycopg.connect(
-                self.conninfo[target],
-                autocommit=True,
-                connect_timeout=3,
-                application_name="pulseboard-collector",
-                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
-                f"-c lock_timeout={LOCK_TIMEOUT_MS}",
-            )
-            self._connections[target] = conn
+            conn = self._connections[target] = connect(self.conninfo[target])
         return conn
 
     def _drop(self, target: str) -> None:
@@ -188,19 +171,23 @@ class PostgresCollector(TargetCollector):
         return out
 
     def _statements(self, now: float, conn: psycopg.Connection, target: str) -> list[Sample]:
-        if conn.execute(_HAS_STATEMENTS).fetchone() is None:
-            return []
         try:
-            rows = conn.execute(_STATEMENTS).fetchall()
-        except psycopg.errors.ObjectNotInPrerequisiteState:
-            # Installed but not in shared_preload_libraries: nothing to read, target is fine.
+            entries = pg_statements.read(conn)
+        except pg_statements.NotAvailable:
+            # Missing or not preloaded: nothing to read, and the target is fine.
             self.top_statements[target] = []
             return []
+        seconds: dict[str, float] = {}
+        texts: dict[str, str] = {}
+        for entry in entries:  # one sample per statement, whichever users ran it
+            spent = entry.counters.total_time_ms / 1000
+            seconds[entry.queryid] = seconds.get(entry.queryid, 0.0) + spent
+            texts.setdefault(entry.queryid, entry.query[:QUERY_CHARS])
         deltas = []
-        for queryid, total, query in rows:
-            per_second = self._rates.rate((target, "stmt", queryid), now, float(total))
+        for queryid, total in seconds.items():
+            per_second = self._rates.rate((target, "stmt", queryid), now, total)
             if per_second:
-                deltas.append((queryid, per_second, query))
+                deltas.append((queryid, per_second, texts[queryid]))
         deltas.sort(key=lambda d: d[1], reverse=True)
         self.top_statements[target] = deltas[:TOP_STATEMENTS]
         return [

@@ -88,3 +88,9 @@ def test_alerts_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _require_postgres()
     results = _run_bench(tmp_path, "alerts_evaluate", "alerts_latency")
     _assert_numbers(results, expected_rows=4)
+
+
+def test_diagnostics_benchmarks_produce_numbers(tmp_path: Path) -> None:
+    _require_postgres()
+    results = _run_bench(tmp_path, "diagnostics_statements")
+    _assert_numbers(results, expected_rows=1)

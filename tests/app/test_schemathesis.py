@@ -53,6 +53,7 @@ CHANNEL_CHECKS = [
 """What a schema-valid channel body may be refused for: a receiver URL that does not
 resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
 without recipients."""
+WATCHED = r"database: not a watched database .*"
 REDIS_TARGET = r"target: (no Redis is watched; .*|.* is not a watched Redis .*)"
 """A Redis diagnostics request naming no watched Redis (the fuzzed app watches none)."""
 CHANGES_WINDOW = r"from: the window must be at (least 15 s|most 7 days) long"
@@ -91,6 +92,10 @@ REFUSED_FOR_STATE = {
     "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
     "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
     "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
+    "GET /api/v1/admin/diagnostics/statements": [RANGE, WATCHED],
+    "GET /api/v1/admin/diagnostics/statements/export": [RANGE, WATCHED],
+    "GET /api/v1/admin/diagnostics/statements/{queryid}": [RANGE, WATCHED],
+    "POST /api/v1/admin/diagnostics/explain": [WATCHED, r"query: .*"],
     "GET /api/v1/admin/diagnostics/redis": [REDIS_TARGET, RANGE],
     "POST /api/v1/admin/diagnostics/redis/bigkeys": [REDIS_TARGET],
     "GET /api/v1/admin/diagnostics/redis/export": [

@@ -1,6 +1,6 @@
 """The postmortem bundle: one tar.gz of everything the Diagnostics page knows about a window
-(the timeline, the ranked changes, annotations, alert history, error groups and the error
-logs), streamed as it is made and audited.
+(the timeline, the ranked changes, annotations, alert history, the top statements, error
+groups and the error logs), streamed as it is made and audited.
 
 Each file comes from one entry of ``FILES``: a name, what it holds (for the README) and a
 producer of its bytes. A member's size goes into its tar header before its bytes, so each
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from app.runtime import Runtime
 from app.services import FieldError, alerts
-from app.services.diagnostics import annotations, correlations, timeline
+from app.services.diagnostics import annotations, correlations, statements, timeline
 from app.services.downloads import Download, Table, audited, canonical_json, file_name, utc_iso
 from storage.diagnostics.timeline import TimelineReads
 from storage.log_export import CHUNK_BYTES, LogExport
@@ -28,6 +28,8 @@ from storage.log_export import CHUNK_BYTES, LogExport
 CONTENT_TYPE = "application/gzip"
 SPOOL_BYTES = 1024 * 1024
 BLOCK = tarfile.BLOCKSIZE
+BUNDLE_STATEMENTS = 100
+"""Statements of the ranking a bundle holds."""
 ERROR_GROUP_COLUMNS = (
     "fingerprint",
     "title",
@@ -127,6 +129,16 @@ FILES: tuple[BundleFile, ...] = (
         "alert_history.csv",
         "every alert transition and action on an alert in the window",
         lambda w: Table("csv", alerts.HISTORY_COLUMNS, alerts.history_rows(w.rt, w.start, w.end)),
+    ),
+    BundleFile(
+        "statements.csv",
+        "the statements of the watched PostgreSQL databases that took most execution time "
+        "in the window (what pg_stat_statements counted in it, not since its last reset)",
+        lambda w: Table(
+            "csv",
+            statements.EXPORT_COLUMNS,
+            statements.top(w.rt, w.start, w.end, "total_time", BUNDLE_STATEMENTS)["items"],
+        ),
     ),
     BundleFile(
         "error_groups.csv",

@@ -54,6 +54,7 @@ def test_the_bundle_is_a_tar_gz_whose_members_parse_and_it_is_audited(app, clien
         "changes.csv",
         "annotations.json",
         "alert_history.csv",
+        "statements.csv",
         "error_groups.csv",
         "error_logs.ndjson",
     }
@@ -65,6 +66,7 @@ def test_the_bundle_is_a_tar_gz_whose_members_parse_and_it_is_audited(app, clien
     history = list(csv.DictReader(io.StringIO(files["alert_history.csv"])))
     assert [h["event"] for h in history] == ["pending", "firing"]
     assert files["error_groups.csv"].startswith("fingerprint,title,")
+    assert files["statements.csv"].startswith("database,queryid,query,calls,total_time_ms")
     logs = [json.loads(line) for line in files["error_logs.ndjson"].splitlines()]
     assert [r["message"] for r in logs] == ["boom 1", "down"]
 
@@ -73,7 +75,7 @@ def test_the_bundle_is_a_tar_gz_whose_members_parse_and_it_is_audited(app, clien
         for a in ("diagnostics.bundle", "diagnostics.bundle.end")
     )
     assert started.details["files"][0] == "timeline.json"
-    assert ended.details["completed"] is True and ended.details["rows"] == 7
+    assert ended.details["completed"] is True and ended.details["rows"] == 8
 
 
 def test_an_ingest_token_cannot_take_a_bundle(make_app):
