@@ -23,11 +23,14 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.accounts import utc
+from storage.log_fingerprint import fingerprint
 from storage.log_text import attrs_json, clean_text, pg_attrs_jsonb, read_attrs, sqlite_attrs_json
 from storage.logquery import LEVELS, Query, Term
-from storage.models import LOG_SEARCH_FTS
+from storage.models import LOG_SEARCH_FTS, ErrorGroup
 from storage.models import LogRecord as LogRow
 
 WRITE_LOCK_KEY = 0x50554C5346
@@ -51,6 +54,13 @@ _RECORD_COLUMNS = (
     LogRow.attrs,
 )
 """What a read returns of a record, in ``_record``'s order."""
+
+ERROR_LEVELS = frozenset(LEVELS[LEVELS.index("error") :])
+"""Levels whose records get an error group as they are written."""
+REGRESSION_QUIET = 86400.0
+"""A group seen again after this many quiet seconds has regressed."""
+MAX_SAMPLE = 4000
+"""Characters of the latest message a group keeps as its sample."""
 
 MAX_SPELLINGS = 16
 """On SQLite, a word with more spellings than this (five non-ASCII letters and up) is
@@ -97,17 +107,27 @@ class LogRecord:
 class LogStore:
     """Reads and writes ``log_records`` on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine, on_commit: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_commit: Callable[[int], None] | None = None,
+        *,
+        fingerprints: bool = True,
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.on_commit = on_commit
         """Called with the count after each committed write (the app wakes live tails)."""
+        self.fingerprints = fingerprints
+        """Whether records at ``error`` or above get their error group as they are
+        written (off only to measure what that costs)."""
 
     def write(self, entries: Sequence[LogEntry]) -> int:
         """Store ``entries`` in one transaction (committed when this returns); their count."""
         if not entries:
             return 0
         rows = [_row(e) for e in entries]
+        groups = _grouped(entries, rows) if self.fingerprints else []
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # Ids come from a sequence before commit: without this, a batch could
@@ -118,20 +138,50 @@ class LogStore:
                 with (
                     conn.connection.driver_connection.cursor() as cur,
                     cur.copy(
-                        "COPY log_records (ts, level, source, host, message, attrs) FROM STDIN"
+                        "COPY log_records (ts, level, source, host, message, attrs, fingerprint)"
+                        " FROM STDIN"
                     ) as copy,
                 ):
                     for row in rows:
                         copy.write_row(row)
             else:
                 conn.exec_driver_sql(
-                    "INSERT INTO log_records (ts, level, source, host, message, attrs) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO log_records (ts, level, source, host, message, attrs, "
+                    "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(_sqlite_time(r[0]), *r[1:]) for r in rows],
                 )
+            if groups:
+                conn.execute(self._upsert(groups))
         if self.on_commit is not None:
             self.on_commit(len(rows))
         return len(rows)
+
+    def _upsert(self, groups: list[dict]):
+        """One statement adding a batch's groups to ``error_groups``: counts added, the
+        first and last times widened, the latest sample kept, and ``regressed_at`` set
+        when a group comes back after more than ``REGRESSION_QUIET`` seconds."""
+        table = ErrorGroup.__table__
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        latest, earliest = (
+            (func.greatest, func.least) if self.dialect == "postgresql" else (func.max, func.min)
+        )
+        stmt = insert(table).values(groups)
+        new = stmt.excluded
+        newer = new.last_seen >= table.c.last_seen
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c.fingerprint],
+            set_={
+                "count": table.c.count + new.count,
+                "first_seen": earliest(table.c.first_seen, new.first_seen),
+                "last_seen": latest(table.c.last_seen, new.last_seen),
+                "sample": case((newer, new.sample), else_=table.c.sample),
+                "level": case((newer, new.level), else_=table.c.level),
+                "regressed_at": case(
+                    (new.first_seen - table.c.last_seen > REGRESSION_QUIET, new.first_seen),
+                    else_=table.c.regressed_at,
+                ),
+            },
+        )
 
     # -- reading -----------------------------------------------------------------------
 
@@ -220,8 +270,8 @@ class LogStore:
         step: float | None = None,
     ) -> dict[tuple, int]:
         """How many records match within [start, end) per group: keys are the values of
-        ``group_by`` (``host``, ``source`` or ``attrs.<name>``, None where missing), led
-        with ``step`` by the epoch start of each ``step``-second bucket."""
+        ``group_by`` (``host``, ``source``, ``fingerprint`` or ``attrs.<name>``, None where
+        missing), led with ``step`` by the epoch start of each ``step``-second bucket."""
         columns = [self._group_column(name).label(f"g{i}") for i, name in enumerate(group_by)]
         if step is not None:
             columns.insert(0, self._bucket(start.timestamp(), step).label("b"))
@@ -238,7 +288,9 @@ class LogStore:
     def _group_column(self, name: str):
         if name.startswith("attrs."):
             return self._attr_text(name.removeprefix("attrs.").split("."))
-        return {"host": LogRow.host, "source": LogRow.source}[name]
+        return {"host": LogRow.host, "source": LogRow.source, "fingerprint": LogRow.fingerprint}[
+            name
+        ]
 
     def _bucket(self, base: float, step: float):
         """The 0-based ``step``-second bucket of a record's time from ``base``."""
@@ -333,6 +385,9 @@ class LogStore:
         if term.field.startswith("attrs."):
             path = term.field.removeprefix("attrs.").split(".")
             return func.coalesce(self._attr_text(path), "") == term.value
+        if term.field == "fingerprint":
+            # NOT of a plain equality would leave out every record without a group too.
+            return and_(LogRow.fingerprint.is_not(None), LogRow.fingerprint == term.value)
         return getattr(LogRow, term.field) == term.value
 
     def _contains(self, text: str, scan: bool):
@@ -425,21 +480,55 @@ def _compare(rank: int, op: str, wanted: int) -> bool:
     }[op]
 
 
-def _row(entry: LogEntry) -> tuple:
+def _row(entry: LogEntry) -> list:
     """``entry`` as the row stored: its text cleaned (``storage.log_text``), so that no
     record can fail its batch or, once stored, the queries over everyone's records."""
     message, attrs = entry.message, entry.attrs or {}
     if len(message) > MAX_MESSAGE:
         message, attrs = message[:MAX_MESSAGE], {**attrs, "truncated_from": len(entry.message)}
     ts = entry.ts if entry.ts.tzinfo else entry.ts.replace(tzinfo=UTC)
-    return (
+    return [
         ts.astimezone(UTC),
         clean_text(entry.level),
         clean_text(entry.source),
         clean_text(entry.host),
         clean_text(message),
         attrs_json(attrs),
-    )
+        None,  # the fingerprint, which ``grouped`` sets on records at error or above
+    ]
+
+
+def _grouped(entries: Sequence[LogEntry], rows: list[list]) -> list[dict]:
+    """Sets the fingerprint of each row at ``error`` or above; returns the batch's error
+    groups, one per fingerprint, as ``error_groups`` rows (sorted, so that concurrent
+    writers lock them in one order)."""
+    groups: dict[str, dict] = {}
+    for entry, row in zip(entries, rows, strict=True):
+        level = row[1]
+        if level not in ERROR_LEVELS:
+            continue
+        found = fingerprint(level, row[2], row[4], entry.attrs)
+        row[6] = found.fingerprint
+        ts = row[0].timestamp()
+        group = groups.get(found.fingerprint)
+        if group is None:
+            groups[found.fingerprint] = {
+                "fingerprint": found.fingerprint,
+                "title": found.title,
+                "level": level,
+                "source": row[2],
+                "first_seen": ts,
+                "last_seen": ts,
+                "count": 1,
+                "sample": row[4][:MAX_SAMPLE],
+                "regressed_at": None,
+            }
+            continue
+        group["count"] += 1
+        group["first_seen"] = min(group["first_seen"], ts)
+        if ts >= group["last_seen"]:
+            group.update(last_seen=ts, sample=row[4][:MAX_SAMPLE], level=level)
+    return [groups[key] for key in sorted(groups)]
 
 
 @dataclass(frozen=True, slots=True)
