@@ -3,7 +3,8 @@
 A message is parameterised in Sentry's order (email, URL, host name, IP, UUID, hex, ISO
 date and time, duration, float, integer, quoted value after ``=``): each variable part
 becomes a placeholder such as ``<email>``. A URL keeps its path (with ids inside it
-parameterised), so one route's errors never merge with another's.
+parameterised) but not its query string, so one route's errors never merge with
+another's.
 
 A record that carries a Python traceback (in its message, or in ``attrs.exc_info`` as
 Pulseboard's own handler writes it, or OpenTelemetry's ``exception.*`` attributes) is
@@ -115,9 +116,10 @@ def parameterise(text: str) -> str:
 def _placeholder(match: re.Match) -> str:
     kind = _GROUP[match.lastgroup or ""]
     if kind == "url":
-        # The path stays (its ids parameterised), so two routes stay two groups.
-        path, query = match.group("path"), match.group("qs")
-        return "<url>" + (parameterise(path) if path else "") + ("?<query>" if query else "")
+        # The path stays (its ids parameterised), so two routes stay two groups; the
+        # query string is all values and goes.
+        path = match.group("path")
+        return "<url>" + (parameterise(path) if path else "")
     return _PLACEHOLDER.get(kind) or f"<{kind}>"
 
 

@@ -274,7 +274,7 @@ class LogStore:
         missing), led with ``step`` by the epoch start of each ``step``-second bucket."""
         columns = [self._group_column(name).label(f"g{i}") for i, name in enumerate(group_by)]
         if step is not None:
-            columns.insert(0, self._bucket(start.timestamp(), step).label("b"))
+            columns.insert(0, self.bucket(start.timestamp(), step).label("b"))
         stmt = self.matching(select(*columns, func.count()), query, start, end)
         if columns:
             stmt = stmt.group_by(*(c.name for c in columns))
@@ -292,7 +292,7 @@ class LogStore:
             name
         ]
 
-    def _bucket(self, base: float, step: float):
+    def bucket(self, base: float, step: float):
         """The 0-based ``step``-second bucket of a record's time from ``base``."""
         if self.dialect == "postgresql":
             return func.floor((func.extract("epoch", LogRow.ts) - base) / step)
@@ -312,7 +312,7 @@ class LogStore:
         span = max((end - start).total_seconds(), 1.0)
         step = max(1.0, math.ceil(span / max(buckets, 1)))
         base = start.timestamp()
-        bucket = self._bucket(base, step)
+        bucket = self.bucket(base, step)
         stmt = (
             self.matching(select(bucket.label("b"), LogRow.level, func.count()), query, start, end)
             .group_by("b", LogRow.level)

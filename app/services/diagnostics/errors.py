@@ -1,0 +1,134 @@
+"""Error groups for the Diagnostics page and its API: the groups of a range, one group in
+detail, the link to its records on the Logs page, and the download."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from app.alerting.evaluate import iso
+from app.runtime import Runtime
+from app.services import FieldError, NotFound
+from app.services.downloads import Download, Table, file_name, table_download, utc_iso
+from app.services.timerange import check_range
+from storage.diagnostics.errors import ErrorGroupStore
+from storage.logquery import FINGERPRINT, Query, QueryError, parse
+
+MAX_GROUPS = 1000
+"""Groups one answer or download lists at most."""
+EXPORT_COLUMNS = (
+    "fingerprint",
+    "title",
+    "level",
+    "first_seen",
+    "last_seen",
+    "count",
+    "total",
+    "hosts",
+    "sources",
+    "new",
+    "regressed",
+    "sample",
+)
+
+
+def _query(text: str | None) -> Query:
+    try:
+        return parse(text or "")
+    except QueryError as exc:
+        raise FieldError("q", exc.message + f" (at character {exc.position + 1})") from None
+
+
+def logs_link(fingerprint: str) -> str:
+    """The Logs page showing a group's records."""
+    return "/logs?" + urlencode({"q": f"fingerprint:{fingerprint}", "range": "24h"})
+
+
+def _item(group: dict) -> dict:
+    return {
+        "fingerprint": group["fingerprint"],
+        "title": group["title"],
+        "level": group["level"],
+        "first_seen": iso(group["first_seen"]),
+        "last_seen": iso(group["last_seen"]),
+        "count": group["in_range"],
+        "total": group["total"],
+        "hosts": group["hosts"],
+        "sources": group["sources"],
+        "sample": group["sample"],
+        "new": group["new"],
+        "regressed": group["regressed"],
+        "sparkline": group["sparkline"],
+    }
+
+
+def groups(
+    rt: Runtime,
+    start: float,
+    end: float,
+    limit: int = 10,
+    query: str | None = None,
+    new_only: bool = False,
+) -> list[dict]:
+    """The error groups with records in [start, end) (matching the log ``query``), most
+    records in the range first: ``count`` in the range, ``total`` ever, ``new`` when first
+    seen in it, ``regressed`` when back in it after a quiet day, a ``sparkline`` of counts."""
+    check_range(start, end)
+    if not 1 <= limit <= MAX_GROUPS:
+        raise FieldError("limit", f"must be 1 to {MAX_GROUPS}")
+    store = ErrorGroupStore(rt.logs)
+    found = store.groups(start, end, limit, _query(query), new_only=new_only)
+    return [_item(g) for g in found]
+
+
+def group(rt: Runtime, fingerprint: str, start: float, end: float) -> dict:
+    """One group over [start, end): ``groups``' fields plus its ``series`` of counts per
+    ``step`` seconds, when it regressed and the link to its records."""
+    check_range(start, end)
+    if not FINGERPRINT.fullmatch(fingerprint):
+        raise FieldError("fingerprint", "must be 1 to 32 lowercase hex digits")
+    found = ErrorGroupStore(rt.logs).group(fingerprint, start, end)
+    if found is None:
+        raise NotFound(f"No error group {fingerprint}.")
+    return {
+        **_item(found),
+        "source": found["source"],
+        "regressed_at": iso(found["regressed_at"]),
+        "step": found["step"],
+        "series": [[utc_iso(ts), n] for ts, n in found["series"]],
+        "logs_url": logs_link(fingerprint),
+    }
+
+
+def export(
+    rt: Runtime,
+    *,
+    start: float,
+    end: float,
+    limit: int,
+    query: str | None,
+    new_only: bool,
+    fmt: str,
+    actor: str,
+    remote_addr: str | None,
+) -> Download:
+    """The groups ``groups`` lists as a CSV or JSON download named after the range, audited."""
+    rows = groups(rt, start, end, limit, query, new_only)
+    filename = file_name("error-groups", start, end, fmt)
+    details = {
+        "from": utc_iso(start),
+        "to": utc_iso(end),
+        "limit": limit,
+        "q": query,
+        "new_only": new_only,
+        "format": fmt,
+        "file": filename,
+    }
+    return table_download(
+        rt,
+        "diagnostics.errors.export",
+        filename,
+        Table(fmt, EXPORT_COLUMNS, rows),
+        actor=actor,
+        remote_addr=remote_addr,
+        details=details,
+    )
