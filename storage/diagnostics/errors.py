@@ -50,11 +50,12 @@ class ErrorGroupStore:
         query: Query = EVERYTHING,
         new_only: bool = False,
         buckets: int = 24,
+        details: bool = True,
     ) -> list[dict]:
         """The groups with records matching ``query`` in [start, end), most records first
         (``new_only``: only those first seen in it); each a dict of ``error_groups``'
-        columns plus ``in_range``, ``hosts``, ``sources``, ``sparkline`` (``buckets``
-        counts), ``new`` and ``regressed``."""
+        columns plus ``in_range``, ``new``, ``regressed`` and (unless not ``details``)
+        ``hosts``, ``sources`` and ``sparkline`` (``buckets`` counts)."""
         counted = self.logs.matching(
             select(LogRow.fingerprint.label("fp"), func.count().label("n")).where(
                 LogRow.fingerprint.is_not(None)
@@ -75,7 +76,8 @@ class ErrorGroupStore:
         with self.logs.engine.connect() as conn:
             rows = conn.execute(stmt).all()
         found = [_group(row[:-1], row[-1], start, end, buckets) for row in rows]
-        self._add_details(found, start, end, query, buckets)
+        if details:
+            self._add_details(found, start, end, query, buckets)
         return found
 
     def group(self, fingerprint: str, start: float, end: float, buckets: int = 60) -> dict | None:
