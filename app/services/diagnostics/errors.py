@@ -80,9 +80,12 @@ def groups(
     return [_item(g) for g in found]
 
 
-def group(rt: Runtime, fingerprint: str, start: float, end: float) -> dict:
+def group(
+    rt: Runtime, fingerprint: str, start: float, end: float, epoch_times: bool = False
+) -> dict:
     """One group over [start, end): ``groups``' fields plus its ``series`` of counts per
-    ``step`` seconds, when it regressed and the link to its records."""
+    ``step`` seconds (bucket starts in ISO 8601, or epoch seconds with ``epoch_times``, as
+    charts take them), when it regressed and the link to its records."""
     check_range(start, end)
     if not FINGERPRINT.fullmatch(fingerprint):
         raise FieldError("fingerprint", "must be 1 to 32 lowercase hex digits")
@@ -94,7 +97,7 @@ def group(rt: Runtime, fingerprint: str, start: float, end: float) -> dict:
         "source": found["source"],
         "regressed_at": iso(found["regressed_at"]),
         "step": found["step"],
-        "series": [[utc_iso(ts), n] for ts, n in found["series"]],
+        "series": [[ts if epoch_times else utc_iso(ts), n] for ts, n in found["series"]],
         "logs_url": logs_link(fingerprint),
     }
 
@@ -132,3 +135,60 @@ def export(
         remote_addr=remote_addr,
         details=details,
     )
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+EXPORT = "/api/v1/admin/diagnostics/errors/export"
+PAGE_LIMIT = 200
+"""Groups the page lists."""
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline_text(counts: list[int]) -> str:
+    """Counts as a line of block characters (a grid cell can show text, not a chart);
+    a space where there were none."""
+    peak = max(counts, default=0)
+    if not peak:
+        return " " * len(counts)
+    return "".join(" " if n == 0 else _BARS[min(7, (n * 8 - 1) // peak)] for n in counts)
+
+
+def grid_rows(items: list[dict]) -> list[dict]:
+    """``groups``' items as the page's grid shows them."""
+    return [
+        {
+            "id": item["fingerprint"],
+            "title": item["title"],
+            "badges": " ".join(
+                name for name, on in (("New", item["new"]), ("Regressed", item["regressed"])) if on
+            ),
+            "level": item["level"],
+            "count": item["count"],
+            "total": item["total"],
+            "trend": sparkline_text(item["sparkline"]),
+            "hosts": ", ".join(item["hosts"]),
+            "sources": ", ".join(item["sources"]),
+            "last_seen": item["last_seen"],
+        }
+        for item in items
+    ]
+
+
+def export_href(start: float, end: float, new_only: bool, fmt: str) -> str:
+    """The download of the groups the page shows."""
+    params = {"from": f"{start:.0f}", "to": f"{end:.0f}", "limit": PAGE_LIMIT, "format": fmt}
+    if new_only:
+        params["new_only"] = "true"
+    return f"{EXPORT}?{urlencode(params)}"
+
+
+def summary(items: list[dict]) -> str:
+    """One line over the grid: how many groups, records, new and regressed ones."""
+    if not items:
+        return "No records at error or above in this range."
+    records = sum(i["count"] for i in items)
+    new = sum(i["new"] for i in items)
+    regressed = sum(i["regressed"] for i in items)
+    more = " (the busiest shown)" if len(items) >= PAGE_LIMIT else ""
+    return f"{len(items)} groups{more}, {records} records; {new} new, {regressed} regressed."
