@@ -23,14 +23,12 @@ from sqlalchemy import (
     select,
     table,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.accounts import utc
 from storage.log_fingerprint import fingerprint
 from storage.log_text import attrs_json, clean_text, pg_attrs_jsonb, read_attrs, sqlite_attrs_json
 from storage.logquery import LEVELS, Query, Term
-from storage.models import LOG_SEARCH_FTS, ErrorGroup
+from storage.models import LOG_SEARCH_FTS
 from storage.models import LogRecord as LogRow
 
 WRITE_LOCK_KEY = 0x50554C5346
@@ -61,6 +59,36 @@ REGRESSION_QUIET = 86400.0
 """A group seen again after this many quiet seconds has regressed."""
 MAX_SAMPLE = 4000
 """Characters of the latest message a group keeps as its sample."""
+
+_GROUP_COLUMNS = "fingerprint, title, level, source, first_seen, last_seen, count, sample"
+_MERGE_GROUP = f"""
+ON CONFLICT (fingerprint) DO UPDATE SET
+    count = error_groups.count + excluded.count,
+    first_seen = {{earliest}}(error_groups.first_seen, excluded.first_seen),
+    last_seen = {{latest}}(error_groups.last_seen, excluded.last_seen),
+    sample = CASE WHEN excluded.last_seen >= error_groups.last_seen
+        THEN excluded.sample ELSE error_groups.sample END,
+    level = CASE WHEN excluded.last_seen >= error_groups.last_seen
+        THEN excluded.level ELSE error_groups.level END,
+    regressed_at = CASE WHEN excluded.first_seen - error_groups.last_seen > {REGRESSION_QUIET}
+        THEN excluded.first_seen ELSE error_groups.regressed_at END
+"""
+"""How a batch's group joins the stored one: counts added, first and last times widened,
+the latest sample and level kept, ``regressed_at`` set when the group comes back after
+more than ``REGRESSION_QUIET`` seconds."""
+_PG_UPSERT = (
+    f"INSERT INTO error_groups ({_GROUP_COLUMNS}) SELECT * FROM unnest("
+    "%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::float8[], %s::float8[], %s::bigint[], %s::text[])"
+    + _MERGE_GROUP.format(earliest="least", latest="greatest")
+)
+"""PostgreSQL: one statement per batch whatever its number of groups, each column one
+array parameter (so its text never changes and the server keeps it prepared)."""
+_SQLITE_UPSERT = (
+    f"INSERT INTO error_groups ({_GROUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    + _MERGE_GROUP.format(earliest="min", latest="max")
+)
+"""SQLite: one prepared statement run for each group of the batch."""
 
 MAX_SPELLINGS = 16
 """On SQLite, a word with more spellings than this (five non-ASCII letters and up) is
@@ -150,38 +178,13 @@ class LogStore:
                     "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(_sqlite_time(r[0]), *r[1:]) for r in rows],
                 )
-            if groups:
-                conn.execute(self._upsert(groups))
+            if groups and self.dialect == "postgresql":
+                conn.exec_driver_sql(_PG_UPSERT, tuple(map(list, zip(*groups, strict=True))))
+            elif groups:
+                conn.exec_driver_sql(_SQLITE_UPSERT, groups)
         if self.on_commit is not None:
             self.on_commit(len(rows))
         return len(rows)
-
-    def _upsert(self, groups: list[dict]):
-        """One statement adding a batch's groups to ``error_groups``: counts added, the
-        first and last times widened, the latest sample kept, and ``regressed_at`` set
-        when a group comes back after more than ``REGRESSION_QUIET`` seconds."""
-        table = ErrorGroup.__table__
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        latest, earliest = (
-            (func.greatest, func.least) if self.dialect == "postgresql" else (func.max, func.min)
-        )
-        stmt = insert(table).values(groups)
-        new = stmt.excluded
-        newer = new.last_seen >= table.c.last_seen
-        return stmt.on_conflict_do_update(
-            index_elements=[table.c.fingerprint],
-            set_={
-                "count": table.c.count + new.count,
-                "first_seen": earliest(table.c.first_seen, new.first_seen),
-                "last_seen": latest(table.c.last_seen, new.last_seen),
-                "sample": case((newer, new.sample), else_=table.c.sample),
-                "level": case((newer, new.level), else_=table.c.level),
-                "regressed_at": case(
-                    (new.first_seen - table.c.last_seen > REGRESSION_QUIET, new.first_seen),
-                    else_=table.c.regressed_at,
-                ),
-            },
-        )
 
     # -- reading -----------------------------------------------------------------------
 
@@ -498,11 +501,11 @@ def _row(entry: LogEntry) -> list:
     ]
 
 
-def _grouped(entries: Sequence[LogEntry], rows: list[list]) -> list[dict]:
+def _grouped(entries: Sequence[LogEntry], rows: list[list]) -> list[tuple]:
     """Sets the fingerprint of each row at ``error`` or above; returns the batch's error
-    groups, one per fingerprint, as ``error_groups`` rows (sorted, so that concurrent
-    writers lock them in one order)."""
-    groups: dict[str, dict] = {}
+    groups, one per fingerprint, as rows of ``_GROUP_COLUMNS`` (sorted, so that
+    concurrent writers lock them in one order)."""
+    groups: dict[str, list] = {}
     for entry, row in zip(entries, rows, strict=True):
         level = row[1]
         if level not in ERROR_LEVELS:
@@ -512,23 +515,23 @@ def _grouped(entries: Sequence[LogEntry], rows: list[list]) -> list[dict]:
         ts = row[0].timestamp()
         group = groups.get(found.fingerprint)
         if group is None:
-            groups[found.fingerprint] = {
-                "fingerprint": found.fingerprint,
-                "title": found.title,
-                "level": level,
-                "source": row[2],
-                "first_seen": ts,
-                "last_seen": ts,
-                "count": 1,
-                "sample": row[4][:MAX_SAMPLE],
-                "regressed_at": None,
-            }
+            sample = row[4][:MAX_SAMPLE]
+            groups[found.fingerprint] = [
+                found.fingerprint,
+                found.title,
+                level,
+                row[2],
+                ts,
+                ts,
+                1,
+                sample,
+            ]
             continue
-        group["count"] += 1
-        group["first_seen"] = min(group["first_seen"], ts)
-        if ts >= group["last_seen"]:
-            group.update(last_seen=ts, sample=row[4][:MAX_SAMPLE], level=level)
-    return [groups[key] for key in sorted(groups)]
+        group[6] += 1
+        group[4] = min(group[4], ts)
+        if ts >= group[5]:
+            group[2], group[5], group[7] = level, ts, row[4][:MAX_SAMPLE]
+    return [tuple(groups[key]) for key in sorted(groups)]
 
 
 @dataclass(frozen=True, slots=True)
