@@ -70,24 +70,20 @@ _PATTERNS = (
 about twice as slow. Host names end in one of ``_TLDS``, in lower case as written."""
 _PLACEHOLDER = {"ipv4": "<ip>", "ipv6": "<ip>", "quoted": "<quoted>"}
 _GROUP = {f"p{i}": name for i, (name, _) in enumerate(_PATTERNS)}
-_OPTIONAL = ("email", "url", "host", "ipv4", "ipv6", "quoted")
-"""Kinds left out of the pass over a text that lacks what they need (``parameterise``
-tests for it): the costly ones, and a character test is far cheaper than trying them at
-every word."""
+_DIGIT = re.compile(r"\d")
 
 
 @cache
-def _parameters(*present: bool) -> re.Pattern:
+def _parameters(*present: bool) -> re.Pattern | None:
     """One pass over a text, trying only where a word starts (after anything but a letter
     or a digit, so ``ch_<hex>`` and ``worker-<int>``): there the first kind, in the order
     of ``_PATTERNS``, that matches wins, the order Sentry applies its replacements in."""
-    left_out = {name for name, there in zip(_OPTIONAL, present, strict=True) if not there}
-    kinds = (
+    kinds = [
         f"(?P<p{i}>{pattern})"
-        for i, (name, pattern) in enumerate(_PATTERNS)
-        if name not in left_out
-    )
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(kinds) + ")")
+        for i, ((_, pattern), there) in enumerate(zip(_PATTERNS, present, strict=True))
+        if there
+    ]
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(kinds) + ")") if kinds else None
 
 
 _TRACEBACK = "Traceback (most recent call last):"
@@ -111,16 +107,25 @@ class Fingerprint:
 def parameterise(text: str) -> str:
     """``text`` (up to ``MAX_TEXT`` characters) with its variable parts as placeholders."""
     text = text[:MAX_TEXT]
-    dots = text.count(".")
-    pattern = _parameters(  # in the order of _OPTIONAL
+    # Each kind is tried only on a text holding what it needs: a character test is far
+    # cheaper than trying a kind at every word. (A UUID of letters only is left alone.)
+    digit = _DIGIT.search(text) is not None
+    dots, colons, dash = text.count("."), text.count(":"), "-" in text
+    pattern = _parameters(  # in the order of _PATTERNS
         "@" in text,
         "://" in text,
         dots > 0,
-        dots >= 3,
-        "::" in text or text.count(":") >= 7,
+        digit and dots >= 3,
+        "::" in text or colons >= 7,
+        digit and dash,
+        digit,
+        digit and (dash or colons >= 2),
+        digit,
+        digit and dots > 0,
+        digit,
         "=" in text,
     )
-    return pattern.sub(_placeholder, text)
+    return text if pattern is None else pattern.sub(_placeholder, text)
 
 
 def _placeholder(match: re.Match) -> str:

@@ -1,7 +1,8 @@
 """Error groups kept at write time, on both backends: records at error or above get their
 fingerprint and their group in the same transaction, counts add up, a group back after a
-quiet day has regressed, the reads over a range, and every ingest path (the API, syslog,
-Pulseboard's own logging handler) ends in the same fingerprinting write."""
+quiet day has regressed, the reads over a range, and every ingest path (syslog, a tailed
+file, Pulseboard's own logging handler; the API in tests/app/diagnostics) ends in the same
+fingerprinting write."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from app.log_handler import LogStoreHandler
 from collectors.syslog import SyslogReceiver
+from collectors.tail import FileTailer
 from storage.diagnostics.errors import ErrorGroupStore
 from storage.log_fingerprint import fingerprint
 from storage.logquery import parse
@@ -143,6 +145,15 @@ def test_syslog_records_get_their_fingerprint(store):
     levels = fingerprints(store)
     assert levels[0] == ("error", fingerprint("error", "syslog", "payment 7 failed").fingerprint)
     assert levels[1] == ("info", None)
+
+
+def test_tailed_file_lines_get_their_fingerprint(store, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("ERROR payment 7 declined\nINFO all fine\nERROR payment 8 declined\n")
+    assert FileTailer([str(log)], store.write, tmp_path / "pos.json", "web-1").poll() == 3
+    levels = fingerprints(store)
+    assert [level for level, _ in levels] == ["error", "info", "error"]
+    assert levels[0][1] == levels[2][1] is not None and levels[1][1] is None
 
 
 def test_the_logging_handler_records_get_their_fingerprint_from_the_traceback(store):

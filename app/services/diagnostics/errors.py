@@ -3,13 +3,14 @@ detail, the link to its records on the Logs page, and the download."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlencode
 
 from app.alerting.evaluate import iso
 from app.runtime import Runtime
 from app.services import FieldError, NotFound
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
-from app.services.timerange import check_range
+from app.services.timerange import RANGES, check_range
 from storage.diagnostics.errors import ErrorGroupStore
 from storage.logquery import FINGERPRINT, Query, QueryError, parse
 
@@ -35,12 +36,16 @@ def _query(text: str | None) -> Query:
     try:
         return parse(text or "")
     except QueryError as exc:
-        raise FieldError("q", exc.message + f" (at character {exc.position + 1})") from None
+        raise FieldError("q", str(exc)) from None
 
 
-def logs_link(fingerprint: str) -> str:
-    """The Logs page showing a group's records."""
-    return "/logs?" + urlencode({"q": f"fingerprint:{fingerprint}", "range": "24h"})
+def logs_link(fingerprint: str, span: float) -> str:
+    """The Logs page showing a group's records over the shortest preset range that covers
+    ``span`` seconds back from now (within a minute: the range was chosen a moment ago),
+    or the longest there is."""
+    fits = (key for key, seconds in RANGES.items() if seconds + 60 >= span)
+    preset = next(fits, list(RANGES)[-1])
+    return "/logs?" + urlencode({"q": f"fingerprint:{fingerprint}", "range": preset})
 
 
 def _item(group: dict) -> dict:
@@ -98,7 +103,7 @@ def group(
         "regressed_at": iso(found["regressed_at"]),
         "step": found["step"],
         "series": [[ts if epoch_times else utc_iso(ts), n] for ts, n in found["series"]],
-        "logs_url": logs_link(fingerprint),
+        "logs_url": logs_link(fingerprint, time.time() - start),
     }
 
 
