@@ -230,6 +230,7 @@ DIAG_ERRORS_NEW_ONLY = "diag-errors-new-only"
 DIAG_ERRORS_SUMMARY = "diag-errors-summary"
 DIAG_ERRORS_GRID = "diag-errors-grid"
 DIAG_ERRORS_DETAIL = "diag-errors-detail"
+DIAG_ERRORS_LOCATION = "diag-errors-location"
 DIAG_ERRORS_DOWNLOADS = {fmt: f"diag-errors-download-{fmt}" for fmt in ("csv", "json")}
 
 # Diagnostics · Checks

@@ -90,9 +90,9 @@ _TRACEBACK = "Traceback (most recent call last):"
 _FRAME = re.compile(r'File "(?P<path>[^"]*)", line \d+, in (?P<function>\S+)')
 _JAVA_FRAME = re.compile(r"\sat (?P<module>[\w$.]+)\.(?P<function>[\w$<>]+)\(")
 _EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::[ \t]*(?P<message>.*))?$")
-_LIBRARY = re.compile(r"[/\\](?:site|dist)-packages[/\\]|[/\\]lib[/\\]python\d[\d.]*[/\\]|^<")
-"""Frame paths outside the application: installed packages, the standard library and
-frozen or generated code (``<frozen importlib._bootstrap>``, ``<string>``)."""
+_LIBRARY_PARTS = ("/site-packages/", "/dist-packages/", "/lib/python")
+"""Frame paths outside the application: installed packages and the standard library (and,
+starting with ``<``, frozen or generated code such as ``<frozen importlib._bootstrap>``)."""
 _JAVA_LIBRARY = ("java.", "javax.", "jdk.", "sun.", "kotlin.", "scala.")
 
 
@@ -149,9 +149,16 @@ def _module(path: str) -> str:
     return ".".join(p for p in parts[-2:] if p)
 
 
+def _library(path: str) -> bool:
+    """Whether a frame's file is outside the application (substring tests: this runs for
+    every frame of every traceback)."""
+    path = path.replace("\\", "/")
+    return path.startswith("<") or any(part in path for part in _LIBRARY_PARTS)
+
+
 def _python_frames(traceback: str) -> list[str]:
     frames = [(m["path"], m["function"]) for m in _FRAME.finditer(traceback)]
-    own = [f for f in frames if not _LIBRARY.search(f[0])] or frames
+    own = [f for f in frames if not _library(f[0])] or frames
     return [f"{_module(path)}:{function}" for path, function in own[-FRAMES_KEPT:]]
 
 

@@ -1,6 +1,7 @@
 """The Diagnostics page's Errors section in Chromium, at phone width: the groups of the
-range with their flags and trend, a group's sample, counts and download, and "Open in
-Logs" showing exactly its records on the Logs page; no console errors."""
+range with their flags and trend, a group's sample, counts and download, "Open in Logs"
+showing exactly its records on the Logs page, and an address opening one group; no
+console errors."""
 
 from __future__ import annotations
 
@@ -100,6 +101,11 @@ def test_error_groups_open_their_sample_and_their_logs(dash_duo: DashComposite, 
     assert query.get_attribute("value") == f"fingerprint:{busiest}"
     until(lambda: len(messages(dash_duo)) == 5, WAIT, msg="not the group's 5 records")
     assert sorted(messages(dash_duo)) == [f"payment {n} declined" for n in range(1, 6)]
+
+    # The Timeline's links open the section at one group.
+    disk = fingerprint("critical", "db", "disk <full> on /var").fingerprint
+    dash_duo.driver.get(f"{dash_duo.server.url}{PAGE}&fingerprint={disk}")
+    until(lambda: "disk <full> on /var" in text_of(dash_duo, "#diag-errors-detail"), WAIT)
 
     assert console_messages(dash_duo) == []
     assert dash_duo.get_logs() == []

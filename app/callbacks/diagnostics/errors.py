@@ -6,6 +6,7 @@ import time
 
 import dash
 from dash import Input, Output, State
+from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import ids
@@ -32,6 +33,12 @@ def register(app: dash.Dash) -> None:
     )(list_groups)
     callback(
         app,
+        Output(ids.DIAG_ERRORS_GRID, "selectedRows"),
+        Input(ids.DIAG_ERRORS_LOCATION, "search"),
+        roles=READERS,
+    )(open_linked_group)
+    callback(
+        app,
         Output(ids.DIAG_ERRORS_DETAIL, "children"),
         Input(ids.DIAG_ERRORS_GRID, "selectedRows"),
         State(ids.DIAG_RANGE, "value"),
@@ -52,6 +59,14 @@ def list_groups(range_key: str | None, window: dict | None, new_only: bool | Non
     formats = ids.DIAG_ERRORS_DOWNLOADS
     links = (service.export_href(start, end, bool(new_only), fmt) for fmt in formats)
     return service.grid_rows(items), service.summary(items), *links
+
+
+def open_linked_group(search: str | None):
+    """Select the group the address names (``?fingerprint=``), if any."""
+    rows = service.linked_group(search)
+    if rows is None:
+        raise PreventUpdate
+    return rows
 
 
 def show_group(rows: list[dict] | None, range_key: str | None, window: dict | None, theme):

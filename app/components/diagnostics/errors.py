@@ -62,6 +62,8 @@ def layout(admin: bool) -> html.Div:
     )
     return html.Div(
         [
+            # ?fingerprint= opens one group (the Timeline links to it so).
+            dcc.Location(id=ids.DIAG_ERRORS_LOCATION, refresh=False),
             controls,
             dbc.Row(
                 [

@@ -4,7 +4,7 @@ detail, the link to its records on the Logs page, and the download."""
 from __future__ import annotations
 
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from app.alerting.evaluate import iso
 from app.runtime import Runtime
@@ -178,6 +178,13 @@ def grid_rows(items: list[dict]) -> list[dict]:
         }
         for item in items
     ]
+
+
+def linked_group(search: str | None) -> list[dict] | None:
+    """The grid row to select for a page address (``?fingerprint=``), as the grid takes
+    a selection; None when it names no valid fingerprint."""
+    wanted = parse_qs((search or "").removeprefix("?")).get("fingerprint", [""])[0]
+    return [{"id": wanted}] if FINGERPRINT.fullmatch(wanted) else None
 
 
 def export_href(start: float, end: float, new_only: bool, fmt: str) -> str:
