@@ -38,11 +38,15 @@ from app.settings import Settings
 from app.token_cache import follow_auth_changes
 from app.ws import sock
 from collectors.base import Collector
+from collectors.checks import CheckCollector
+from collectors.endpoints import MAX_GAP, EndpointRecorder
+from collectors.pg_activity import ActivityHistory
 from collectors.pool import PoolCollector
 from collectors.postgres import PostgresCollector
 from collectors.postgres import target_name as postgres_target
 from collectors.redis import RedisCollector
 from collectors.redis import target_name as redis_target
+from collectors.redis_inspect import SlowlogRecorder
 from collectors.requests import RequestCollector, RequestTimings
 from collectors.scheduler import LeaderJob, ScheduleConfig, Scheduler
 from collectors.syslog import SyslogReceiver, parse_addr
@@ -51,6 +55,10 @@ from collectors.tail import FileTailer
 from storage import db
 from storage.accounts import AccountStore, DuplicateUser
 from storage.alerts import AlertStore
+from storage.diagnostics.activity import ActivityStore
+from storage.diagnostics.checks import CheckStore
+from storage.diagnostics.endpoints import EndpointStore
+from storage.diagnostics.redis import RedisSlowlogStore
 from storage.leader import make_leader_lock
 from storage.live import LOGS_CHANNEL, make_bus
 from storage.logs import LogStore
@@ -58,6 +66,9 @@ from storage.metrics import MetricsStore
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
+SLOWLOG_INTERVAL = 10.0
+"""Seconds between two copies of the watched servers' SLOWLOG at most (the collect
+interval when it is longer)."""
 
 
 def build_collectors(
@@ -78,6 +89,34 @@ def build_collectors(
     if redis_urls:
         collectors.append(RedisCollector(host, _unique(redis_urls, redis_target)))
     return collectors
+
+
+def redis_slowlog_jobs(
+    settings: Settings, collectors: list[Collector], engine: Engine
+) -> list[LeaderJob]:
+    """The leader's copy of every watched Redis' SLOWLOG into the store (none without Redis)."""
+    watch = next((c for c in collectors if isinstance(c, RedisCollector)), None)
+    if watch is None:
+        return []
+    recorder = SlowlogRecorder(
+        watch.clients, RedisSlowlogStore(engine), settings.rollup_retention_days * 86400
+    )
+    interval = max(float(settings.collect_interval), SLOWLOG_INTERVAL)
+    return [LeaderJob("redis-slowlog", recorder.run, interval)]
+
+
+def activity_history_jobs(
+    settings: Settings, collectors: list[Collector], engine: Engine
+) -> list[LeaderJob]:
+    """The leader's record of the PostgreSQL sessions worth remembering (none without a
+    watched PostgreSQL), kept as long as raw samples."""
+    watch = next((c for c in collectors if isinstance(c, PostgresCollector)), None)
+    if watch is None:
+        return []
+    history = ActivityHistory(
+        watch.conninfo, ActivityStore(engine), settings.raw_retention_hours * 3600
+    )
+    return [LeaderJob("activity-history", history.run, settings.collect_interval)]
 
 
 def _unique(urls: list[str], target) -> list[str]:
@@ -102,8 +141,9 @@ def build_runtime(settings: Settings) -> Runtime:
     engine = db.make_engine(settings.database_url)
     metrics = MetricsStore(engine)
     bus = make_bus(settings.redis_url, settings.redis_key_prefix)
-    timings = RequestTimings()
-    collectors = build_collectors(settings, timings, engine)
+    timings = RequestTimings(slow_threshold=settings.slow_request_ms / 1000)
+    checks = CheckCollector(settings.hostname, CheckStore(engine))
+    collectors = [*build_collectors(settings, timings, engine), checks]
     # Every committed write wakes the live tails of every process (through Redis if set).
     logs = LogStore(
         engine, on_commit=lambda n: bus.publish(LOGS_CHANNEL, {"type": "logs", "count": n})
@@ -126,6 +166,21 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         sender=sealed_sender(settings.secret_key),
     )
+    endpoints = EndpointStore(engine)
+    recorder = EndpointRecorder(
+        settings.hostname,
+        timings,
+        endpoints,
+        lock.fence,
+        max_gap=max(MAX_GAP, 5 * settings.collect_interval),
+    )
+    schedule = ScheduleConfig(
+        collect_interval=settings.collect_interval,
+        lock_ttl=settings.leader_lock_ttl,
+        raw_retention=settings.raw_retention_hours * 3600,
+        rollup_retention=settings.rollup_retention_days * 86400,
+        hourly_retention=settings.hourly_retention_days * 86400,
+    )
     evaluator = Evaluator(
         AlertStore(engine),
         metrics,
@@ -140,13 +195,7 @@ def build_runtime(settings: Settings) -> Runtime:
         metrics,
         bus,
         lock,
-        ScheduleConfig(
-            collect_interval=settings.collect_interval,
-            lock_ttl=settings.leader_lock_ttl,
-            raw_retention=settings.raw_retention_hours * 3600,
-            rollup_retention=settings.rollup_retention_days * 86400,
-            hourly_retention=settings.hourly_retention_days * 86400,
-        ),
+        schedule,
         jobs=[
             LeaderJob(
                 "log-archive",
@@ -155,8 +204,27 @@ def build_runtime(settings: Settings) -> Runtime:
                 first_delay=log_archive.ARCHIVE_FIRST_DELAY,
             ),
             *([LeaderJob("tail", tailer.poll, 1.0)] if tailer else ()),
+            *activity_history_jobs(settings, collectors, engine),
             LeaderJob("alerts-evaluate", lambda: evaluator.run(time.time()), 1.0),
             LeaderJob("alerts-deliver", lambda: deliverer.deliver(time.time()), 1.0),
+            *redis_slowlog_jobs(settings, collectors, engine),
+            LeaderJob(
+                "endpoints-record", lambda: recorder.run(time.time()), settings.collect_interval
+            ),
+            LeaderJob(
+                "endpoints-rollup", lambda: endpoints.rollup(time.time()), schedule.rollup_interval
+            ),
+            LeaderJob(
+                "endpoints-retention",
+                lambda: endpoints.trim(
+                    time.time(),
+                    raw_retention=schedule.raw_retention,
+                    rollup_retention=schedule.rollup_retention,
+                    hourly_retention=schedule.hourly_retention,
+                ),
+                schedule.retention_interval,
+            ),
+            LeaderJob("checks", checks.tick, 1.0),
         ],
     )
     return Runtime(
@@ -171,6 +239,7 @@ def build_runtime(settings: Settings) -> Runtime:
         logs,
         tailer=tailer,
         tail_hub=TailHub(logs, bus),
+        checks=checks,
     )
 
 

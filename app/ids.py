@@ -218,12 +218,75 @@ DIAG_REFRESH = "diag-refresh"
 # Diagnostics · Statements
 
 # Diagnostics · Activity and locks
+DIAG_ACTIVITY_DATABASE = "diag-activity-database"
+DIAG_ACTIVITY_MESSAGE = "diag-activity-message"
+DIAG_ACTIVITY_TREE = "diag-activity-tree"
+DIAG_ACTIVITY_GRID = "diag-activity-grid"
+DIAG_ACTIVITY_HISTORY_GRID = "diag-activity-history-grid"
+DIAG_ACTIVITY_DOWNLOADS = {"csv": "diag-activity-csv", "json": "diag-activity-json"}
+DIAG_ACTIVITY_HISTORY_DOWNLOADS = {
+    "csv": "diag-activity-history-csv",
+    "json": "diag-activity-history-json",
+}
+DIAG_ACTIVITY_CANCEL = "diag-activity-cancel"
+DIAG_ACTIVITY_TERMINATE = "diag-activity-terminate"
+DIAG_ACTIVITY_CONFIRM = "diag-activity-confirm"
+"""The confirmation dialog of a cancel or terminate."""
+DIAG_ACTIVITY_CONFIRM_BODY = "diag-activity-confirm-body"
+DIAG_ACTIVITY_CONFIRM_OK = "diag-activity-confirm-ok"
+DIAG_ACTIVITY_CONFIRM_BACK = "diag-activity-confirm-back"
+DIAG_ACTIVITY_PENDING = "diag-activity-pending"
+"""dcc.Store: the action awaiting confirmation ({"action", "pid", "database"})."""
+DIAG_ACTIVITY_FEEDBACK = "diag-activity-feedback"
 
 # Diagnostics · Indexes and tables
+DIAG_INDEXES_DATABASE = "diag-indexes-database"
+DIAG_INDEXES_BODY = "diag-indexes-body"
+DIAG_INDEXES_MESSAGE = "diag-indexes-message"
+DIAG_INDEXES_GRID = "diag-indexes-grid"
+"""Pattern-matching id type of the hint grids: {"type": DIAG_INDEXES_GRID, "kind": kind}."""
 
 # Diagnostics · Redis
+DIAG_REDIS_TARGET = "diag-redis-target"
+DIAG_REDIS_MESSAGE = "diag-redis-message"
+DIAG_REDIS_CARDS = "diag-redis-cards"
+DIAG_REDIS_SLOWLOG = "diag-redis-slowlog"
+DIAG_REDIS_SLOWLOG_DOWNLOADS = {
+    "csv": "diag-redis-slowlog-csv",
+    "json": "diag-redis-slowlog-json",
+}
+DIAG_REDIS_LATENCY = "diag-redis-latency"
+DIAG_REDIS_DOCTOR = "diag-redis-doctor"
+DIAG_REDIS_BIGKEYS_START = "diag-redis-bigkeys-start"
+DIAG_REDIS_BIGKEYS_CANCEL = "diag-redis-bigkeys-cancel"
+DIAG_REDIS_BIGKEYS_PROGRESS = "diag-redis-bigkeys-progress"
+DIAG_REDIS_BIGKEYS_STATUS = "diag-redis-bigkeys-status"
+DIAG_REDIS_BIGKEYS_ACTION = "diag-redis-bigkeys-action"
+"""What became of the last Start or Cancel click (a refusal, when there is one)."""
+DIAG_REDIS_BIGKEYS_GRID = "diag-redis-bigkeys-grid"
+DIAG_REDIS_BIGKEYS_DOWNLOADS = {
+    "csv": "diag-redis-bigkeys-csv",
+    "json": "diag-redis-bigkeys-json",
+}
+DIAG_REDIS_BIGKEYS_JOB = "diag-redis-bigkeys-job"
+"""The id of the big-keys job shown (the newest of the target), or None."""
+DIAG_REDIS_BIGKEYS_POLL = "diag-redis-bigkeys-poll"
+"""Ticks while the shown job runs."""
 
 # Diagnostics · Endpoints
+DIAG_ENDPOINTS_GRID = "diag-endpoints-grid"
+DIAG_ENDPOINTS_ERROR = "diag-endpoints-error"
+DIAG_ENDPOINTS_DOWNLOADS = {fmt: f"diag-endpoints-download-{fmt}" for fmt in ("csv", "json")}
+DIAG_ENDPOINTS_DETAIL = "diag-endpoints-detail"
+"""The chosen route's charts: hidden until a route is picked."""
+DIAG_ENDPOINTS_TITLE = "diag-endpoints-title"
+DIAG_ENDPOINTS_HEATMAP = "diag-endpoints-heatmap"
+DIAG_ENDPOINTS_THROUGHPUT = "diag-endpoints-throughput"
+DIAG_ENDPOINTS_SLOW_TITLE = "diag-endpoints-slow-title"
+DIAG_ENDPOINTS_SLOW_GRID = "diag-endpoints-slow-grid"
+DIAG_ENDPOINTS_SLOW_DOWNLOADS = {
+    fmt: f"diag-endpoints-slow-download-{fmt}" for fmt in ("csv", "json")
+}
 
 # Diagnostics · Errors
 DIAG_ERRORS_NEW_ONLY = "diag-errors-new-only"
@@ -234,5 +297,53 @@ DIAG_ERRORS_LOCATION = "diag-errors-location"
 DIAG_ERRORS_DOWNLOADS = {fmt: f"diag-errors-download-{fmt}" for fmt in ("csv", "json")}
 
 # Diagnostics · Checks
+DIAG_CHECKS_HEALTH = "diag-checks-health"
+DIAG_CHECKS_GRID = "diag-checks-grid"
+DIAG_CHECKS_CSV = "diag-checks-csv"
+DIAG_CHECKS_JSON = "diag-checks-json"
+DIAG_CHECKS_CHART = "diag-checks-chart"
+DIAG_CHECKS_CHART_TITLE = "diag-checks-chart-title"
+DIAG_CHECKS_CHART_CSV = "diag-checks-chart-csv"
+DIAG_CHECKS_CHART_JSON = "diag-checks-chart-json"
+DIAG_CHECKS_FEEDBACK = "diag-checks-feedback"
+DIAG_CHECKS_ADD = "diag-checks-add"
+DIAG_CHECKS_EDIT = "diag-checks-edit"
+DIAG_CHECKS_DELETE = "diag-checks-delete"
+DIAG_CHECKS_EDITOR = "diag-checks-editor"
+DIAG_CHECKS_EDITOR_TITLE = "diag-checks-editor-title"
+DIAG_CHECKS_EDITING = "diag-checks-editing"
+"""The id of the check the editor replaces, or None for a new one."""
+DIAG_CHECKS_FIELD = "diag-checks-field"
+"""Pattern-matching type of the editor's inputs: {"type", "field": <body field>}."""
+DIAG_CHECKS_ERROR = "diag-checks-error"
+"""Pattern-matching type of each editor field's error text."""
+DIAG_CHECKS_GROUP = "diag-checks-group"
+"""Pattern-matching type of the editor's per-kind field groups: {"type", "kind"}."""
+DIAG_CHECKS_SAVE = "diag-checks-save"
+DIAG_CHECKS_CANCEL = "diag-checks-cancel"
+DIAG_CHECKS_CONFIRM = "diag-checks-confirm"
+DIAG_CHECKS_CONFIRM_TEXT = "diag-checks-confirm-text"
+DIAG_CHECKS_CONFIRM_YES = "diag-checks-confirm-yes"
+DIAG_CHECKS_CONFIRM_NO = "diag-checks-confirm-no"
 
 # Diagnostics · Timeline
+DIAG_TIMELINE_FIGURE = "diag-timeline-figure"
+DIAG_TIMELINE_EVENTS = "diag-timeline-events"
+"""The events drawn on the figure, so a click finds the one it hit."""
+DIAG_TIMELINE_DETAIL = "diag-timeline-detail"
+DIAG_TIMELINE_NOTE = "diag-timeline-note"
+DIAG_TIMELINE_CSV = "diag-timeline-csv"
+DIAG_TIMELINE_JSON = "diag-timeline-json"
+DIAG_TIMELINE_BUNDLE = "diag-timeline-bundle"
+DIAG_TIMELINE_CHANGES = "diag-timeline-changes"
+DIAG_TIMELINE_CHANGES_CSV = "diag-timeline-changes-csv"
+DIAG_TIMELINE_CHANGES_JSON = "diag-timeline-changes-json"
+DIAG_TIMELINE_SERIES = "diag-timeline-series"
+DIAG_TIMELINE_TITLE = "diag-timeline-title"
+DIAG_TIMELINE_TEXT = "diag-timeline-text"
+DIAG_TIMELINE_TAGS = "diag-timeline-tags"
+DIAG_TIMELINE_SPAN = "diag-timeline-span"
+DIAG_TIMELINE_ADD = "diag-timeline-add"
+DIAG_TIMELINE_ADDED = "diag-timeline-added"
+"""Counts annotations added from the page, so the timeline redraws with each."""
+DIAG_TIMELINE_FEEDBACK = "diag-timeline-feedback"

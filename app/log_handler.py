@@ -20,6 +20,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from flask import has_request_context, request
+
+from app.timing import trace_id_of
 from storage.logs import LogEntry, LogStore
 
 log = logging.getLogger(__name__)
@@ -139,6 +142,8 @@ class LogStoreHandler(logging.Handler):
             attrs["exc_info"] = without_sql_parameters(record.exc_text)
         if record.stack_info:
             attrs["stack_info"] = record.stack_info
+        if has_request_context():  # logged while answering a request: link it to that request
+            attrs["trace_id"] = trace_id_of(request.environ)
         return LogEntry(
             ts=datetime.fromtimestamp(record.created, UTC),
             level=level_name(record.levelno),

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from app.settings import Settings
 from app.token_cache import TokenCache
 from collectors.base import Collector
+from collectors.checks import CheckCollector
 from collectors.requests import RequestTimings
 from collectors.scheduler import Scheduler
 from collectors.syslog import SyslogReceiver
@@ -53,6 +54,8 @@ class Runtime:
     syslog: SyslogReceiver | None = None
     tailer: FileTailer | None = None
     tail_hub: TailHub | None = None
+    checks: CheckCollector | None = None
+    """Runs the dependency checks (its pool is stopped on close)."""
     logins: LoginThrottle = field(init=False)
     """Counts failed logins in the database, so every process throttles alike."""
     alerts: AlertStore = field(init=False)
@@ -74,6 +77,8 @@ class Runtime:
         """Stop the scheduler, syslog and tailer, the log handler (writing what it holds), the
         bus and the pool."""
         self.scheduler.shutdown()
+        if self.checks is not None:
+            self.checks.close()
         if self.tail_hub is not None:
             self.tail_hub.close()
         if self.syslog is not None:

@@ -93,6 +93,7 @@ class Settings:
     webhook_allow_private: bool = False
     alert_group_wait: int = 30
     alert_group_interval: int = 300
+    slow_request_ms: int = 1000
 
     @property
     def is_sqlite(self) -> bool:
@@ -150,6 +151,7 @@ class Settings:
             "alert_group_wait": _int(env, "PULSEBOARD_ALERT_GROUP_WAIT", 30, 0, 3600),
             "alert_group_interval": _int(env, "PULSEBOARD_ALERT_GROUP_INTERVAL", 300, 0, 86400),
             "session_idle_minutes": _int(env, "PULSEBOARD_SESSION_IDLE_MINUTES", 480, 1, 7 * 1440),
+            "slow_request_ms": _int(env, "PULSEBOARD_SLOW_REQUEST_MS", 1000, 0, 3_600_000),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.
             "start_scheduler": not (

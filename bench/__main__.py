@@ -32,6 +32,7 @@ BENCHMARKS = {
     "log_fingerprint": "bench.log_fingerprint",
     "alerts_latency": "bench.alerts_latency",
     "alerts_evaluate": "bench.alerts_evaluate",
+    "diagnostics_changes": "bench.diagnostics_changes",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
@@ -19,6 +21,44 @@ FIELDS: tuple[Field, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class PoolState:
+    """One reading of a connection pool."""
+
+    size: int
+    in_use: int
+    overflow: int
+    max_overflow: int
+    waiting: int
+
+    def to_dict(self) -> dict:
+        """JSON-ready: what the diagnostics summary reports."""
+        return {
+            "size": self.size,
+            "in_use": self.in_use,
+            "overflow": self.overflow,
+            "waiting": self.waiting,
+        }
+
+
+def pool_state(engine: Engine) -> PoolState:
+    """Size, use, overflow and waiting threads of ``engine``'s pool (a pool that does not
+    queue, such as SQLite's, reports only what is checked out)."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return PoolState(0, pool.checkedout(), 0, 0, 0)
+    # QueuePool keeps its overflow limit and its queue private; they are its own state.
+    queue = getattr(pool, "_pool", None)
+    waiters = getattr(getattr(queue, "not_empty", None), "_waiters", ())
+    return PoolState(
+        pool.size(),
+        pool.checkedout(),
+        max(pool.overflow(), 0),
+        max(pool._max_overflow, 0),
+        len(waiters),
+    )
+
+
 class PoolCollector:
     """Size, use and overflow of the engine's connection pool."""
 
@@ -31,20 +71,17 @@ class PoolCollector:
 
     def collect(self, now: float) -> list[Sample]:
         """One reading of the pool (pools that do not queue report what they can)."""
-        pool = self.engine.pool
-        if not isinstance(pool, QueuePool):
-            return [
-                Sample(now, self.host, "pulseboard_db_pool_checked_out", float(pool.checkedout()))
-            ]
+        state = pool_state(self.engine)
+        if not isinstance(self.engine.pool, QueuePool):
+            return [Sample(now, self.host, "pulseboard_db_pool_checked_out", float(state.in_use))]
         return [
-            Sample(now, self.host, "pulseboard_db_pool_size", float(pool.size())),
-            Sample(now, self.host, "pulseboard_db_pool_checked_out", float(pool.checkedout())),
-            Sample(now, self.host, "pulseboard_db_pool_overflow", float(max(pool.overflow(), 0))),
+            Sample(now, self.host, "pulseboard_db_pool_size", float(state.size)),
+            Sample(now, self.host, "pulseboard_db_pool_checked_out", float(state.in_use)),
+            Sample(now, self.host, "pulseboard_db_pool_overflow", float(state.overflow)),
             Sample(
                 now,
                 self.host,
                 "pulseboard_db_pool_used_ratio",
-                # QueuePool keeps its overflow limit private; it is the pool's own setting.
-                pool.checkedout() / max(pool.size() + max(pool._max_overflow, 0), 1),
+                state.in_use / max(state.size + state.max_overflow, 1),
             ),
         ]

@@ -8,41 +8,28 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from collectors.base import Field, Sample
-
-BUCKETS: tuple[float, ...] = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-)
-"""Upper bounds (seconds) of the latency buckets: Prometheus client defaults."""
+from storage.diagnostics.endpoints import SlowRequest
+from storage.models import LATENCY_BUCKETS
 
 QUANTILES = (0.5, 0.95, 0.99)
 UNMATCHED_ROUTE = "<unmatched>"
 OTHER_ROUTE = "<other>"
 MAX_ROUTES = 500
 """Distinct route labels kept; later ones count as ``<other>`` so labels cannot explode."""
+SLOW_BUFFER = 1000
+"""Slow requests held between two flushes; beyond that the oldest go (counted)."""
 
 
 @dataclass
 class Histogram:
     """Counts per latency bucket (the last one is +Inf), with the sum of durations."""
 
-    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     total: float = 0.0
 
     @property
@@ -52,7 +39,7 @@ class Histogram:
 
     def observe(self, seconds: float) -> None:
         """Count one request that took ``seconds``."""
-        self.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.total += seconds
 
     def minus(self, earlier: Histogram) -> Histogram:
@@ -78,12 +65,12 @@ class Histogram:
         seen = 0
         for index, in_bucket in enumerate(self.counts):
             if seen + in_bucket >= rank and in_bucket:
-                if index == len(BUCKETS):  # +Inf: the best answer is the largest bound
-                    return BUCKETS[-1]
-                lower = BUCKETS[index - 1] if index else 0.0
-                return lower + (BUCKETS[index] - lower) * (rank - seen) / in_bucket
+                if index == len(LATENCY_BUCKETS):  # +Inf: the best answer is the largest bound
+                    return LATENCY_BUCKETS[-1]
+                lower = LATENCY_BUCKETS[index - 1] if index else 0.0
+                return lower + (LATENCY_BUCKETS[index] - lower) * (rank - seen) / in_bucket
             seen += in_bucket
-        return BUCKETS[-1]
+        return LATENCY_BUCKETS[-1]
 
 
 _STATUS_CLASSES = {n: f"{n}xx" for n in range(1, 6)}
@@ -95,11 +82,20 @@ Key = tuple[str, str, str]
 class RequestTimings:
     """Thread-safe latency histograms per route template, method and status class."""
 
-    def __init__(self, max_routes: int = MAX_ROUTES) -> None:
+    def __init__(
+        self,
+        max_routes: int = MAX_ROUTES,
+        slow_threshold: float = 1.0,
+        slow_buffer: int = SLOW_BUFFER,
+    ) -> None:
         self._histograms: dict[Key, Histogram] = {}
         self._routes: set[str] = set()
         self._max_routes = max_routes
         self._lock = threading.Lock()
+        self.slow_threshold = slow_threshold
+        """Seconds from which a request is also kept on its own (see ``record_slow``)."""
+        self._slow: deque[SlowRequest] = deque(maxlen=slow_buffer)
+        self.slow_dropped = 0
 
     def record(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one finished request."""
@@ -118,6 +114,20 @@ class RequestTimings:
         """A copy of every histogram (cumulative since start)."""
         with self._lock:
             return {k: Histogram(list(h.counts), h.total) for k, h in self._histograms.items()}
+
+    def record_slow(self, slow: SlowRequest) -> None:
+        """Keep one request slower than ``slow_threshold`` until the next ``take_slow``."""
+        with self._lock:
+            if len(self._slow) == self._slow.maxlen:
+                self.slow_dropped += 1
+            self._slow.append(slow)
+
+    def take_slow(self) -> list[SlowRequest]:
+        """The slow requests kept since the last call, oldest first."""
+        with self._lock:
+            taken = list(self._slow)
+            self._slow.clear()
+            return taken
 
 
 FIELDS: tuple[Field, ...] = (

@@ -29,6 +29,9 @@ T = TypeVar("T")
 
 WRITE_BATCH = 10_000
 """Samples per write transaction when a backlog is written."""
+LEADER_GAINED = "this process is now the collector leader"
+LEADER_LOST = "this process is no longer the collector leader"
+"""The log lines of a leader change, exactly: the incident timeline finds them by text."""
 
 
 @dataclass
@@ -164,7 +167,7 @@ class Scheduler:
             self.backlog.start_term(self.lock.generation if leader else None)
             changed, self.is_leader = leader != self.is_leader, leader
         if changed:
-            log.info("this process %s the collector leader", "is now" if leader else "is no longer")
+            log.info(LEADER_GAINED if leader else LEADER_LOST)
             if leader:
                 self.collect()
         return leader

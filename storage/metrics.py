@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -98,6 +99,29 @@ _DIALECT_REDUCERS = {
     },
 }
 _SPAN = "AND ts > :start AND ts <= :end"
+
+
+@dataclass(frozen=True)
+class BucketGrid:
+    """Many series over one range in equal buckets: row ``i`` of ``sums`` and ``counts`` is
+    ``series[i]`` (id, name, host, labels); column ``j`` the bucket from ``start + j * step``.
+    An empty bucket has count 0."""
+
+    start: float
+    step: int
+    series: list[tuple[int, str, str, dict[str, str]]]
+    sums: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def averages(self) -> np.ndarray:
+        """The mean of each bucket's samples, NaN where a bucket has none."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.counts > 0, self.sums / np.maximum(self.counts, 1), np.nan)
+
+
+_PACKED = np.dtype([("b", ">i4"), ("s", ">f8"), ("c", ">f8")])
+"""One bucket as PostgreSQL's ``int4send`` and ``float8send`` write it: bucket, sum, count."""
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -347,6 +371,128 @@ class MetricsStore:
         for name, sid, host, labels in rows:
             out[name].append((sid, host, json.loads(labels)))
         return out
+
+    def bucket_grid(
+        self, start: float, end: float, step: int, series_ids: Sequence[int] | None = None
+    ) -> BucketGrid:
+        """Every series (or only ``series_ids``) with samples in [start, end), summed and
+        counted in ``step``-second buckets from ``start``: one statement for all of them.
+
+        When ``start`` and ``step`` are whole minutes the 1-minute rollups answer up to the
+        newest one, and raw samples the rest.
+        """
+        buckets = max(1, math.ceil((end - start) / step))
+        with self.reading() as conn:
+            ids = list(series_ids) if series_ids is not None else self._all_series(conn)
+            if not ids:
+                return BucketGrid(start, step, [], np.zeros((0, buckets)), np.zeros((0, buckets)))
+            raw_from = start
+            if step % ROLLUP_STEP == 0 and start % ROLLUP_STEP == 0:
+                raw_from = self._rolled_up_until(conn, ids, start, end)
+            params = {
+                "ids": ids,
+                "base": start,
+                "step": step,
+                "start": start,
+                "raw_from": raw_from,
+                "end": end,
+            }
+            if self.dialect == "postgresql":
+                sid, b, total, count = self._grid_rows_pg(conn, params)
+            else:
+                sid, b, total, count = self._grid_rows_sqlite(conn, params)
+            found = np.unique(sid)
+            names = self._series_rows(conn, found.tolist())
+        sums = np.zeros((found.size, buckets))
+        counts = np.zeros((found.size, buckets))
+        row = np.searchsorted(found, sid)
+        col = np.clip(b, 0, buckets - 1)
+        np.add.at(sums, (row, col), total)
+        np.add.at(counts, (row, col), count)
+        return BucketGrid(start, step, [names[i] for i in found.tolist()], sums, counts)
+
+    @staticmethod
+    def _all_series(conn: Connection) -> list[int]:
+        return list(conn.execute(select(MetricSeries.id).order_by(MetricSeries.id)).scalars())
+
+    def _rolled_up_until(self, conn: Connection, ids: list[int], start: float, end: float) -> float:
+        """Where raw samples take over from the 1-minute rollups in [start, end): the end
+        of the newest rollup row there (looked up on the rollups' key, series by series)."""
+        ids_clause = (
+            "series_id = ANY(:ids)" if self.dialect == "postgresql" else "series_id IN :ids"
+        )
+        sql = text(
+            f"SELECT MAX(ts) FROM metric_rollups WHERE step = {ROLLUP_STEP} AND {ids_clause} "
+            "AND ts >= :start AND ts < :end"
+        )
+        if self.dialect != "postgresql":
+            sql = sql.bindparams(bindparam("ids", expanding=True))
+        newest = conn.execute(sql, {"ids": ids, "start": start, "end": end}).scalar()
+        return start if newest is None else min(newest + ROLLUP_STEP, end)
+
+    _GRID_SQL = (
+        "SELECT series_id, {bucket} AS b, SUM(sum) AS s, SUM(count) AS c FROM metric_rollups "
+        f"WHERE step = {ROLLUP_STEP} AND {{ids}} AND ts >= {{start}} AND ts < {{raw_from}} "
+        "GROUP BY series_id, b UNION ALL "
+        "SELECT series_id, {bucket} AS b, SUM(value) AS s, COUNT(*) AS c FROM metric_samples "
+        "WHERE {ids} AND ts >= {raw_from} AND ts < {end} GROUP BY series_id, b"
+    )
+    """The grid's rows: rollups up to ``raw_from`` (none when it is the start), then raw
+    samples; each index range is on the (series_id, [step,] ts) keys."""
+
+    def _grid_rows_pg(self, conn: Connection, params: dict) -> tuple[np.ndarray, ...]:
+        """The grid's (series, bucket, sum, count) rows, packed by the server into one
+        binary string per series and read into arrays from its bytes: no Python object
+        per bucket."""
+        query = self._GRID_SQL.format(
+            bucket="floor((ts - %(base)s) / %(step)s)",
+            ids="series_id = ANY(%(ids)s)",
+            start="%(start)s",
+            raw_from="%(raw_from)s",
+            end="%(end)s",
+        )
+        sql = (
+            "SELECT series_id, string_agg(int4send(b::int4) || float8send(s::float8) "
+            f"|| float8send(c::float8), ''::bytea) FROM ({query}) x GROUP BY series_id"
+        )
+        packed = conn.exec_driver_sql(sql, params).all()
+        parts = [np.frombuffer(blob, _PACKED) for _sid, blob in packed]
+        rows = np.concatenate(parts) if parts else np.zeros(0, _PACKED)
+        sid = np.repeat(np.array([r[0] for r in packed], dtype=np.int64), [p.size for p in parts])
+        return sid, rows["b"].astype(np.int64), rows["s"].astype(float), rows["c"].astype(float)
+
+    def _grid_rows_sqlite(self, conn: Connection, params: dict) -> tuple[np.ndarray, ...]:
+        query = self._GRID_SQL.format(
+            bucket="CAST((ts - :base) / :step AS INTEGER)",
+            ids="series_id IN :ids",
+            start=":start",
+            raw_from=":raw_from",
+            end=":end",
+        )
+        sql = text(query).bindparams(bindparam("ids", expanding=True))
+        rows = conn.execute(sql, params).all()
+        if not rows:
+            empty = np.zeros(0)
+            return empty.astype(np.int64), empty.astype(np.int64), empty, empty
+        sid, b, total, count = zip(*rows, strict=True)
+        return (
+            np.array(sid, dtype=np.int64),
+            np.array(b, dtype=np.int64),
+            np.array(total, dtype=float),
+            np.array(count, dtype=float),
+        )
+
+    @staticmethod
+    def _series_rows(
+        conn: Connection, series_ids: Sequence[int]
+    ) -> dict[int, tuple[int, str, str, dict[str, str]]]:
+        if not series_ids:
+            return {}
+        rows = conn.execute(
+            select(MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels)
+        ).all()
+        wanted = set(series_ids)
+        return {r[0]: (r[0], r[1], r[2], json.loads(r[3])) for r in rows if r[0] in wanted}
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:

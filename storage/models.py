@@ -530,6 +530,7 @@ class DependencyCheck(Base):
     last_run_at: Mapped[float | None] = mapped_column(Float)
     last_up: Mapped[bool | None] = mapped_column(Boolean)
     last_latency_ms: Mapped[float | None] = mapped_column(Float)
+    last_cert_expiry: Mapped[float | None] = mapped_column(Float)
     last_detail: Mapped[str] = mapped_column(Text, default="")
 
 

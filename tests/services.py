@@ -49,12 +49,14 @@ def free_port() -> int:
 class ThrowawayRedis:
     """A redis-server of the test's own on a free port, which a test may stop and restart."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *arguments: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             unavailable("redis-server binary", "not installed")
         self.binary = binary
         self.workdir = workdir
+        self.arguments = arguments
+        """Server arguments (``--name value``) added at every start."""
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -78,6 +80,7 @@ class ThrowawayRedis:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.arguments,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -238,3 +241,15 @@ class TcpProxy:
     def restore(self) -> None:
         """Accept connections again on the same port."""
         self.start()
+
+
+DIAGNOSTIC_REDIS = (
+    "--enable-debug-command",
+    "yes",
+    "--slowlog-log-slower-than",
+    "0",
+    "--latency-monitor-threshold",
+    "10",
+)
+"""Arguments of a throwaway Redis for diagnostics tests: DEBUG allowed (the shared server may
+refuse it), every command in SLOWLOG, latency events from 10 ms."""

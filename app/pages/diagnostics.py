@@ -41,7 +41,13 @@ def layout(tab: str | None = None, **_query) -> html.Div:
                 active_tab=active,
                 className="mb-3",
             ),
-            dcc.Loading(html.Div(id=ids.DIAG_CONTENT), delay_show=300),
+            # Only while a tab is being built: the live sections' own refreshes inside it
+            # must not cover the tab (and its buttons) every few seconds.
+            dcc.Loading(
+                html.Div(id=ids.DIAG_CONTENT),
+                delay_show=300,
+                target_components={ids.DIAG_CONTENT: "children"},
+            ),
             dcc.Store(id=ids.DIAG_WINDOW),
             dcc.Interval(id=ids.DIAG_REFRESH, interval=REFRESH_MS),
         ],

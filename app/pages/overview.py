@@ -151,9 +151,20 @@ def _routes() -> dbc.Col:
 def _section(section: Section, available: frozenset[str]) -> html.Div:
     missing = any(spec.key not in available for spec in section.charts)
     extra = [_routes()] if section.title == "Application" else []
+    links = [
+        dcc.Link(
+            [label, html.I(className="bi bi-arrow-right-short")],
+            href=f"/diagnostics?tab={tab}",
+            className="small overview-diagnose",
+        )
+        for label, tab in section.diagnose
+    ]
     return html.Div(
         [
-            html.H5(section.title, className="mt-2 mb-2 text-body-secondary"),
+            html.Div(
+                [html.H5(section.title, className="mb-0 me-2 text-body-secondary"), *links],
+                className="d-flex flex-wrap align-items-baseline gap-3 mt-2 mb-2",
+            ),
             *(
                 [html.P(section.enable, className="overview-enable small text-body-secondary")]
                 if missing and section.enable

@@ -77,11 +77,14 @@ class ChartSpec:
 
 @dataclass(frozen=True)
 class Section:
-    """A titled group of charts; ``enable`` says how to make its charts get data."""
+    """A titled group of charts; ``enable`` says how to make its charts get data and
+    ``diagnose`` names the Diagnostics tab that explains them."""
 
     title: str
     charts: tuple[ChartSpec, ...]
     enable: str | None = None
+    diagnose: tuple[tuple[str, str], ...] = ()
+    """(label, tab) links into the Diagnostics page."""
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -112,6 +115,7 @@ SECTIONS: tuple[Section, ...] = (
             ChartSpec("latency", "Latency percentiles", ("http_request_duration_seconds",), "s"),
             ChartSpec("errors", "Error rate", ("http_request_errors_ratio",), "ratio"),
         ),
+        diagnose=(("Latency by route", "endpoints"), ("Error groups", "errors")),
     ),
     Section(
         "Database",
@@ -141,6 +145,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
         enable="PostgreSQL metrics: set PULSEBOARD_DATABASE_URL=postgresql+psycopg://… "
         "or PULSEBOARD_MONITOR_POSTGRES.",
+        diagnose=(("Slow statements", "statements"), ("Activity and locks", "activity")),
     ),
     Section(
         "Redis",
@@ -162,6 +167,7 @@ SECTIONS: tuple[Section, ...] = (
             ),
         ),
         enable="Redis metrics: set PULSEBOARD_REDIS_URL=redis://… or PULSEBOARD_MONITOR_REDIS.",
+        diagnose=(("Slowlog and big keys", "redis"),),
     ),
 )
 CHARTS: tuple[ChartSpec, ...] = tuple(spec for section in SECTIONS for spec in section.charts)

@@ -100,3 +100,12 @@ def check_range(start: float | None, end: float | None) -> None:
     """FieldError on ``from`` unless the range runs forward (an open end always does)."""
     if start is not None and end is not None and start >= end:
         raise FieldError("from", "must be earlier than 'to'")
+
+
+def api_range(start: float | None, end: float | None, now: float) -> tuple[float, float]:
+    """The range an API call names: up to ``now`` and ``DEFAULT_SPAN`` long unless it says;
+    FieldError names ``from`` when it does not run forward."""
+    end = now if end is None else end
+    start = end - DEFAULT_SPAN if start is None else start
+    check_range(start, end)
+    return start, end

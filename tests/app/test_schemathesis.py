@@ -54,6 +54,20 @@ CHANNEL_CHECKS = [
 """What a schema-valid channel body may be refused for: a receiver URL that does not
 resolve or resolves to an internal address, e-mail on a server without SMTP, e-mail
 without recipients."""
+REDIS_TARGET = r"target: (no Redis is watched; .*|.* is not a watched Redis .*)"
+"""A Redis diagnostics request naming no watched Redis (the fuzzed app watches none)."""
+CHANGES_WINDOW = r"from: the window must be at (least 15 s|most 7 days) long"
+"""What changed compares windows of 15 s to 7 days."""
+CHECK_CHECKS = [
+    r"\w+: not part of an? (http|tcp|dns) check",
+    r"(url|host|port): required for an? (http|tcp) check",
+    r"url: .*",
+    r"(host|name): not a host name.*",
+    r"timeout: must not be longer than interval",
+]
+"""What a schema-valid dependency check body may be refused for: a kind's own fields, a
+URL that is not http(s) or names no valid host, a host that is not a host name, a timeout
+longer than the interval."""
 REFUSED_FOR_STATE = {
     "GET /api/v1/admin/logs": [QUERY, RANGE],
     "GET /api/v1/admin/logs/histogram": [QUERY, RANGE],
@@ -78,6 +92,30 @@ REFUSED_FOR_STATE = {
     "POST /api/v1/admin/alerts/channels": CHANNEL_CHECKS,
     "PUT /api/v1/admin/alerts/channels/{channel_id}": CHANNEL_CHECKS,
     "POST /api/v1/admin/alerts/channels/{channel_id}/test": [r"url: .*"],
+    "GET /api/v1/admin/diagnostics/redis": [REDIS_TARGET, RANGE],
+    "POST /api/v1/admin/diagnostics/redis/bigkeys": [REDIS_TARGET],
+    "GET /api/v1/admin/diagnostics/redis/export": [
+        REDIS_TARGET,
+        RANGE,
+        r"job: required for table=bigkeys",
+    ],
+    "GET /api/v1/admin/diagnostics/endpoints": [
+        RANGE,
+        r"method: required with route",
+        r"route: required with method",
+    ],
+    "GET /api/v1/admin/diagnostics/endpoints/export": [RANGE],
+    "GET /api/v1/admin/diagnostics/timeline": [RANGE],
+    "GET /api/v1/admin/diagnostics/timeline/export": [RANGE],
+    "GET /api/v1/admin/diagnostics/changes": [RANGE, CHANGES_WINDOW],
+    "GET /api/v1/admin/diagnostics/changes/export": [RANGE, CHANGES_WINDOW],
+    "GET /api/v1/admin/diagnostics/bundle": [RANGE],
+    "GET /api/v1/admin/annotations": [RANGE],
+    "POST /api/v1/admin/annotations": [r"ts_end: must not be before ts"],
+    "GET /api/v1/admin/diagnostics/activity": [RANGE],
+    "GET /api/v1/admin/diagnostics/activity/export": [RANGE],
+    "POST /api/v1/admin/checks": CHECK_CHECKS,
+    "PUT /api/v1/admin/checks/{check_id}": CHECK_CHECKS,
     "GET /api/v1/admin/diagnostics/errors": [QUERY, RANGE],
     "GET /api/v1/admin/diagnostics/errors/export": [QUERY, RANGE],
     "GET /api/v1/admin/diagnostics/errors/{fingerprint}": [RANGE],

@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("last_run_at", sa.Float(), nullable=True),
         sa.Column("last_up", sa.Boolean(), nullable=True),
         sa.Column("last_latency_ms", sa.Float(), nullable=True),
+        sa.Column("last_cert_expiry", sa.Float(), nullable=True),
         sa.Column("last_detail", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
