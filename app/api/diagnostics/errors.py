@@ -16,10 +16,7 @@ from app.api.streams import attachment
 from app.auth import READERS, current_account, roles
 from app.runtime import runtime
 from app.services.diagnostics import errors as service
-from app.services.timerange import RANGES
-
-DEFAULT_SPAN = RANGES["24h"]
-"""Seconds the groups cover when the query names no start."""
+from app.services.timerange import api_range
 
 Fingerprint = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{1,32}$")]
 IsoTime = Annotated[str, Field(description="ISO 8601, UTC")]
@@ -30,7 +27,7 @@ class ErrorsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: Timestamp | None = Field(None, alias="from", description="Default: 24 h before `to`")
+    from_: Timestamp | None = Field(None, alias="from", description="Default: 1 h before `to`")
     to: Timestamp | None = Field(None, description="End, excluded (default: now)")
     limit: int = Field(50, ge=1, le=service.MAX_GROUPS)
     new_only: bool = Field(False, description="Only groups first seen in the range")
@@ -44,7 +41,7 @@ class ErrorGroupQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: Timestamp | None = Field(None, alias="from", description="Default: 24 h before `to`")
+    from_: Timestamp | None = Field(None, alias="from", description="Default: 1 h before `to`")
     to: Timestamp | None = Field(None, description="End, excluded (default: now)")
 
 
@@ -89,8 +86,7 @@ class ErrorGroupDetail(ErrorGroupOut):
 
 
 def _range(params: ErrorsQuery | ErrorGroupQuery) -> tuple[float, float]:
-    end = time.time() if params.to is None else params.to
-    return (end - DEFAULT_SPAN if params.from_ is None else params.from_), end
+    return api_range(params.from_, params.to, time.time())
 
 
 @bp.get("/diagnostics/errors")
