@@ -75,13 +75,20 @@ class ErrorGroupList(BaseModel):
     items: list[ErrorGroupOut]
 
 
+class SeriesPoint(BaseModel):
+    """The records of one bucket."""
+
+    ts: IsoTime = Field(description="Bucket start")
+    count: int
+
+
 class ErrorGroupDetail(ErrorGroupOut):
     """One error group over the range, with its counts over time."""
 
     source: str
     regressed_at: IsoTime | None
     step: float = Field(description="Seconds per point of series")
-    series: list[tuple[IsoTime, int]]
+    series: list[SeriesPoint] = Field(description="Records per step over the range")
     logs_url: str = Field(description="The Logs page showing the group's records")
 
 

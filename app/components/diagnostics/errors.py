@@ -131,9 +131,9 @@ def counts_figure(group: dict, dark: bool) -> go.Figure:
     """The group's records per bucket over the range, as the Logs page's histogram."""
     series = group["series"]
     step = group["step"]
-    buckets = [{"ts": ts, "level": group["level"], "count": n} for ts, n in series if n]
-    start = series[0][0] if series else 0.0
-    end = series[-1][0] + step if series else 1.0
+    buckets = [{**point, "level": group["level"]} for point in series if point["count"]]
+    start = series[0]["ts"] if series else 0.0
+    end = series[-1]["ts"] + step if series else 1.0
     figure = histogram_figure({"step": step, "buckets": buckets}, start, end, dark)
     figure.update_layout(showlegend=False, clickmode="none")
     return figure

@@ -89,8 +89,8 @@ def group(
     rt: Runtime, fingerprint: str, start: float, end: float, epoch_times: bool = False
 ) -> dict:
     """One group over [start, end): ``groups``' fields plus its ``series`` of counts per
-    ``step`` seconds (bucket starts in ISO 8601, or epoch seconds with ``epoch_times``, as
-    charts take them), when it regressed and the link to its records."""
+    ``step`` seconds (``{"ts", "count"}``, bucket starts in ISO 8601, or epoch seconds with
+    ``epoch_times``, as charts take them), when it regressed and the link to its records."""
     check_range(start, end)
     if not FINGERPRINT.fullmatch(fingerprint):
         raise FieldError("fingerprint", "must be 1 to 32 lowercase hex digits")
@@ -102,7 +102,9 @@ def group(
         "source": found["source"],
         "regressed_at": iso(found["regressed_at"]),
         "step": found["step"],
-        "series": [[ts if epoch_times else utc_iso(ts), n] for ts, n in found["series"]],
+        "series": [
+            {"ts": ts if epoch_times else utc_iso(ts), "count": n} for ts, n in found["series"]
+        ],
         "logs_url": logs_link(fingerprint, time.time() - start),
     }
 

@@ -78,7 +78,7 @@ def test_one_group_in_detail_with_the_link_to_its_records(seeded):
     client = login(seeded, "analyst")
     fp = fingerprint("error", "api", "order 1 failed").fingerprint
     detail = client.get(f"{URL}/{fp}").get_json()
-    assert detail["count"] == 2 and sum(n for _, n in detail["series"]) == 2
+    assert detail["count"] == 2 and sum(p["count"] for p in detail["series"]) == 2
     assert detail["logs_url"] == f"/logs?q=fingerprint%3A{fp}&range=1h"
     logs = client.get("/api/v1/admin/logs", query_string={"q": f"fingerprint:{fp}"}).get_json()
     assert [r["message"] for r in logs["items"]] == ["order 2 failed", "order 1 failed"]
