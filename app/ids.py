@@ -306,6 +306,12 @@ DIAG_ENDPOINTS_SLOW_DOWNLOADS = {
 }
 
 # Diagnostics · Errors
+DIAG_ERRORS_NEW_ONLY = "diag-errors-new-only"
+DIAG_ERRORS_SUMMARY = "diag-errors-summary"
+DIAG_ERRORS_GRID = "diag-errors-grid"
+DIAG_ERRORS_DETAIL = "diag-errors-detail"
+DIAG_ERRORS_LOCATION = "diag-errors-location"
+DIAG_ERRORS_DOWNLOADS = {fmt: f"diag-errors-download-{fmt}" for fmt in ("csv", "json")}
 
 # Diagnostics · Checks
 DIAG_CHECKS_HEALTH = "diag-checks-health"

@@ -15,7 +15,8 @@
       // The editor shows the metric fields or the log fields, by the rule's kind.
       kindFields: function (kind) {
         const hidden = { display: "none" };
-        return kind === "log" ? [hidden, {}] : [{}, hidden];
+        // Log and new-error-group rules both take a query (the latter no aggregate).
+        return kind === "log" || kind === "new_error_group" ? [hidden, {}] : [{}, hidden];
       },
       // The selected alert's actions and detail belong to the open alerts and history.
       alertPanel: function (tab) {

@@ -1,7 +1,7 @@
 """The log query language shared by search, export, the live tail and (later) alert rules.
 
     level:error  level>=warning  source:api  host:web-1  attrs.user_id:42
-    timeout  "connection reset"  -healthcheck  -source:cron
+    timeout  "connection reset"  -healthcheck  -source:cron  fingerprint:3f2a9c0d1e4b5a67
 
 Terms are ANDed. A bare word or a quoted phrase matches the message (case-insensitive
 substring); ``-`` negates any term. A mistake raises ``QueryError`` with the position
@@ -14,16 +14,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from storage.log_fingerprint import fingerprint
+
 LEVELS = ("debug", "info", "warning", "error", "critical")
 LEVEL_ALIASES = {"warn": "warning", "err": "error", "fatal": "critical", "crit": "critical"}
-FIELDS = ("level", "source", "host")
+FIELDS = ("level", "source", "host", "fingerprint")
 MAX_QUERY_LENGTH = 2000
 MAX_TERMS = 50
 _FIELD = re.compile(
-    r"(?:level|source|host|attrs\.[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})"
+    r"(?:level|source|host|fingerprint|attrs\.[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})"
     r"(?=>=|<=|[:<>])"
 )
 _OPERATOR = re.compile(r">=|<=|[:<>]")
+FINGERPRINT = re.compile(r"[0-9a-f]{1,32}")
+"""What an error group's fingerprint looks like (``storage.log_fingerprint``)."""
 
 
 class QueryError(ValueError):
@@ -128,6 +132,8 @@ def _field_term(field: str, op: str, value: str, negated: bool, position: int) -
         return Term(field, op, LEVEL_ALIASES.get(value.lower(), value.lower()), negated)
     if op != ":":
         raise QueryError(f"{field} takes ':' only; '{op}' compares levels", position)
+    if field == "fingerprint" and not FINGERPRINT.fullmatch(value):
+        raise QueryError("a fingerprint is 1 to 32 lowercase hex digits", position)
     return Term(field, op, value, negated)
 
 
@@ -146,7 +152,22 @@ def _holds(term: Term, record: Mapping) -> bool:
     if term.field.startswith("attrs."):
         value = _attr(record.get("attrs") or {}, term.field.removeprefix("attrs."))
         return value is not None and _text(value) == term.value
+    if term.field == "fingerprint":
+        return _fingerprint_of(record) == term.value
     return str(record.get(term.field, "")) == term.value
+
+
+def _fingerprint_of(record: Mapping) -> str | None:
+    """The error group a record was given as it was written (None below ``error``)."""
+    if "fingerprint" in record:
+        return record["fingerprint"]
+    level = str(record.get("level", ""))
+    if level_rank(level) < LEVELS.index("error"):
+        return None
+    found = fingerprint(
+        level, str(record.get("source", "")), str(record.get("message", "")), record.get("attrs")
+    )
+    return found.fingerprint
 
 
 def _attr(attrs: Mapping, path: str):

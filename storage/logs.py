@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from storage.accounts import utc
+from storage.log_fingerprint import fingerprint
 from storage.log_text import attrs_json, clean_text, pg_attrs_jsonb, read_attrs, sqlite_attrs_json
 from storage.logquery import LEVELS, Query, Term
 from storage.models import LOG_SEARCH_FTS
@@ -51,6 +52,43 @@ _RECORD_COLUMNS = (
     LogRow.attrs,
 )
 """What a read returns of a record, in ``_record``'s order."""
+
+ERROR_LEVELS = frozenset(LEVELS[LEVELS.index("error") :])
+"""Levels whose records get an error group as they are written."""
+REGRESSION_QUIET = 86400.0
+"""A group seen again after this many quiet seconds has regressed."""
+MAX_SAMPLE = 4000
+"""Characters of the latest message a group keeps as its sample."""
+
+_GROUP_COLUMNS = "fingerprint, title, level, source, first_seen, last_seen, count, sample"
+_MERGE_GROUP = f"""
+ON CONFLICT (fingerprint) DO UPDATE SET
+    count = error_groups.count + excluded.count,
+    first_seen = {{earliest}}(error_groups.first_seen, excluded.first_seen),
+    last_seen = {{latest}}(error_groups.last_seen, excluded.last_seen),
+    sample = CASE WHEN excluded.last_seen >= error_groups.last_seen
+        THEN excluded.sample ELSE error_groups.sample END,
+    level = CASE WHEN excluded.last_seen >= error_groups.last_seen
+        THEN excluded.level ELSE error_groups.level END,
+    regressed_at = CASE WHEN excluded.first_seen - error_groups.last_seen > {REGRESSION_QUIET}
+        THEN excluded.first_seen ELSE error_groups.regressed_at END
+"""
+"""How a batch's group joins the stored one: counts added, first and last times widened,
+the latest sample and level kept, ``regressed_at`` set when the group comes back after
+more than ``REGRESSION_QUIET`` seconds."""
+_PG_UPSERT = (
+    f"INSERT INTO error_groups ({_GROUP_COLUMNS}) SELECT * FROM unnest("
+    "%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::float8[], %s::float8[], %s::bigint[], %s::text[])"
+    + _MERGE_GROUP.format(earliest="least", latest="greatest")
+)
+"""PostgreSQL: one statement per batch whatever its number of groups, each column one
+array parameter (so its text never changes and the server keeps it prepared)."""
+_SQLITE_UPSERT = (
+    f"INSERT INTO error_groups ({_GROUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    + _MERGE_GROUP.format(earliest="min", latest="max")
+)
+"""SQLite: one prepared statement run for each group of the batch."""
 
 MAX_SPELLINGS = 16
 """On SQLite, a word with more spellings than this (five non-ASCII letters and up) is
@@ -97,17 +135,27 @@ class LogRecord:
 class LogStore:
     """Reads and writes ``log_records`` on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine, on_commit: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_commit: Callable[[int], None] | None = None,
+        *,
+        fingerprints: bool = True,
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.on_commit = on_commit
         """Called with the count after each committed write (the app wakes live tails)."""
+        self.fingerprints = fingerprints
+        """Whether records at ``error`` or above get their error group as they are
+        written (off only to measure what that costs)."""
 
     def write(self, entries: Sequence[LogEntry]) -> int:
         """Store ``entries`` in one transaction (committed when this returns); their count."""
         if not entries:
             return 0
         rows = [_row(e) for e in entries]
+        groups = _grouped(entries, rows) if self.fingerprints else []
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # Ids come from a sequence before commit: without this, a batch could
@@ -118,17 +166,22 @@ class LogStore:
                 with (
                     conn.connection.driver_connection.cursor() as cur,
                     cur.copy(
-                        "COPY log_records (ts, level, source, host, message, attrs) FROM STDIN"
+                        "COPY log_records (ts, level, source, host, message, attrs, fingerprint)"
+                        " FROM STDIN"
                     ) as copy,
                 ):
                     for row in rows:
                         copy.write_row(row)
             else:
                 conn.exec_driver_sql(
-                    "INSERT INTO log_records (ts, level, source, host, message, attrs) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO log_records (ts, level, source, host, message, attrs, "
+                    "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(_sqlite_time(r[0]), *r[1:]) for r in rows],
                 )
+            if groups and self.dialect == "postgresql":
+                conn.exec_driver_sql(_PG_UPSERT, tuple(map(list, zip(*groups, strict=True))))
+            elif groups:
+                conn.exec_driver_sql(_SQLITE_UPSERT, groups)
         if self.on_commit is not None:
             self.on_commit(len(rows))
         return len(rows)
@@ -220,11 +273,11 @@ class LogStore:
         step: float | None = None,
     ) -> dict[tuple, int]:
         """How many records match within [start, end) per group: keys are the values of
-        ``group_by`` (``host``, ``source`` or ``attrs.<name>``, None where missing), led
-        with ``step`` by the epoch start of each ``step``-second bucket."""
+        ``group_by`` (``host``, ``source``, ``fingerprint`` or ``attrs.<name>``, None where
+        missing), led with ``step`` by the epoch start of each ``step``-second bucket."""
         columns = [self._group_column(name).label(f"g{i}") for i, name in enumerate(group_by)]
         if step is not None:
-            columns.insert(0, self._bucket(start.timestamp(), step).label("b"))
+            columns.insert(0, self.bucket(start.timestamp(), step).label("b"))
         stmt = self.matching(select(*columns, func.count()), query, start, end)
         if columns:
             stmt = stmt.group_by(*(c.name for c in columns))
@@ -238,9 +291,11 @@ class LogStore:
     def _group_column(self, name: str):
         if name.startswith("attrs."):
             return self._attr_text(name.removeprefix("attrs.").split("."))
-        return {"host": LogRow.host, "source": LogRow.source}[name]
+        return {"host": LogRow.host, "source": LogRow.source, "fingerprint": LogRow.fingerprint}[
+            name
+        ]
 
-    def _bucket(self, base: float, step: float):
+    def bucket(self, base: float, step: float):
         """The 0-based ``step``-second bucket of a record's time from ``base``."""
         if self.dialect == "postgresql":
             return func.floor((func.extract("epoch", LogRow.ts) - base) / step)
@@ -260,7 +315,7 @@ class LogStore:
         span = max((end - start).total_seconds(), 1.0)
         step = max(1.0, math.ceil(span / max(buckets, 1)))
         base = start.timestamp()
-        bucket = self._bucket(base, step)
+        bucket = self.bucket(base, step)
         stmt = (
             self.matching(select(bucket.label("b"), LogRow.level, func.count()), query, start, end)
             .group_by("b", LogRow.level)
@@ -333,6 +388,9 @@ class LogStore:
         if term.field.startswith("attrs."):
             path = term.field.removeprefix("attrs.").split(".")
             return func.coalesce(self._attr_text(path), "") == term.value
+        if term.field == "fingerprint":
+            # NOT of a plain equality would leave out every record without a group too.
+            return and_(LogRow.fingerprint.is_not(None), LogRow.fingerprint == term.value)
         return getattr(LogRow, term.field) == term.value
 
     def _contains(self, text: str, scan: bool):
@@ -425,21 +483,55 @@ def _compare(rank: int, op: str, wanted: int) -> bool:
     }[op]
 
 
-def _row(entry: LogEntry) -> tuple:
+def _row(entry: LogEntry) -> list:
     """``entry`` as the row stored: its text cleaned (``storage.log_text``), so that no
     record can fail its batch or, once stored, the queries over everyone's records."""
     message, attrs = entry.message, entry.attrs or {}
     if len(message) > MAX_MESSAGE:
         message, attrs = message[:MAX_MESSAGE], {**attrs, "truncated_from": len(entry.message)}
     ts = entry.ts if entry.ts.tzinfo else entry.ts.replace(tzinfo=UTC)
-    return (
+    return [
         ts.astimezone(UTC),
         clean_text(entry.level),
         clean_text(entry.source),
         clean_text(entry.host),
         clean_text(message),
         attrs_json(attrs),
-    )
+        None,  # the fingerprint, which ``grouped`` sets on records at error or above
+    ]
+
+
+def _grouped(entries: Sequence[LogEntry], rows: list[list]) -> list[tuple]:
+    """Sets the fingerprint of each row at ``error`` or above; returns the batch's error
+    groups, one per fingerprint, as rows of ``_GROUP_COLUMNS`` (sorted, so that
+    concurrent writers lock them in one order)."""
+    groups: dict[str, list] = {}
+    for entry, row in zip(entries, rows, strict=True):
+        level = row[1]
+        if level not in ERROR_LEVELS:
+            continue
+        found = fingerprint(level, row[2], row[4], entry.attrs)
+        row[6] = found.fingerprint
+        ts = row[0].timestamp()
+        group = groups.get(found.fingerprint)
+        if group is None:
+            sample = row[4][:MAX_SAMPLE]
+            groups[found.fingerprint] = [
+                found.fingerprint,
+                found.title,
+                level,
+                row[2],
+                ts,
+                ts,
+                1,
+                sample,
+            ]
+            continue
+        group[6] += 1
+        group[4] = min(group[4], ts)
+        if ts >= group[5]:
+            group[2], group[5], group[7] = level, ts, row[4][:MAX_SAMPLE]
+    return [tuple(groups[key]) for key in sorted(groups)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,7 +206,7 @@ def plan(
     changes: list[InstanceChange] = []
     events: list[tuple[str, InstanceRecord]] = []
     for record, transitions in advance(rule, instances, observations, now):
-        if rule.kind == "log" and record.state == "firing":
+        if rule.kind != "metric" and record.state == "firing":
             lines = matching_lines(rule, sources.logs, record.labels, now - rule.window, now)
             record = replace(record, lines=list(lines))
         named = [event_of(t) for t in transitions]

@@ -1,6 +1,7 @@
 """What a rule sees at one moment: one evaluation result per label group, read from the
-metrics store (a reducer over each series' window) or the log store (an aggregate of the
-records a query matches)."""
+metrics store (a reducer over each series' window), the log store (an aggregate of the
+records a query matches) or its error groups (the records of each group first seen in
+the window)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection
 
 from app.alerting.engine import Result
-from app.alerting.rules import Rule
+from app.alerting.rules import NEW_GROUP_LABELS, Rule
+from storage.diagnostics.errors import ErrorGroupStore
 from storage.logquery import Query, Term
 from storage.logs import LogStore
 from storage.metrics import MetricsStore, labels_key
 
 LINES_KEPT = 5
 """Matching log lines a log rule's alert carries into its notification."""
+MAX_NEW_GROUPS = 100
+"""New error groups one evaluation of a ``new_error_group`` rule alerts on at most (the
+busiest): a flood of new groups is one incident, not a thousand alerts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +73,12 @@ def observe(
     existing instances: a log count reads 0 for a known group with no records."""
     if rule.kind == "metric":
         values = metric_values(rule, sources, now - rule.window, now)
-    else:
+    elif rule.kind == "log":
         values = log_values(rule, sources.logs, now - rule.window, now, known)
+    else:
+        values = new_group_values(rule, sources.logs, now - rule.window, now, known)
+        if not values:
+            return {}  # no new group is the normal state, not missing data
     if not values:
         # Nothing at all in the window: the rule has no data (one instance, no labels).
         return {(): Observation({}, Result())}
@@ -143,6 +152,28 @@ def log_values(
     return {key: count / per for key, count in counts.items()}
 
 
+def new_group_values(
+    rule: Rule,
+    logs: LogStore,
+    start: float,
+    end: float,
+    known: Iterable[Mapping[str, str]] = (),
+) -> dict[tuple, float]:
+    """Records in [start, end) (that the rule's query matches) of each error group first
+    seen in it, keyed by fingerprint and title; 0 for the groups of ``known`` instances
+    that are no longer new, so that their alerts resolve."""
+    found = ErrorGroupStore(logs).groups(
+        start, end, MAX_NEW_GROUPS, rule.query or Query(), new_only=True, details=False
+    )
+    values: dict[tuple, float] = {
+        (("fingerprint", g["fingerprint"]), ("title", g["title"])): float(g["in_range"])
+        for g in found
+    }
+    for labels in known:
+        values.setdefault(tuple((k, labels.get(k, "")) for k in NEW_GROUP_LABELS), 0.0)
+    return values
+
+
 def _keyed(rule: Rule, counts: dict[tuple, int]) -> dict[tuple, int]:
     """Counts keyed like metric groups: ((label, value), …), leaving out missing values."""
     out: dict[tuple, int] = {}
@@ -159,6 +190,8 @@ def matching_lines(
 ) -> tuple[dict, ...]:
     """The last few records of ``labels``' group that the rule's query matches, oldest
     first, as notifications show them."""
+    if rule.kind == "new_error_group":
+        labels = {"fingerprint": labels.get("fingerprint", "")}
     terms = tuple(Term(k, ":", v) for k, v in labels.items())
     query = Query((*(rule.query or Query()).terms, *terms))
     page = logs.search(query, start=_when(start), end=_when(end), limit=LINES_KEPT)

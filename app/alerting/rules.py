@@ -2,7 +2,9 @@
 OpenAPI), what a rule means once checked (``Rule``), and its stored form.
 
 A metric rule reduces a metric's series over a window (one value per label group); a log
-rule aggregates the records a query matches over a window. Both then compare the value
+rule aggregates the records a query matches over a window; a ``new_error_group`` rule
+counts the records of each error group first seen within the window (one label group per
+fingerprint, optionally only records its query matches). All then compare the value
 with warning and critical thresholds and run through the same state machine.
 """
 
@@ -29,6 +31,9 @@ from storage.logquery import Query, QueryError, parse
 REDUCERS = ("avg", "min", "max", "last", "sum", "rate", "p95", "p99")
 AGGREGATES = ("count", "rate", "ratio")
 LOG_GROUPS = ("host", "source")
+KINDS = ("metric", "log", "new_error_group")
+NEW_GROUP_LABELS = ("fingerprint", "title")
+"""The labels of a ``new_error_group`` alert: which group it is and what it says."""
 MAX_WINDOW = 7 * 86400
 MAX_DURATION = 30 * 86400
 
@@ -74,12 +79,14 @@ Threshold = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
 
 class RuleBody(BaseModel):
     """An alert rule as the API and the editor send it (``metric`` or ``log`` fields by
-    ``kind``; the other kind's fields must be left out)."""
+    ``kind``; the other kind's fields must be left out). A ``new_error_group`` rule takes
+    an optional ``query`` and fires, without a threshold given, on any record of a new
+    group (warning above 0)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: Name
-    kind: Literal["metric", "log"]
+    kind: Literal["metric", "log", "new_error_group"]
     enabled: bool = True
     metric: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z_:][A-Za-z0-9_:]{0,199}$")] | None
@@ -140,29 +147,40 @@ class Rule:
     builtin: str | None = None
 
 
-_METRIC_ONLY = ("metric", "reduce")
-_LOG_ONLY = ("query", "aggregate")
+_REQUIRED = {"metric": ("metric", "reduce"), "log": ("query", "aggregate"), "new_error_group": ()}
+_OWN = {
+    "metric": ("metric", "matchers", "reduce"),
+    "log": _REQUIRED["log"],
+    "new_error_group": ("query",),
+}
+"""Fields of one kind only: those each kind requires, and those it has (an empty
+``matchers`` may come with any kind)."""
 
 
 def check(body: RuleBody) -> Rule:
     """The rule ``body`` describes; raises ``RuleError`` naming every field that is wrong."""
     problems: dict[str, str] = {}
     given = body.model_fields_set
-    own, other = (_METRIC_ONLY, _LOG_ONLY) if body.kind == "metric" else (_LOG_ONLY, _METRIC_ONLY)
-    for name in own:
+    for name in _REQUIRED[body.kind]:
         if getattr(body, name) is None:
             problems[name] = f"required for a {body.kind} rule"
-    for name in other:
+    for name in {n for fields in _OWN.values() for n in fields} - {*_OWN[body.kind], "matchers"}:
         if name in given:
             problems[name] = f"not part of a {body.kind} rule"
-    if body.kind == "log" and body.matchers:
-        problems["matchers"] = "not part of a log rule; put conditions in query"
+    if body.kind != "metric" and body.matchers:
+        problems["matchers"] = f"not part of a {body.kind} rule; put conditions in query"
+    if body.kind == "new_error_group":
+        if body.group_by:
+            problems["group_by"] = "a new_error_group rule groups by fingerprint (and title)"
+        if body.warning is None and body.critical is None:
+            body = body.model_copy(update={"op": ">", "warning": 0.0})
     query = None
-    if body.kind == "log" and body.query is not None:
+    if body.kind != "metric" and body.query is not None:
         try:
             query = parse(body.query)
         except QueryError as exc:
             problems["query"] = f"{exc.message} at position {exc.position}"
+    if body.kind == "log":
         for group in body.group_by:
             if group not in LOG_GROUPS and not group.startswith("attrs."):
                 problems["group_by"] = "a log rule groups by host, source or attrs.<name>"
@@ -246,8 +264,10 @@ def to_record(rule: Rule) -> RuleRecord:
     }
     if rule.kind == "metric":
         spec.update(metric=rule.metric, matchers=rule.matchers or {}, reduce=rule.reduce)
-    else:
+    elif rule.kind == "log":
         spec.update(query=rule.query_text, aggregate=rule.aggregate)
+    else:
+        spec.update(query=rule.query_text)
     return RuleRecord(
         name=rule.name,
         kind=rule.kind,
@@ -274,11 +294,7 @@ def to_body(record: RuleRecord) -> dict:
         "name": record.name,
         "kind": record.kind,
         "enabled": record.enabled,
-        **(
-            {k: spec.get(k) for k in ("metric", "matchers", "reduce")}
-            if record.kind == "metric"
-            else {k: spec.get(k) for k in ("query", "aggregate")}
-        ),
+        **{k: spec.get(k) for k in _OWN[record.kind]},
         **{
             k: spec.get(k)
             for k in (

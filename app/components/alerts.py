@@ -14,7 +14,14 @@ from dash import dcc, html
 from app import ids
 from app.components.downloads import download_menu
 from app.components.settings import SINGLE_ROW, field, section
-from app.services.alert_view import ANY, HISTORY_RANGES, HISTORY_STATES, SEVERITIES, WEEKDAYS
+from app.services.alert_view import (
+    ANY,
+    HISTORY_RANGES,
+    HISTORY_STATES,
+    KINDS,
+    SEVERITIES,
+    WEEKDAYS,
+)
 
 CHANNEL_KINDS = (
     "webhook",
@@ -326,7 +333,7 @@ def editor() -> dbc.Card:
     common = dbc.Row(
         [
             _col(_rule_field("name", "Name", maxLength=200), 4),
-            _col(_rule_field("kind", "Kind", "select", options=_options(("metric", "log"))), 2),
+            _col(_rule_field("kind", "Kind", "select", options=_options(KINDS)), 2),
             _col(_rule_field("enabled", "Enabled", "switch"), 2),
         ],
         className="g-2",

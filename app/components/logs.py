@@ -65,6 +65,7 @@ SYNTAX = [
     ("source:api  host:web-1", "where it came from"),
     ("attrs.user_id:42", "an attribute equals a value"),
     ("-healthcheck  -source:cron", "negation: leave these out"),
+    ("fingerprint:3f2a9c0d1e4b5a67", "the records of one error group (Diagnostics, Errors)"),
 ]
 """The query language, as the syntax help lists it (terms are ANDed)."""
 

@@ -12,6 +12,7 @@ from flask import session
 from app import ids
 from app.components import logs as parts
 from app.components.time_range import custom_range, preset_picker
+from app.services import FieldError
 from app.services.log_view import view
 from app.services.timerange import DEFAULT_RANGE, RANGES
 from storage.logquery import LEVELS
@@ -21,7 +22,7 @@ dash.register_page(__name__, path="/logs", name="Logs", title="Pulseboard · Log
 BLOCK_ROWS = 100
 
 
-def _query_bar() -> dbc.Row:
+def _query_bar(text: str) -> dbc.Row:
     return dbc.Row(
         [
             dbc.Col(html.H4("Logs", className="mb-0"), width="auto"),
@@ -30,6 +31,7 @@ def _query_bar() -> dbc.Row:
                     [
                         dbc.Input(
                             id=ids.LOGS_QUERY,
+                            value=text,
                             className="logs-query",
                             placeholder="Search messages, or e.g. level>=warning source:api",
                             debounce=True,
@@ -54,11 +56,11 @@ def _query_bar() -> dbc.Row:
     )
 
 
-def _filter_bar() -> dbc.Row:
+def _filter_bar(range_key: str) -> dbc.Row:
     return dbc.Row(
         [
             dbc.Col(parts.level_toggles(list(LEVELS)), width="auto"),
-            dbc.Col(preset_picker(ids.LOGS_RANGE, RANGES, DEFAULT_RANGE), width="auto"),
+            dbc.Col(preset_picker(ids.LOGS_RANGE, RANGES, range_key), width="auto"),
             dbc.Col(
                 custom_range(ids.LOGS_FROM, ids.LOGS_TO, ids.LOGS_APPLY, seconds=True),
                 width="auto",
@@ -130,14 +132,21 @@ def _tail_area() -> html.Div:
     )
 
 
-def layout(**_query) -> html.Div:
+def layout(q: str | None = None, **query) -> html.Div:
     """Query and filter bars, the histogram over the grid (or the live tail), the detail
-    panel, archives, and the stores the callbacks share."""
+    panel, archives, and the stores the callbacks share. ``?q=`` and ``?range=`` start the
+    search there (a link from an error group); a query with a mistake starts empty."""
+    range_key = query.get("range") if query.get("range") in RANGES else DEFAULT_RANGE
+    text = q if isinstance(q, str) else ""
+    try:
+        initial = view(text, list(LEVELS), range_key, None, time.time())
+    except FieldError:
+        text, initial = "", view("", list(LEVELS), range_key, None, time.time())
     return html.Div(
         [
-            _query_bar(),
+            _query_bar(text),
             parts.syntax_help(),
-            _filter_bar(),
+            _filter_bar(range_key),
             dbc.Alert(id=ids.LOGS_ERROR, color="danger", is_open=False, dismissable=True),
             dbc.Row(
                 [
@@ -165,9 +174,7 @@ def layout(**_query) -> html.Div:
                 ],
                 className="g-3",
             ),
-            dcc.Store(
-                id=ids.LOGS_VIEW, data=view("", list(LEVELS), DEFAULT_RANGE, None, time.time())
-            ),
+            dcc.Store(id=ids.LOGS_VIEW, data=initial),
             dcc.Store(id=ids.LOGS_WINDOW),
             dcc.Store(id=ids.LOGS_HISTOGRAM_STEP),
             dcc.Store(id=ids.LOGS_CURSORS, data={}),

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from app.alerting.rules import RuleBody, RuleError
+from app.alerting.rules import KINDS, RuleBody, RuleError
 from app.runtime import Runtime
 from app.services import FieldError, alerts
 from storage.alerts import OPEN_STATES
@@ -42,6 +42,11 @@ CHOICE_FIELDS = ("kind", "reduce", "aggregate", "op", "no_data", "on_error")
 ANNOTATIONS = ("summary", "description", "runbook_url")
 METRIC_FIELDS = ("metric", "matchers", "reduce")
 LOG_FIELDS = ("query", "aggregate")
+OTHER_KINDS_FIELDS = dict(
+    zip(KINDS, (LOG_FIELDS, METRIC_FIELDS, (*METRIC_FIELDS, "aggregate")), strict=True)
+)
+"""The editor's fields that are not part of a rule of each kind (``KINDS``, the editor's
+choices)."""
 FORM_FIELDS = (
     "name",
     "kind",
@@ -385,7 +390,7 @@ def form_body(values: Mapping) -> dict:
     body: dict = {}
     problems: dict[str, str] = {}
     kind = values.get("kind") or "metric"
-    skipped = LOG_FIELDS if kind == "metric" else METRIC_FIELDS
+    skipped = OTHER_KINDS_FIELDS.get(kind, METRIC_FIELDS)
     annotations = {}
     for field in FORM_FIELDS:
         if field in skipped:

@@ -31,13 +31,14 @@ RANGE = r"from: must be earlier than 'to'.*"
 UNKNOWN_METRIC = r"name: unknown metric: .*"
 RULE_CHECKS = [
     r"\w+: required for a (metric|log) rule",
-    r"\w+: not part of a (metric|log) rule.*",
+    r"\w+: not part of a (metric|log|new_error_group) rule.*",
     r"critical: give a warning or a critical threshold \(or both\)",
     r"(warning|critical)_clear: a clear threshold needs a (warning|critical) threshold",
     r"(warning|critical)_clear: must be on the clearing side of .*",
     r"warning: must not be beyond critical .*",
     r"query: .* at position \d+",
     r"group_by: a log rule groups by host, source or attrs\.<name>",
+    r"group_by: a new_error_group rule groups by fingerprint \(and title\)",
     r"channels: no such channel: .*",
     r"annotations\.[\w.]+: (line \d+: .*|unknown name .*)",
 ]
@@ -120,6 +121,9 @@ REFUSED_FOR_STATE = {
     "GET /api/v1/admin/diagnostics/activity/export": [RANGE],
     "POST /api/v1/admin/checks": CHECK_CHECKS,
     "PUT /api/v1/admin/checks/{check_id}": CHECK_CHECKS,
+    "GET /api/v1/admin/diagnostics/errors": [QUERY, RANGE],
+    "GET /api/v1/admin/diagnostics/errors/export": [QUERY, RANGE],
+    "GET /api/v1/admin/diagnostics/errors/{fingerprint}": [RANGE],
     "POST /api/v1/logs": [
         r"record \d+: ts: .* is more than 10 minutes in the future",
         r"record \d+: ts: .* is older than the log retention .*",
