@@ -317,6 +317,47 @@ NameText = Annotated[str, Field(max_length=200, json_schema_extra={"pattern": NO
 """A source or host name of an ingested record: not blank, at most 200 characters."""
 
 
+class RangeQuery(BaseModel):
+    """A query string naming only a range: the last hour up to ``to`` (default now)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: Timestamp | None = Field(
+        None, alias="from", description="Start (default: 1 h before `to`)"
+    )
+    to: Timestamp | None = Field(None, description="End (default: now)")
+
+
+class PoolOut(BaseModel):
+    """Pulseboard's own database connection pool."""
+
+    size: int
+    in_use: int
+    overflow: int
+    waiting: int = Field(description="Threads waiting for a connection")
+
+
+class DiagnosticsSummary(BaseModel):
+    """The top of each Diagnostics section (GET /api/v1/admin/monitoring/diagnostics)."""
+
+    generated_at: str
+    from_: str = Field(alias="from")
+    to: str
+    slow_queries: list[dict] = Field(description="Top statements by total time in the range")
+    endpoints: list[dict] = Field(
+        description="Busiest routes: count, error_rate, p50, p95, p99 and buckets [[le, count]]"
+    )
+    error_groups: list[dict] = Field(description="Top error groups by count in the range")
+    dependencies: list[dict] = Field(
+        description="Each check, then PostgreSQL, Redis and the scheduler: name, kind, up, "
+        "latency_ms, detail"
+    )
+    db_pool: PoolOut
+    unavailable: dict[str, str] = Field(
+        description="Parts that could not be read now, with the reason"
+    )
+
+
 class LogRecordIn(BaseModel):
     """One record of POST /api/v1/logs (a line of NDJSON, or an item of a JSON array)."""
 

@@ -8,13 +8,22 @@ import time
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.api.errors import DATABASE_RETRY_AFTER, ApiError
-from app.api.models import Catalogue, HealthResponse, Liveness, MetricsQuery, SeriesResponse
+from app.api.models import (
+    Catalogue,
+    DiagnosticsSummary,
+    HealthResponse,
+    Liveness,
+    MetricsQuery,
+    RangeQuery,
+    SeriesResponse,
+)
 from app.api.spec import openapi_document, operation, parse_query
 from app.auth import READERS, public, roles
 from app.runtime import runtime
 from app.services import health as health_service
 from app.services import metrics as metrics_service
-from app.services import prometheus
+from app.services import prometheus, timerange
+from app.services.diagnostics import summary as diagnostics_summary
 
 bp = Blueprint("monitoring", __name__)
 
@@ -81,3 +90,21 @@ def metrics():
         rt, query.name, query.from_, query.to, query.host, query.max_points, time.time()
     )
     return jsonify(result)
+
+
+@bp.get("/api/v1/admin/monitoring/diagnostics")
+@roles(*READERS)
+@operation(
+    "Diagnostics summary over a range (default the last hour): the slowest statements, "
+    "each route's latency distribution, the top error groups, every dependency's status and "
+    "Pulseboard's database pool; a part that cannot answer now is empty and named in "
+    "`unavailable`",
+    query=RangeQuery,
+    response=DiagnosticsSummary,
+)
+def diagnostics():
+    """The top of every Diagnostics section in one answer."""
+    params = parse_query(RangeQuery)
+    now = time.time()
+    start, end = timerange.api_range(params.from_, params.to, now)
+    return jsonify(diagnostics_summary.summary(runtime(), start, end, now))
