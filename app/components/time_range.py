@@ -25,8 +25,15 @@ def preset_picker(component_id: str, presets, default: str) -> dbc.RadioItems:
     )
 
 
-def custom_range(from_id: str, to_id: str, apply_id: str, seconds: bool = False) -> dbc.InputGroup:
-    """From and To inputs (UTC, 24-hour) and the button that applies them."""
+def custom_range(
+    from_id: str,
+    to_id: str,
+    apply_id: str,
+    seconds: bool = False,
+    shown: tuple[str, str] | None = None,
+) -> dbc.InputGroup:
+    """From and To inputs (UTC, 24-hour) and the button that applies them; ``shown``: the
+    values they start with."""
     placeholder = "YYYY-MM-DD HH:MM" + (":SS" if seconds else "")
     inputs = {
         "type": "text",
@@ -37,9 +44,9 @@ def custom_range(from_id: str, to_id: str, apply_id: str, seconds: bool = False)
     return dbc.InputGroup(
         [
             dbc.InputGroupText("From", className="range-from"),
-            dbc.Input(id=from_id, **inputs),
+            dbc.Input(id=from_id, value=shown[0] if shown else None, **inputs),
             dbc.InputGroupText("to"),
-            dbc.Input(id=to_id, **inputs),
+            dbc.Input(id=to_id, value=shown[1] if shown else None, **inputs),
             dbc.InputGroupText("UTC"),
             dbc.Button("Show", id=apply_id, color="outline-primary"),
         ],

@@ -13,8 +13,8 @@ from app import ids
 from app.components import logs as parts
 from app.components.time_range import custom_range, preset_picker
 from app.services import FieldError
-from app.services.log_view import view
-from app.services.timerange import DEFAULT_RANGE, RANGES
+from app.services.log_view import url_window, view
+from app.services.timerange import DEFAULT_RANGE, RANGES, window_inputs
 from storage.logquery import LEVELS
 
 dash.register_page(__name__, path="/logs", name="Logs", title="Pulseboard · Logs", order=10)
@@ -56,13 +56,14 @@ def _query_bar(text: str) -> dbc.Row:
     )
 
 
-def _filter_bar(range_key: str) -> dbc.Row:
+def _filter_bar(range_key: str | None, window: dict | None) -> dbc.Row:
+    shown = window_inputs(window) if window else None
     return dbc.Row(
         [
             dbc.Col(parts.level_toggles(list(LEVELS)), width="auto"),
             dbc.Col(preset_picker(ids.LOGS_RANGE, RANGES, range_key), width="auto"),
             dbc.Col(
-                custom_range(ids.LOGS_FROM, ids.LOGS_TO, ids.LOGS_APPLY, seconds=True),
+                custom_range(ids.LOGS_FROM, ids.LOGS_TO, ids.LOGS_APPLY, seconds=True, shown=shown),
                 width="auto",
             ),
             dbc.Col(
@@ -134,19 +135,23 @@ def _tail_area() -> html.Div:
 
 def layout(q: str | None = None, **query) -> html.Div:
     """Query and filter bars, the histogram over the grid (or the live tail), the detail
-    panel, archives, and the stores the callbacks share. ``?q=`` and ``?range=`` start the
-    search there (a link from an error group); a query with a mistake starts empty."""
+    panel, archives, and the stores the callbacks share. ``?q=`` with ``?range=`` or with
+    ``?from=&to=`` start the search there (links from the Diagnostics page); a query with
+    a mistake starts empty, a window that is not one is left out."""
+    window = url_window(query.get("from"), query.get("to"))
     range_key = query.get("range") if query.get("range") in RANGES else DEFAULT_RANGE
+    if window:
+        range_key = None  # no preset lit: the From and To inputs show the window
     text = q if isinstance(q, str) else ""
     try:
-        initial = view(text, list(LEVELS), range_key, None, time.time())
+        initial = view(text, list(LEVELS), range_key, window, time.time())
     except FieldError:
-        text, initial = "", view("", list(LEVELS), range_key, None, time.time())
+        text, initial = "", view("", list(LEVELS), range_key, window, time.time())
     return html.Div(
         [
             _query_bar(text),
             parts.syntax_help(),
-            _filter_bar(range_key),
+            _filter_bar(range_key, window),
             dbc.Alert(id=ids.LOGS_ERROR, color="danger", is_open=False, dismissable=True),
             dbc.Row(
                 [
@@ -175,7 +180,7 @@ def layout(q: str | None = None, **query) -> html.Div:
                 className="g-3",
             ),
             dcc.Store(id=ids.LOGS_VIEW, data=initial),
-            dcc.Store(id=ids.LOGS_WINDOW),
+            dcc.Store(id=ids.LOGS_WINDOW, data=window),
             dcc.Store(id=ids.LOGS_HISTOGRAM_STEP),
             dcc.Store(id=ids.LOGS_CURSORS, data={}),
             dcc.Store(id=ids.LOGS_PURGED),

@@ -7,11 +7,13 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from app.runtime import Runtime
 from app.services import FieldError
+from app.services.downloads import utc_iso
 from app.services.log_search import build_query, histogram
-from app.services.timerange import preset_window
+from app.services.timerange import parse_timestamp, preset_window
 from storage.logquery import LEVELS, Query
 from storage.logs import decode_cursor, encode_cursor
 
@@ -27,6 +29,33 @@ SURROUNDING_SPAN = 300.0
 _ATTR_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _MAX_ATTR_PATH = 64
 _BARE_VALUE = re.compile(r'[^\s"\\]+')
+
+
+def logs_href(
+    query: str,
+    *,
+    range_key: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
+) -> str:
+    """A link to the Logs page searching ``query`` over [start, end] when both are given,
+    else over the preset ``range_key`` (the page's default without one)."""
+    params = {"q": query}
+    if start is not None and end is not None:
+        params |= {"from": utc_iso(start), "to": utc_iso(end)}
+    elif range_key:
+        params["range"] = range_key
+    return "/logs?" + urlencode(params)
+
+
+def url_window(start: object, end: object) -> dict | None:
+    """The window a link to the Logs page names with ``from`` and ``to`` (ISO 8601 or epoch
+    seconds), or None when it names none or one that does not run forward."""
+    try:
+        lo, hi = parse_timestamp(start), parse_timestamp(end)
+    except ValueError:
+        return None
+    return {"from": lo, "to": hi} if lo < hi else None
 
 
 def view(

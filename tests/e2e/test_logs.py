@@ -24,6 +24,7 @@ from selenium.webdriver.common.keys import Keys
 
 from app.auth import hash_password
 from app.runtime import Runtime
+from app.services.log_view import logs_href
 from storage.logs import LogEntry
 from tests.e2e.browser import console_messages, record_console, text_of
 
@@ -352,6 +353,14 @@ def test_a_histogram_bar_narrows_the_range(dash_duo: DashComposite, logs_app: da
     dash_duo.find_element("label[for='_dbcprivate_radioitems_logs-range_input_1h']").click()
     wait_for_count(dash_duo, 9)
     until(lambda: dash_duo.find_element("#logs-from").get_attribute("value") == "", WAIT)
+
+    # A link naming a query and a window (as the Diagnostics page makes) opens just that.
+    link = logs_href("burst -source:pulseboard", start=now.timestamp() - 2000, end=now.timestamp())
+    dash_duo.driver.get(dash_duo.server.url + link)
+    wait_for_count(dash_duo, 7)
+    assert dash_duo.find_element("#logs-query").get_attribute("value") == "burst -source:pulseboard"
+    assert dash_duo.find_element("#logs-from").get_attribute("value")
+    assert dash_duo.find_elements("#logs-range label.active") == []
 
     # The dark theme reaches the grid and the histogram.
     light = dash_duo.driver.execute_script(FONT_COLOUR)

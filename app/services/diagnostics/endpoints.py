@@ -14,11 +14,15 @@ from urllib.parse import urlencode
 from app.runtime import Runtime
 from app.services import FieldError
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
+from app.services.log_view import logs_href
 from app.services.timerange import DEFAULT_SPAN, RANGES, api_range, check_range
 from collectors.requests import Histogram
 from storage.diagnostics.endpoints import SLOW_COLUMNS, EndpointCounts, EndpointStore
 from storage.metrics import QueryPlan, plan_query
 from storage.models import LATENCY_BUCKETS
+
+REQUEST_LOGS_MARGIN = 60.0
+"""Seconds around a slow request that its log link searches (clocks and queues differ)."""
 
 HEATMAP_COLUMNS = 60
 """Time buckets of a heatmap at most; a 7-day range is then read from the hourly tier."""
@@ -132,11 +136,6 @@ def detail(rt: Runtime, route: str, method: str, start: float, end: float) -> di
     }
 
 
-def logs_link(trace_id: str) -> str:
-    """The Logs page searching the log lines of one request."""
-    return "/logs?" + urlencode({"q": f"attrs.trace_id:{trace_id}"})
-
-
 def slowest(
     rt: Runtime,
     start: float,
@@ -150,7 +149,16 @@ def slowest(
     to its log lines."""
     check_range(start, end)
     rows = _store(rt).slowest(start, end, route=route, method=method, limit=limit)
-    return [{**row, "logs": logs_link(row["trace_id"])} for row in rows]
+    return [{**row, "logs": _request_logs(row)} for row in rows]
+
+
+def _request_logs(row: dict) -> str:
+    """The Logs page searching the log lines of one request, around when it ran."""
+    return logs_href(
+        f"attrs.trace_id:{row['trace_id']}",
+        start=row["ts"] - row["duration_s"] - REQUEST_LOGS_MARGIN,
+        end=row["ts"] + REQUEST_LOGS_MARGIN,
+    )
 
 
 def view(

@@ -10,6 +10,7 @@ from app.alerting.evaluate import iso
 from app.runtime import Runtime
 from app.services import FieldError, NotFound
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
+from app.services.log_view import logs_href
 from app.services.timerange import RANGES, check_range
 from storage.diagnostics.errors import ErrorGroupStore
 from storage.logquery import FINGERPRINT, Query, QueryError, parse
@@ -45,7 +46,7 @@ def logs_link(fingerprint: str, span: float) -> str:
     or the longest there is."""
     fits = (key for key, seconds in RANGES.items() if seconds + 60 >= span)
     preset = next(fits, list(RANGES)[-1])
-    return "/logs?" + urlencode({"q": f"fingerprint:{fingerprint}", "range": preset})
+    return logs_href(f"fingerprint:{fingerprint}", range_key=preset)
 
 
 def _item(group: dict) -> dict:

@@ -15,6 +15,7 @@ from app.runtime import Runtime
 from app.services import FieldError
 from app.services.diagnostics import correlations
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
+from app.services.log_view import logs_href
 from app.services.timerange import EARLIEST
 from collectors.scheduler import LEADER_GAINED, LEADER_LOST
 from storage.diagnostics.annotations import AnnotationStore
@@ -90,11 +91,6 @@ def _event(ts: float, kind: str, title: str, detail: dict, **extra) -> dict:
     event = {"ts": ts, "kind": kind, "title": title, "detail": detail}
     event.update({k: v for k, v in extra.items() if v is not None})
     return event
-
-
-def logs_link(query: str, start: float, end: float) -> str:
-    """The Logs page opened at ``query`` over [start, end)."""
-    return "/logs?" + urlencode({"q": query, "from": utc_iso(start), "to": utc_iso(end)})
 
 
 def _alert_events(rt: Runtime, start: float, end: float) -> Iterator[dict]:
@@ -223,7 +219,7 @@ def _leader_events(reads: TimelineReads, start: float, end: float) -> Iterator[d
     for line in reads.lines(SOURCE, (LEADER_GAINED, LEADER_LOST), start, end, MAX_EVENTS + 1):
         gained = line.message == LEADER_GAINED
         title = f"{line.host} {'became' if gained else 'stopped being'} the collector leader"
-        link = logs_link(f"source:{SOURCE} host:{line.host}", line.ts - 60, line.ts + 60)
+        link = logs_href(f"source:{SOURCE} host:{line.host}", start=line.ts - 60, end=line.ts + 60)
         yield _event(line.ts, "leader", title, {"host": line.host, "leader": gained}, link=link)
 
 

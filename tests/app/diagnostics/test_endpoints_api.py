@@ -7,10 +7,12 @@ import csv
 import io
 import logging
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from app.api.diagnostics.endpoints import EndpointsOut
+from app.services.log_view import url_window
 from storage.diagnostics.endpoints import EndpointCounts, EndpointStore
 from storage.models import BUCKET_COLUMNS, endpoint_histograms
 from tests.app.auth_helpers import bearer, make_token, runtime_of
@@ -61,7 +63,10 @@ def test_percentiles_heatmap_and_slow_requests_of_real_requests(slow_app):
     assert slow["route"] == "/api/v1/admin/monitoring/health"
     assert slow["path"] == "/api/v1/admin/monitoring/health"  # no query string
     assert slow["status"] == answer.status_code
-    assert slow["logs"] == f"/logs?q=attrs.trace_id%3A{TRACE_ID}"
+    link = parse_qs(urlsplit(slow["logs"]).query)
+    assert link["q"] == [f"attrs.trace_id:{TRACE_ID}"]
+    around = url_window(link["from"][0], link["to"][0])
+    assert around["from"] < slow["ts"] < around["to"]
 
     detail = client.get(
         API, query_string={"route": "/api/orders/<int:id>", "method": "get"}, headers=headers
