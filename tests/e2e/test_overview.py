@@ -342,6 +342,17 @@ def test_panels_that_cannot_get_data_are_hidden_with_how_to_enable_them(
     redis = dash_duo.find_element("#overview-section-redis .overview-enable").text
     assert "PULSEBOARD_REDIS_URL=redis://" in redis
     assert dash_duo.find_elements("#overview-section-system .overview-enable") == []
+
+    # Each section links to the Diagnostics tab that explains it; a link opens that tab.
+    link = dash_duo.find_element("#overview-section-database a.overview-diagnose")
+    assert link.get_attribute("href").endswith("/diagnostics?tab=statements")
+    # Below the fold of the test window, where a pointer click is intercepted.
+    dash_duo.driver.execute_script("arguments[0].click()", link)
+    until(
+        lambda: dash_duo.find_element("#diag-tabs .nav-link.active").text == "Statements",
+        timeout=10,
+        msg="the link did not open the Statements tab",
+    )
     assert dash_duo.get_logs() == []
 
 
