@@ -13,7 +13,8 @@ from dash import dcc, html
 
 from app import ids
 from app.components.downloads import download_menu
-from app.components.settings import SINGLE_ROW, field, section
+from app.components.grid import grid
+from app.components.settings import field, section
 from app.services.alert_view import (
     ANY,
     HISTORY_RANGES,
@@ -96,32 +97,6 @@ SILENCE_COLUMNS = [
     {"field": "author", "headerName": "By"},
     {"field": "comment", "headerName": "Comment", "minWidth": 160},
 ]
-
-
-def grid(grid_id: str, columns: list[dict], *, height: int, selectable: bool = False) -> dag.AgGrid:
-    """A read-only grid keyed by row ``id``; ``selectable`` lets a click select one row.
-
-    Columns share the width by ``flex`` down to their ``minWidth`` (then the grid scrolls
-    sideways): sizing to fit would be asked of grids in hidden tabs, which have no width.
-    """
-    options: dict = {
-        "suppressCellFocus": not selectable,
-        "enableCellTextSelection": True,
-        "animateRows": False,
-        "tooltipShowDelay": 300,
-    }
-    if selectable:
-        options["rowSelection"] = SINGLE_ROW
-    return dag.AgGrid(
-        id=grid_id,
-        columnDefs=columns,
-        rowData=[],
-        getRowId="params.data.id + ''",
-        defaultColDef={"sortable": True, "resizable": True, "minWidth": 90, "flex": 1},
-        dashGridOptions=options,
-        className="alerts-grid",
-        style={"height": f"{height}px"},
-    )
 
 
 def _options(values, blank: str | None = None) -> list[dict]:

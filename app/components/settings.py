@@ -6,18 +6,17 @@ both rendered as text; nothing here is ever interpreted as HTML.
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
+from app.components.grid import grid
 from app.services.settings import audit_download_href
 from storage.accounts import ROLES, Account
 
 ROLE_OPTIONS = [{"label": role, "value": role} for role in ROLES]
 TIME_WIDTH = 165
 """Pixels a ``YYYY-MM-DD HH:MM:SS`` cell needs."""
-SINGLE_ROW = {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}
 
 
 def feedback(message: str, ok: bool) -> dbc.Alert:
@@ -28,29 +27,6 @@ def feedback(message: str, ok: bool) -> dbc.Alert:
         color="success" if ok else "danger",
         dismissable=True,
         className="mt-2 mb-0 py-2",
-    )
-
-
-def grid(grid_id: str, columns: list[dict], *, height: int, selectable: bool = False) -> dag.AgGrid:
-    """A read-only grid keyed by row ``id``; ``selectable`` lets a click select one row."""
-    options: dict = {
-        "suppressCellFocus": not selectable,
-        "enableCellTextSelection": True,
-        "animateRows": False,
-    }
-    if selectable:
-        options["rowSelection"] = SINGLE_ROW
-    return dag.AgGrid(
-        id=grid_id,
-        columnDefs=columns,
-        rowData=[],
-        # AG Grid wants string row ids (warning #25 otherwise).
-        getRowId="params.data.id + ''",
-        defaultColDef={"sortable": True, "resizable": True, "minWidth": 90},
-        columnSize="responsiveSizeToFit",
-        dashGridOptions=options,
-        className="settings-grid",
-        style={"height": f"{height}px"},
     )
 
 
@@ -166,7 +142,7 @@ def tokens_section(account: Account, admin: bool) -> dbc.Card:
                 className="g-2 align-items-end mb-2",
             ),
             html.Div(id=ids.SETTINGS_TOKEN_ONCE),
-            grid(ids.SETTINGS_TOKENS_GRID, columns, height=220, selectable=True),
+            grid(ids.SETTINGS_TOKENS_GRID, columns, height=220, selectable=True, fit=True),
             dbc.Button(
                 "Revoke selected token",
                 id=ids.SETTINGS_TOKEN_REVOKE,
@@ -324,7 +300,13 @@ def users_section() -> dbc.Card:
                     dbc.Col(add_form, xs=12, lg=3, className="mb-3"),
                     dbc.Col(
                         [
-                            grid(ids.SETTINGS_USERS_GRID, columns, height=260, selectable=True),
+                            grid(
+                                ids.SETTINGS_USERS_GRID,
+                                columns,
+                                height=260,
+                                selectable=True,
+                                fit=True,
+                            ),
                             selected,
                         ],
                         xs=12,
@@ -409,7 +391,7 @@ def audit_section() -> dbc.Card:
                 className="g-2 mb-2 align-items-end",
             ),
             html.Div(id=ids.SETTINGS_AUDIT_FEEDBACK),
-            grid(ids.SETTINGS_AUDIT_GRID, columns, height=360),
+            grid(ids.SETTINGS_AUDIT_GRID, columns, height=360, fit=True),
             dbc.Button(
                 "Load more",
                 id=ids.SETTINGS_AUDIT_MORE,

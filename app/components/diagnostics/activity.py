@@ -12,7 +12,8 @@ from dash import dcc, html
 
 from app import ids
 from app.components.downloads import download_menu
-from app.components.settings import grid, section
+from app.components.grid import grid
+from app.components.settings import section
 
 QUERY_PREVIEW = 160
 INDENT_REM = 1.5
@@ -27,7 +28,7 @@ ROW_STYLE = {
     ]
 }
 SECONDS = {"valueFormatter": {"function": "params.value == null ? '' : params.value.toFixed(1)"}}
-SESSION_COLUMNS = [
+WAITING_COLUMNS = [
     {"field": "pid", "minWidth": 80, "maxWidth": 100},
     {"field": "state", "minWidth": 130},
     {"field": "wait_event", "headerName": "Wait", "minWidth": 110},
@@ -41,6 +42,10 @@ SESSION_COLUMNS = [
         "cellDataType": False,
         "valueFormatter": {"function": "params.value ? params.value.join(', ') : ''"},
     },
+]
+"""What a live and a remembered session share: who, its wait, how long, blocked by whom."""
+SESSION_COLUMNS = [
+    *WAITING_COLUMNS,
     {"field": "datname", "headerName": "Database", "minWidth": 110},
     {"field": "usename", "headerName": "User", "minWidth": 90},
     {"field": "application_name", "headerName": "Application", "minWidth": 110},
@@ -50,19 +55,7 @@ SESSION_COLUMNS = [
 ]
 HISTORY_COLUMNS = [
     {"field": "time", "minWidth": 170},
-    {"field": "pid", "minWidth": 80, "maxWidth": 100},
-    {"field": "state", "minWidth": 130},
-    {"field": "wait_event", "headerName": "Wait", "minWidth": 110},
-    {"field": "query_s", "headerName": "Query s", "minWidth": 90, **SECONDS},
-    {"field": "xact_s", "headerName": "Transaction s", "minWidth": 110, **SECONDS},
-    {
-        "field": "blocked_by",
-        "headerName": "Blocked by",
-        "minWidth": 100,
-        # A list of pids: shown joined, and not left to AG Grid to guess (it warns).
-        "cellDataType": False,
-        "valueFormatter": {"function": "params.value ? params.value.join(', ') : ''"},
-    },
+    *WAITING_COLUMNS,
     {"field": "username", "headerName": "User", "minWidth": 90},
     {"field": "query", "minWidth": 300, "tooltipField": "query"},
 ]

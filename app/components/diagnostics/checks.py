@@ -9,9 +9,9 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from app import ids
-from app.components.alerts import grid
 from app.components.charts import CONFIG, time_label
 from app.components.downloads import download_menu
+from app.components.grid import grid
 from app.components.settings import section
 from storage.metrics import SeriesData
 

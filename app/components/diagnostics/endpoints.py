@@ -7,7 +7,6 @@ column holds links this module builds from trace ids of safe characters.
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
@@ -15,7 +14,7 @@ from dash import dcc, html
 from app import ids
 from app.components.charts import CONFIG, time_label
 from app.components.downloads import download_menu
-from app.components.settings import SINGLE_ROW
+from app.components.grid import grid
 from app.services.diagnostics.endpoints import BOUNDS, INF
 from storage.models import LATENCY_BUCKETS
 
@@ -47,23 +46,6 @@ SLOW_COLUMNS = [
 PICK_A_ROUTE = "Pick a route to see its latency over time."
 
 
-def _grid(grid_id: str, columns: list[dict], height: int, **options) -> dag.AgGrid:
-    """A read-only grid; columns share the width down to their ``minWidth``, then it
-    scrolls sideways (so it stays usable at phone width). With row selection, rows are
-    keyed by ``id``, so the picked route stays selected across refreshes."""
-    keyed = {"getRowId": "params.data.id"} if "rowSelection" in options else {}
-    return dag.AgGrid(
-        id=grid_id,
-        **keyed,
-        columnDefs=columns,
-        rowData=[],
-        defaultColDef={"sortable": True, "resizable": True, "minWidth": 90, "flex": 1},
-        dashGridOptions={"animateRows": False, "enableCellTextSelection": True, **options},
-        className="diag-endpoints-grid",
-        style={"height": f"{height}px"},
-    )
-
-
 def _heading(title, downloads: dict[str, str], title_id: str | None = None) -> html.Div:
     text = html.H6(title, className="mb-0 me-auto", **({"id": title_id} if title_id else {}))
     return html.Div(
@@ -79,7 +61,7 @@ def layout(admin: bool) -> html.Div:
                 "Routes (latency from merged histogram buckets)", ids.DIAG_ENDPOINTS_DOWNLOADS
             ),
             html.Div(id=ids.DIAG_ENDPOINTS_ERROR, className="text-danger small", role="alert"),
-            _grid(ids.DIAG_ENDPOINTS_GRID, ROUTE_COLUMNS, 320, rowSelection=SINGLE_ROW),
+            grid(ids.DIAG_ENDPOINTS_GRID, ROUTE_COLUMNS, height=320, selectable=True),
             html.P(PICK_A_ROUTE, id=ids.DIAG_ENDPOINTS_TITLE, className="small mt-2 mb-1"),
             html.Div(
                 dbc.Row(
@@ -95,7 +77,7 @@ def layout(admin: bool) -> html.Div:
             _heading(
                 "Slowest requests", ids.DIAG_ENDPOINTS_SLOW_DOWNLOADS, ids.DIAG_ENDPOINTS_SLOW_TITLE
             ),
-            _grid(ids.DIAG_ENDPOINTS_SLOW_GRID, SLOW_COLUMNS, 280),
+            grid(ids.DIAG_ENDPOINTS_SLOW_GRID, SLOW_COLUMNS, height=280, row_id=None),
         ],
         id="diag-endpoints-section",
     )

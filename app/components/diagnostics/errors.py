@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
 from app import ids
 from app.components.downloads import download_menu
+from app.components.grid import grid
 from app.components.logs import histogram_figure
-from app.components.settings import SINGLE_ROW
 
 COLUMNS = [
     {"field": "title", "headerName": "Error", "minWidth": 220, "flex": 3, "tooltipField": "title"},
@@ -45,21 +44,7 @@ def layout(admin: bool) -> html.Div:
         ],
         className="d-flex flex-wrap align-items-center gap-3 mb-2",
     )
-    grid = dag.AgGrid(
-        id=ids.DIAG_ERRORS_GRID,
-        columnDefs=COLUMNS,
-        rowData=[],
-        getRowId="params.data.id",
-        defaultColDef={"sortable": True, "resizable": True, "minWidth": 90, "flex": 1},
-        dashGridOptions={
-            "rowSelection": SINGLE_ROW,
-            "enableCellTextSelection": True,
-            "animateRows": False,
-            "tooltipShowDelay": 300,
-        },
-        className="diag-errors-grid",
-        style={"height": "420px"},
-    )
+    groups = grid(ids.DIAG_ERRORS_GRID, COLUMNS, height=420, selectable=True)
     return html.Div(
         [
             # ?fingerprint= opens one group (the Timeline links to it so).
@@ -67,7 +52,7 @@ def layout(admin: bool) -> html.Div:
             controls,
             dbc.Row(
                 [
-                    dbc.Col(grid, xs=12, xl=7),
+                    dbc.Col(groups, xs=12, xl=7),
                     dbc.Col(
                         dbc.Card(
                             [

@@ -10,7 +10,8 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from app import ids
-from app.components.settings import grid, section
+from app.components.grid import grid
+from app.components.settings import section
 
 FORMATS = ("csv", "json")
 WIDE = {"definition", "covering_definition", "fix"}

@@ -6,12 +6,12 @@ and the big-keys scan with its progress and result.
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
 from app.components.downloads import download_menu
+from app.components.grid import grid
 from app.services.diagnostics.redis import DEFAULT_LIMITS
 from app.services.diagnostics.redis_view import Figure
 
@@ -38,18 +38,6 @@ BIGKEYS_COLUMNS = [
     {"field": "bytes", "type": "numericColumn", "minWidth": 110, "sort": "desc"},
     {"field": "db", "type": "numericColumn", "minWidth": 70},
 ]
-
-
-def _grid(grid_id: str, columns: list[dict], height: int) -> dag.AgGrid:
-    return dag.AgGrid(
-        id=grid_id,
-        columnDefs=columns,
-        rowData=[],
-        getRowId="params.data.id + ''",
-        defaultColDef={"sortable": True, "resizable": True, "minWidth": 90, "flex": 1},
-        dashGridOptions={"enableCellTextSelection": True, "animateRows": False},
-        style={"height": f"{height}px"},
-    )
 
 
 def _heading(title: str, downloads: dict[str, str] | None = None) -> html.Div:
@@ -112,7 +100,7 @@ def _bigkeys_panel(admin: bool) -> html.Div:
             ),
             html.Div(id=ids.DIAG_REDIS_BIGKEYS_ACTION, className="small text-danger", role="alert"),
             dbc.Progress(id=ids.DIAG_REDIS_BIGKEYS_PROGRESS, value=0, className="mb-2"),
-            _grid(ids.DIAG_REDIS_BIGKEYS_GRID, BIGKEYS_COLUMNS, 300),
+            grid(ids.DIAG_REDIS_BIGKEYS_GRID, BIGKEYS_COLUMNS, height=300),
             html.Div(
                 "SCAN with MEMORY USAGE, a page at a time with a pause between pages; at most "
                 f"{DEFAULT_LIMITS.max_keys:,} keys of the target's database.",
@@ -140,13 +128,13 @@ def layout(admin: bool) -> html.Div:
             html.Div(id=ids.DIAG_REDIS_MESSAGE),
             dbc.Row(id=ids.DIAG_REDIS_CARDS, className="g-2"),
             _heading("Slow commands", ids.DIAG_REDIS_SLOWLOG_DOWNLOADS),
-            _grid(ids.DIAG_REDIS_SLOWLOG, SLOWLOG_COLUMNS, 320),
+            grid(ids.DIAG_REDIS_SLOWLOG, SLOWLOG_COLUMNS, height=320),
             dbc.Row(
                 [
                     dbc.Col(
                         [
                             _heading("Latency events"),
-                            _grid(ids.DIAG_REDIS_LATENCY, LATENCY_COLUMNS, 200),
+                            grid(ids.DIAG_REDIS_LATENCY, LATENCY_COLUMNS, height=200),
                         ],
                         xs=12,
                         lg=6,

@@ -4,7 +4,6 @@ read."""
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
@@ -13,7 +12,7 @@ from plotly.subplots import make_subplots
 from app import ids
 from app.components.charts import CONFIG, time_label
 from app.components.downloads import download_menu
-from app.components.settings import SINGLE_ROW
+from app.components.grid import grid
 
 ORDER_LABELS = {
     "total_time": "Total time",
@@ -122,19 +121,12 @@ def layout(admin: bool) -> html.Div:
         [
             _controls(),
             html.Div(id=ids.DIAG_STATEMENTS_NOTICE),
-            dag.AgGrid(
-                id=ids.DIAG_STATEMENTS_GRID,
-                columnDefs=COLUMNS,
-                rowData=[],
-                getRowId="params.data.database + '/' + params.data.queryid",
-                defaultColDef={"sortable": True, "resizable": True, "minWidth": 90, "flex": 1},
-                dashGridOptions={
-                    "rowSelection": SINGLE_ROW,
-                    "enableCellTextSelection": True,
-                    "animateRows": False,
-                    "tooltipShowDelay": 300,
-                },
-                style={"height": "360px"},
+            grid(
+                ids.DIAG_STATEMENTS_GRID,
+                COLUMNS,
+                height=360,
+                selectable=True,
+                row_id="params.data.database + '/' + params.data.queryid",
             ),
             html.Div(
                 [

@@ -6,8 +6,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app import ids
-from app.components.alerts import grid
 from app.components.charts import CONFIG
+from app.components.grid import grid
 
 CHANGE_COLUMNS = [
     {"field": "series", "headerName": "Series", "minWidth": 200, "tooltipField": "series"},
