@@ -17,9 +17,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def self_signed(directory: Path, days: float) -> tuple[Path, Path, float]:
-    """A certificate for 127.0.0.1 and localhost expiring in ``days``: cert and key
-    files and the expiry (epoch seconds)."""
+def self_signed(
+    directory: Path, days: float, *, loopback_ip: bool = True
+) -> tuple[Path, Path, float]:
+    """A certificate for localhost, and 127.0.0.1 unless ``loopback_ip`` is false (its own
+    CA), expiring in ``days``: cert and key files and the expiry (epoch seconds)."""
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    if loopback_ip:
+        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     expires = (now + dt.timedelta(days=days)).replace(microsecond=0)
@@ -32,12 +37,8 @@ def self_signed(directory: Path, days: float) -> tuple[Path, Path, float]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(expires)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_file, key_file = directory / "cert.pem", directory / "key.pem"

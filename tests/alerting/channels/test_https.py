@@ -3,57 +3,23 @@ TLS still verifies the certificate against the URL's host name."""
 
 from __future__ import annotations
 
-import datetime
 import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from app.alerting import channels
 from tests.alerting.channels.conftest import LOCAL, notification
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for ``localhost`` (its own CA) and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+from tests.check_servers import self_signed
 
 
 @pytest.fixture
 def tls_receiver(tmp_path, monkeypatch) -> Iterator[tuple[int, list[str]]]:
     """An HTTPS receiver on 127.0.0.1 whose certificate names ``localhost``, trusted
     through SSL_CERT_FILE; yields its port and the Host headers it saw."""
-    cert, key = self_signed(tmp_path)
+    cert, key, _ = self_signed(tmp_path, days=1, loopback_ip=False)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     hosts: list[str] = []
 
