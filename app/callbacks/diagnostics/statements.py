@@ -30,7 +30,7 @@ RANKED = 100
 def database_options(_id: str) -> list[dict]:
     """Every watched database, after "All databases"."""
     return [
-        {"label": "All databases", "value": ""},
+        {"label": "All databases", "value": parts.ALL_DATABASES},
         *({"label": name, "value": name} for name in pg_targets.targets(runtime())),
     ]
 
@@ -38,13 +38,18 @@ def database_options(_id: str) -> list[dict]:
 def ranking(range_key: str | None, window: dict | None, database: str, order: str):
     """The grid's rows, the notice and the download links for the page's range."""
     start, end = timerange.time_window(range_key, window, time.time())
-    database = database or None
+    database = _chosen(database)
     try:
         result = service.top(runtime(), start, end, order, RANKED, database)
     except ServiceError as exc:
         return [], parts.notice(exc.message), "", ""
     links = [service.export_href(start, end, order, database, fmt) for fmt in ("csv", "json")]
     return result["items"], parts.notice(result.get("reason")), *links
+
+
+def _chosen(database: str | None) -> str | None:
+    """The database picked, None for all of them."""
+    return None if database in (None, "", parts.ALL_DATABASES) else database
 
 
 def show_statement(rows: list[dict] | None, range_key, window, theme):
@@ -65,7 +70,7 @@ def run_explain(_clicks: int, query: str | None, analyze: bool, rows, database: 
     """The text plan of the EXPLAIN box's statement (on the picked row's database, else
     the chosen one, else the only one watched), or what is wrong with it."""
     watched = list(pg_targets.targets(runtime()))
-    target = (rows[0]["database"] if rows else None) or database or None
+    target = (rows[0]["database"] if rows else None) or _chosen(database)
     if target is None and len(watched) == 1:
         target = watched[0]
     if target is None:

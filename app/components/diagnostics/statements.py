@@ -14,6 +14,10 @@ from app.components.charts import CONFIG, time_label
 from app.components.downloads import download_menu
 from app.components.grid import grid
 
+ALL_DATABASES = "*"
+"""The database picker's value for every watched database (dbc.Select keeps "" for
+its placeholder, which shows blank)."""
+
 ORDER_LABELS = {
     "total_time": "Total time",
     "mean_time": "Mean time",
@@ -63,8 +67,8 @@ def _controls() -> html.Div:
         [
             dbc.Select(
                 id=ids.DIAG_STATEMENTS_DATABASE,
-                options=[{"label": "All databases", "value": ""}],
-                value="",
+                options=[{"label": "All databases", "value": ALL_DATABASES}],
+                value=ALL_DATABASES,
                 size="sm",
                 style={"maxWidth": "18rem"},
             ),
