@@ -83,18 +83,20 @@ WITH n AS (
   SELECT g.fingerprint, g.title, g.level, g.first_seen, g.last_seen, g.count, g.sample, n.n
     FROM error_groups g JOIN n USING (fingerprint)
    ORDER BY n.n DESC, g.last_seen DESC, g.fingerprint LIMIT {TOP}
-), r AS (
+), d AS (
   SELECT fingerprint, host, source,
-         floor((extract(epoch FROM ts) - %(epoch)s) / %(step)s)::int AS b
+         floor((extract(epoch FROM ts) - %(epoch)s) / %(step)s)::bigint AS b, COUNT(*) AS c
     FROM log_records
    WHERE fingerprint IN (SELECT fingerprint FROM top) AND ts >= %(start)s AND ts < %(end)s
+   GROUP BY GROUPING SETS ((fingerprint, host), (fingerprint, source),
+                           (fingerprint, floor((extract(epoch FROM ts) - %(epoch)s) / %(step)s)))
 )
 SELECT top.*,
-  ARRAY(SELECT host FROM r WHERE r.fingerprint = top.fingerprint
-         GROUP BY host ORDER BY COUNT(*) DESC, host LIMIT 10),
-  ARRAY(SELECT source FROM r WHERE r.fingerprint = top.fingerprint
-         GROUP BY source ORDER BY COUNT(*) DESC, source LIMIT 10),
-  ARRAY(SELECT ARRAY[b, COUNT(*)] FROM r WHERE r.fingerprint = top.fingerprint GROUP BY b)
+  (SELECT (array_agg(host ORDER BY c DESC, host))[1:10] FROM d
+    WHERE d.fingerprint = top.fingerprint AND host IS NOT NULL),
+  (SELECT (array_agg(source ORDER BY c DESC, source))[1:10] FROM d
+    WHERE d.fingerprint = top.fingerprint AND source IS NOT NULL),
+  (SELECT array_agg(ARRAY[b, c]) FROM d WHERE d.fingerprint = top.fingerprint AND b IS NOT NULL)
   FROM top ORDER BY n DESC, last_seen DESC, fingerprint
 """
 CHECKS_SQL = (
