@@ -204,7 +204,7 @@ def quantile(buckets: list[int], q: float) -> float | None:
 def run(quick: bool = False) -> list[Result]:
     """Median time of one 7-day summary, ours and hand-written alternating."""
     if quick:
-        statements, routes, records, days, every, repeats = 40, 8, 1000, 2, 1800, 3
+        statements, routes, records, days, every, repeats = 40, 8, 1000, 7, 3600, 3
     else:
         statements, routes, records, days, every, repeats = 500, 50, 100_000, 7, 300, 15
     now = math.floor(time.time() / 60) * 60 + 17.5  # partial hours at both ends
