@@ -216,8 +216,7 @@ def run(quick: bool = False) -> list[Result]:
             StatementStore(engine), statements, days, every, now, watched
         )
         interval_rows = load_endpoints(EndpointStore(engine), routes, days, every, now)
-        logs = LogStore(engine)
-        log_rows = load_errors(logs, records, days, now)
+        log_rows = load_errors(LogStore(engine), records, days, now)
         load_checks(CheckStore(engine), 10, now)
         engine.dispose()
         with (
@@ -225,10 +224,14 @@ def run(quick: bool = False) -> list[Result]:
             tempfile.TemporaryDirectory() as tmp,
         ):
             raw.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            for table in ("statement_samples", "statement_texts", "endpoint_histograms"):
+            for table in (
+                "statement_samples",
+                "statement_texts",
+                "endpoint_histograms",
+                "log_records",
+                "error_groups",
+            ):
                 raw.execute(f"VACUUM ANALYZE {table}")
-            raw.execute("VACUUM ANALYZE log_records")
-            raw.execute("VACUUM ANALYZE error_groups")
             groups = raw.execute("SELECT COUNT(*) FROM error_groups").fetchone()[0]
             settings = Settings(
                 data_dir=Path(tmp),
@@ -279,9 +282,11 @@ def run(quick: bool = False) -> list[Result]:
                 checks = raw.execute(CHECKS_SQL).fetchall()
                 return available, ranked, routes_, errors, checks
 
-            _agree(ours(), baseline())
-            ours_s, raw_s = paired_medians(ours, baseline, repeats)
-            rt.close()
+            try:
+                _agree(ours(), baseline())
+                ours_s, raw_s = paired_medians(ours, baseline, repeats)
+            finally:
+                rt.close()
     note = (
         f"diagnostics_summary: the summary over {days} days: {statements} statements "
         f"({statement_rows:,} collected rows), {routes} routes ({interval_rows:,} intervals "
