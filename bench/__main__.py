@@ -34,6 +34,7 @@ BENCHMARKS = {
     "alerts_evaluate": "bench.alerts_evaluate",
     "diagnostics_statements": "bench.diagnostics_statements",
     "diagnostics_changes": "bench.diagnostics_changes",
+    "diagnostics_summary": "bench.diagnostics_summary",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 

@@ -60,13 +60,15 @@ def pg_admin_url() -> str:
 
 
 @contextmanager
-def pg_database() -> Iterator[str]:
-    """A fresh, migrated ``bench_*`` PostgreSQL database, dropped afterwards."""
-    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+def pg_database(admin_url: str | None = None) -> Iterator[str]:
+    """A fresh, migrated ``bench_*`` PostgreSQL database on the bench server (or the one
+    of ``admin_url``), dropped afterwards."""
+    admin_url = admin_url or pg_admin_url()
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"bench_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
         yield url
@@ -74,6 +76,27 @@ def pg_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def statements_server() -> Iterator[tuple[str, str]]:
+    """The admin URL of a PostgreSQL server with pg_stat_statements preloaded and which
+    one it is: the bench server when it has it, else a throwaway cluster for the run."""
+    admin = create_engine(pg_admin_url())
+    with admin.connect() as conn:
+        preloaded = conn.execute(text("SHOW shared_preload_libraries")).scalar_one()
+    admin.dispose()
+    if "pg_stat_statements" in preloaded:
+        yield pg_admin_url(), "the bench server"
+        return
+    from tests.services import ThrowawayPostgres  # only here: it needs the server binaries
+
+    server = ThrowawayPostgres("shared_preload_libraries=pg_stat_statements")
+    server.start()
+    try:
+        yield server.url, "a throwaway cluster with pg_stat_statements preloaded"
+    finally:
+        server.remove()
 
 
 def psycopg_dsn(url: str) -> str:

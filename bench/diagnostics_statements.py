@@ -39,10 +39,17 @@ SELECT s.queryid, t.query, s.calls, s.total, s.total / s.calls, s.share
 """
 
 
-def load(store: StatementStore, statements: int, days: int, every: int, now: float) -> int:
-    """``days`` of intervals of ``every`` seconds, each with the ~quarter of the statements
-    that ran in it (a few heavy ones often), rolled up and trimmed as the leader does;
-    return the collected rows written."""
+def load(
+    store: StatementStore,
+    statements: int,
+    days: int,
+    every: int,
+    now: float,
+    target: str = TARGET,
+) -> int:
+    """``days`` of intervals of ``every`` seconds of ``target``, each with the ~quarter of
+    the statements that ran in it (a few heavy ones often), rolled up and trimmed as the
+    leader does; return the collected rows written."""
     rng = random.Random(11)
     weight = [rng.paretovariate(1.2) for _ in range(statements)]
     rows = 0
@@ -61,7 +68,7 @@ def load(store: StatementStore, statements: int, days: int, every: int, now: flo
             )
             for q in active
         ]
-        store.write(TARGET, "app", ts, every, deltas)
+        store.write(target, "app", ts, every, deltas)
         rows += len(deltas)
         ts += every
     store.rollup(now)

@@ -92,5 +92,5 @@ def test_alerts_benchmarks_produce_numbers(tmp_path: Path) -> None:
 
 def test_diagnostics_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _require_postgres()
-    results = _run_bench(tmp_path, "diagnostics_statements")
-    _assert_numbers(results, expected_rows=1)
+    results = _run_bench(tmp_path, "diagnostics_statements", "diagnostics_summary")
+    _assert_numbers(results, expected_rows=2)
