@@ -20,7 +20,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 MAX_TEXT = 1000
 """Characters of a message (or an exception message) that are parameterised; what
@@ -72,9 +72,6 @@ _NAMED = {"ipv4": "<ip>", "ipv6": "<ip>", "quoted": "<quoted>"}
 _PLACEHOLDER = {f"p{i}": _NAMED.get(name, f"<{name}>") for i, (name, _) in enumerate(_PATTERNS)}
 """Each kind's placeholder, by its group name in ``_parameters``."""
 _URL = f"p{[name for name, _ in _PATTERNS].index('url')}"
-GROUPS_CACHED = 1024
-"""Groups whose hash and title are kept between calls: a batch's errors fall in a few
-groups, and the same ones as the batch before."""
 _DIGIT = re.compile(r"\d")
 
 
@@ -143,10 +140,8 @@ def _placeholder(match: re.Match) -> str:
     return _PLACEHOLDER[group]
 
 
-@lru_cache(maxsize=GROUPS_CACHED)
-def _group(*parts: str) -> Fingerprint:
-    """The group of a record whose fingerprint is made of ``parts``: ``("exception", type,
-    *frames, shape)`` or ``("message", source, level class, shape)``."""
+def _group(parts: tuple[str, ...]) -> Fingerprint:
+    """The group whose fingerprint is made of ``parts`` (see ``_parts``)."""
     shape = parts[-1]
     if parts[0] == "exception":
         title = f"{parts[1]}: {shape}" if shape else parts[1]
@@ -156,7 +151,6 @@ def _group(*parts: str) -> Fingerprint:
     return Fingerprint(digest.hexdigest(), title[:MAX_TITLE])
 
 
-@lru_cache(maxsize=4096)
 def _module(path: str) -> str:
     """A frame's file as a module name from its last two path parts (``services.ingest``),
     the same whichever directory the application is installed in."""
@@ -164,10 +158,9 @@ def _module(path: str) -> str:
     return ".".join(p for p in parts[-2:] if p)
 
 
-@lru_cache(maxsize=4096)
 def _library(path: str) -> bool:
-    """Whether a frame's file is outside the application (substring tests, and cached:
-    this runs for every frame of every traceback, and an application's frames are few)."""
+    """Whether a frame's file is outside the application (substring tests: this runs for
+    every frame of every traceback)."""
     path = path.replace("\\", "/")
     return path.startswith("<") or any(part in path for part in _LIBRARY_PARTS)
 
@@ -221,25 +214,38 @@ def _exception(message: str, attrs: Mapping) -> tuple[str, str, list[str]] | Non
 
 def fingerprint(level: str, source: str, message: str, attrs: Mapping | None = None) -> Fingerprint:
     """The group of a record at ``error`` or above; see the module docstring."""
+    return _group(_parts(level, source, message, attrs))
+
+
+def _parts(level: str, source: str, message: str, attrs: Mapping | None) -> tuple[str, ...]:
+    """What a record's fingerprint is made of: ``("exception", type, *frames, shape)`` or
+    ``("message", source, level class, shape)``, the shape last."""
     found = _exception(message, attrs or {})
     if found is not None:
         kind, text, frames = found
-        return _group("exception", kind, *frames, parameterise(text.strip()))
+        return ("exception", kind, *frames, parameterise(text.strip()))
     level_class = "error" if level == "error" else "critical"
-    return _group("message", source, level_class, parameterise(message.strip()))
+    return ("message", source, level_class, parameterise(message.strip()))
 
 
 def fingerprints(records: Iterable[tuple[str, str, str, Mapping | None]]) -> Iterator[Fingerprint]:
     """The group of each ``(level, source, message, attrs)`` record, in order, as
-    ``fingerprint`` gives it; within the batch, a record repeating another's level, source
-    and message (an error burst) with no exception in its attrs is not fingerprinted again."""
+    ``fingerprint`` gives it. Within the batch, each group's hash and title are made once
+    (a batch's errors fall in a few groups), and a record repeating another's level,
+    source and message (an error burst) with no exception in its attrs is not
+    parameterised again."""
+    groups: dict[tuple[str, ...], Fingerprint] = {}
     seen: dict[tuple[str, str, str], Fingerprint] = {}
     for level, source, message, attrs in records:
-        if attrs and ("exc_info" in attrs or "exception" in attrs or "exception.type" in attrs):
-            yield fingerprint(level, source, message, attrs)
-            continue
-        key = (level, source, message)
-        found = seen.get(key)
+        plain = not attrs or not (
+            "exc_info" in attrs or "exception" in attrs or "exception.type" in attrs
+        )
+        found = seen.get((level, source, message)) if plain else None
         if found is None:
-            found = seen[key] = fingerprint(level, source, message, attrs)
+            parts = _parts(level, source, message, attrs)
+            found = groups.get(parts)
+            if found is None:
+                found = groups[parts] = _group(parts)
+            if plain:
+                seen[level, source, message] = found
         yield found
