@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -68,8 +68,10 @@ _PATTERNS = (
 )
 """Case-sensitive (both cases spelt out where they occur): a case-insensitive pass is
 about twice as slow. Host names end in one of ``_TLDS``, in lower case as written."""
-_PLACEHOLDER = {"ipv4": "<ip>", "ipv6": "<ip>", "quoted": "<quoted>"}
-_GROUP = {f"p{i}": name for i, (name, _) in enumerate(_PATTERNS)}
+_NAMED = {"ipv4": "<ip>", "ipv6": "<ip>", "quoted": "<quoted>"}
+_PLACEHOLDER = {f"p{i}": _NAMED.get(name, f"<{name}>") for i, (name, _) in enumerate(_PATTERNS)}
+"""Each kind's placeholder, by its group name in ``_parameters``."""
+_URL = f"p{[name for name, _ in _PATTERNS].index('url')}"
 _DIGIT = re.compile(r"\d")
 
 
@@ -129,17 +131,24 @@ def parameterise(text: str) -> str:
 
 
 def _placeholder(match: re.Match) -> str:
-    kind = _GROUP[match.lastgroup or ""]
-    if kind == "url":
+    group = match.lastgroup or ""
+    if group == _URL:
         # The path stays (its ids parameterised), so two routes stay two groups; the
         # query string is all values and goes.
         path = match.group("path")
         return "<url>" + (parameterise(path) if path else "")
-    return _PLACEHOLDER.get(kind) or f"<{kind}>"
+    return _PLACEHOLDER[group]
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=HASH_BYTES).hexdigest()
+def _group(parts: tuple[str, ...]) -> Fingerprint:
+    """The group whose fingerprint is made of ``parts`` (see ``_parts``)."""
+    shape = parts[-1]
+    if parts[0] == "exception":
+        title = f"{parts[1]}: {shape}" if shape else parts[1]
+    else:
+        title = shape.split("\n", 1)[0]
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=HASH_BYTES)
+    return Fingerprint(digest.hexdigest(), title[:MAX_TITLE])
 
 
 def _module(path: str) -> str:
@@ -183,11 +192,14 @@ def _python_exception(traceback: str) -> tuple[str, str] | None:
 
 def _exception(message: str, attrs: Mapping) -> tuple[str, str, list[str]] | None:
     """(type, message, frames) of the exception a record carries, if any."""
-    for text in (message, attrs.get("exc_info"), attrs.get("exception")):
+    texts = (message, attrs.get("exc_info"), attrs.get("exception")) if attrs else (message,)
+    for text in texts:
         if isinstance(text, str) and _TRACEBACK in text:
             found = _python_exception(text)
             if found:
                 return found[0], found[1], _python_frames(text)
+    if "exception" not in attrs and "exception.type" not in attrs:
+        return None  # most records: no exception type anywhere, so no exception
     nested = attrs.get("exception")
     otel = nested if isinstance(nested, Mapping) else {}
     kind = otel.get("type", attrs.get("exception.type"))
@@ -202,13 +214,38 @@ def _exception(message: str, attrs: Mapping) -> tuple[str, str, list[str]] | Non
 
 def fingerprint(level: str, source: str, message: str, attrs: Mapping | None = None) -> Fingerprint:
     """The group of a record at ``error`` or above; see the module docstring."""
+    return _group(_parts(level, source, message, attrs))
+
+
+def _parts(level: str, source: str, message: str, attrs: Mapping | None) -> tuple[str, ...]:
+    """What a record's fingerprint is made of: ``("exception", type, *frames, shape)`` or
+    ``("message", source, level class, shape)``, the shape last."""
     found = _exception(message, attrs or {})
     if found is not None:
         kind, text, frames = found
-        shape = parameterise(text.strip())
-        title = f"{kind}: {shape}" if shape else kind
-        return Fingerprint(_digest("exception", kind, *frames, shape), title[:MAX_TITLE])
-    shape = parameterise(message.strip())
+        return ("exception", kind, *frames, parameterise(text.strip()))
     level_class = "error" if level == "error" else "critical"
-    title = shape.split("\n", 1)[0]
-    return Fingerprint(_digest("message", source, level_class, shape), title[:MAX_TITLE])
+    return ("message", source, level_class, parameterise(message.strip()))
+
+
+def fingerprints(records: Iterable[tuple[str, str, str, Mapping | None]]) -> Iterator[Fingerprint]:
+    """The group of each ``(level, source, message, attrs)`` record, in order, as
+    ``fingerprint`` gives it. Within the batch, each group's hash and title are made once
+    (a batch's errors fall in a few groups), and a record repeating another's level,
+    source and message (an error burst) with no exception in its attrs is not
+    parameterised again."""
+    groups: dict[tuple[str, ...], Fingerprint] = {}
+    seen: dict[tuple[str, str, str], Fingerprint] = {}
+    for level, source, message, attrs in records:
+        plain = not attrs or not (
+            "exc_info" in attrs or "exception" in attrs or "exception.type" in attrs
+        )
+        found = seen.get((level, source, message)) if plain else None
+        if found is None:
+            parts = _parts(level, source, message, attrs)
+            found = groups.get(parts)
+            if found is None:
+                found = groups[parts] = _group(parts)
+            if plain:
+                seen[level, source, message] = found
+        yield found

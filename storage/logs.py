@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from storage.accounts import utc
-from storage.log_fingerprint import fingerprint
+from storage.log_fingerprint import fingerprints
 from storage.log_text import attrs_json, clean_text, pg_attrs_jsonb, read_attrs, sqlite_attrs_json
 from storage.logquery import LEVELS, Query, Term
 from storage.models import LOG_SEARCH_FTS
@@ -506,11 +506,10 @@ def _grouped(entries: Sequence[LogEntry], rows: list[list]) -> list[tuple]:
     groups, one per fingerprint, as rows of ``_GROUP_COLUMNS`` (sorted, so that
     concurrent writers lock them in one order)."""
     groups: dict[str, list] = {}
-    for entry, row in zip(entries, rows, strict=True):
+    errors = [(r, e.attrs) for e, r in zip(entries, rows, strict=True) if r[1] in ERROR_LEVELS]
+    found_all = fingerprints((row[1], row[2], row[4], attrs) for row, attrs in errors)
+    for (row, _), found in zip(errors, found_all, strict=True):
         level = row[1]
-        if level not in ERROR_LEVELS:
-            continue
-        found = fingerprint(level, row[2], row[4], entry.attrs)
         row[6] = found.fingerprint
         ts = row[0].timestamp()
         group = groups.get(found.fingerprint)

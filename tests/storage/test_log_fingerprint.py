@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.log_fingerprint import fingerprint, parameterise
+from storage.log_fingerprint import fingerprint, fingerprints, parameterise
 
 
 def traceback(
@@ -161,3 +161,19 @@ def test_a_fingerprint_is_short_stable_hex():
     found = fp("order 1841 failed")
     assert found == fp("order 1841 failed")
     assert len(found) <= 32 and int(found, 16) >= 0
+
+
+def test_a_batch_fingerprints_each_record_as_fingerprint_does():
+    records = [
+        ("error", "api", "order 1841 failed", {"request_id": "a"}),
+        ("error", "api", "order 1841 failed", {"request_id": "b"}),
+        ("critical", "api", "order 1841 failed", None),
+        ("error", "worker", "order 1841 failed", {}),
+        ("error", "api", "x", {"exc_info": traceback(kind="ValueError")}),
+        ("error", "api", "x", {"exc_info": traceback(kind="KeyError")}),
+        ("error", "api", "x", {"exception.type": "TimeoutError", "exception.message": "5s"}),
+        ("error", "api", "x", {"exception": {"type": "OSError"}}),
+        ("error", "api", "x", None),
+    ]
+    assert list(fingerprints(records)) == [fingerprint(*record) for record in records]
+    assert len({found.fingerprint for found in fingerprints(records)}) == 8
