@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -91,7 +92,14 @@ class LogRecord(Base):
         Index("ix_log_records_ts", "ts"),
         Index("ix_log_records_level_ts", "level", "ts"),
         Index("ix_log_records_source_ts", "source", "ts"),
-        Index("ix_log_records_fingerprint_ts", "fingerprint", "ts"),
+        # Partial: only error records have a fingerprint, and the rest add no entries.
+        Index(
+            "ix_log_records_fingerprint_ts",
+            "fingerprint",
+            "ts",
+            postgresql_where=text("fingerprint IS NOT NULL"),
+            sqlite_where=text("fingerprint IS NOT NULL"),
+        ),
         Index(
             "ix_log_records_message_trgm",
             "message",

@@ -13,13 +13,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, insert, inspect, text
 from sqlalchemy.engine import make_url
 
 from storage.db import alembic_config, make_engine, upgrade
 from storage.logquery import parse
 from storage.logs import LogEntry, LogStore
 from storage.models import LOG_SEARCH_FTS, Base, schema_filters
+from storage.models import LogRecord as LogRow
 from tests.services import pg_admin_url, unavailable
 
 TABLES = set(Base.metadata.tables)
@@ -94,6 +95,26 @@ def empty_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
     return request.getfixturevalue("empty_pg_url")
+
+
+def write_0001(engine, *entries: LogEntry) -> None:
+    """Store records in a log table as migration 0001 made it (today's store writes
+    columns added since)."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(LogRow),
+            [
+                {
+                    "ts": e.ts,
+                    "level": e.level,
+                    "source": e.source,
+                    "host": e.host,
+                    "message": e.message,
+                    "attrs": "{}",
+                }
+                for e in entries
+            ],
+        )
 
 
 def _named(diff: tuple) -> tuple[str, str]:
@@ -203,11 +224,10 @@ def test_upgrading_a_database_with_records_makes_them_searchable(empty_url: str)
     upgrade(empty_url, "0001")
     engine = make_engine(empty_url)
     try:
-        LogStore(engine).write(
-            [
-                LogEntry(T0, "error", "api", "web-1", "Query TIMEOUT after 30 s"),
-                LogEntry(T0, "info", "api", "web-1", "login ok"),
-            ]
+        write_0001(
+            engine,
+            LogEntry(T0, "error", "api", "web-1", "Query TIMEOUT after 30 s"),
+            LogEntry(T0, "info", "api", "web-1", "login ok"),
         )
         upgrade(empty_url)
         found = LogStore(engine).search(parse("timeout"))
@@ -221,7 +241,7 @@ def test_upgrading_a_database_with_records_makes_them_searchable(empty_url: str)
         assert missing == ADDED_AFTER_0001 | (
             {("add_index", "ix_log_records_message_trgm")} if postgres else set()
         )
-        LogStore(engine).write([LogEntry(T0, "info", "api", "web-1", "no trigger left behind")])
+        write_0001(engine, LogEntry(T0, "info", "api", "web-1", "no trigger left behind"))
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM log_records")).scalar_one() == 3
     finally:

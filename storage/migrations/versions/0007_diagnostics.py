@@ -7,7 +7,7 @@ Revises: 0006_alerting
 Create Date: 2026-12-01 16:18:08.382127
 
 The fingerprint column is nullable with no default, so adding it to a large log table on
-PostgreSQL rewrites nothing.
+PostgreSQL rewrites nothing; its index holds only the records that have one (errors).
 """
 
 from collections.abc import Sequence
@@ -242,7 +242,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("target", "queryid"),
     )
     op.add_column("log_records", sa.Column("fingerprint", sa.String(length=32), nullable=True))
-    op.create_index("ix_log_records_fingerprint_ts", "log_records", ["fingerprint", "ts"])
+    op.create_index(
+        "ix_log_records_fingerprint_ts",
+        "log_records",
+        ["fingerprint", "ts"],
+        postgresql_where=sa.text("fingerprint IS NOT NULL"),
+        sqlite_where=sa.text("fingerprint IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
