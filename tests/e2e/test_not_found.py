@@ -28,6 +28,7 @@ def test_an_unknown_address_shows_the_consoles_not_found_page(
         "Overview",
         "Logs",
         "Alerts",
+        "Diagnostics",
         "Settings",
     ]
     links = dash_duo.find_elements("#not-found-page .list-group-item")
@@ -35,6 +36,7 @@ def test_an_unknown_address_shows_the_consoles_not_found_page(
         ("Overview", "/"),
         ("Logs", "/logs"),
         ("Alerts", "/alerts"),
+        ("Diagnostics", "/diagnostics"),
         ("Settings", "/settings"),
     ]
     links[1].click()
