@@ -24,6 +24,7 @@ from storage.default_rules import default_rule_rows
 from storage.live import InProcessBus, RedisBus
 from storage.models import AlertRule
 from tests.services import (
+    DIAGNOSTIC_REDIS,
     ThrowawayPostgres,
     ThrowawayRedis,
     pg_admin_url,
@@ -212,6 +213,16 @@ def statements_pg_url(statements_server: str) -> Iterator[str]:
 def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
     """A Redis server of this test's own that it may kill and restart."""
     server = ThrowawayRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def diagnostic_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
+    """A Redis of this test's own that logs every command in SLOWLOG, reports latency from
+    10 ms and allows DEBUG (the shared one may refuse it)."""
+    server = ThrowawayRedis(tmp_path, *DIAGNOSTIC_REDIS)
     server.start()
     yield server
     server.stop()

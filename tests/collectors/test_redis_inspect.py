@@ -3,9 +3,6 @@ LATENCY after a DEBUG SLEEP, the INFO figures, the big-keys scan and the slowlog
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
 
@@ -13,16 +10,12 @@ from collectors import redis_inspect
 from collectors.redis import target_name
 from collectors.redis_inspect import ScanLimits, SlowlogRecorder, format_command
 from storage.diagnostics.redis import RedisSlowlogStore
-from tests.services import DIAGNOSTIC_REDIS, ThrowawayRedis
+from tests.services import ThrowawayRedis
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ThrowawayRedis]:
-    """A Redis that logs every command, reports latency from 10 ms and allows DEBUG."""
-    server = ThrowawayRedis(tmp_path, *DIAGNOSTIC_REDIS)
-    server.start()
-    yield server
-    server.stop()
+def server(diagnostic_redis: ThrowawayRedis) -> ThrowawayRedis:
+    return diagnostic_redis
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ section at phone width."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
 from dash.testing.composite import DashComposite
@@ -17,7 +14,7 @@ from selenium.common.exceptions import JavascriptException
 from tests.e2e.browser import console_messages, record_console, text_of
 from tests.e2e.test_alerts import GRID_DATA, download
 from tests.e2e.test_overview import click, login
-from tests.services import DIAGNOSTIC_REDIS, ThrowawayRedis
+from tests.services import ThrowawayRedis
 
 pytestmark = pytest.mark.browser
 
@@ -26,12 +23,8 @@ SHOTS = "/tmp/pulseboard-diagnostics-redis"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ThrowawayRedis]:
-    """A Redis that logs every command, reports latency from 10 ms and allows DEBUG."""
-    server = ThrowawayRedis(tmp_path, *DIAGNOSTIC_REDIS)
-    server.start()
-    yield server
-    server.stop()
+def server(diagnostic_redis: ThrowawayRedis) -> ThrowawayRedis:
+    return diagnostic_redis
 
 
 def grid_data(dash_duo: DashComposite, grid: str) -> list[dict]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -15,7 +13,7 @@ import redis
 from collectors.redis import target_name
 from tests.app.auth_helpers import bearer, make_token, runtime_of
 from tests.conftest import wait_until
-from tests.services import DIAGNOSTIC_REDIS, ThrowawayRedis
+from tests.services import ThrowawayRedis
 
 REDIS = "/api/v1/admin/diagnostics/redis"
 BIGKEYS = f"{REDIS}/bigkeys"
@@ -23,12 +21,8 @@ EXPORT = f"{REDIS}/export"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ThrowawayRedis]:
-    """A Redis that logs every command, reports latency from 10 ms and allows DEBUG."""
-    server = ThrowawayRedis(tmp_path, *DIAGNOSTIC_REDIS)
-    server.start()
-    yield server
-    server.stop()
+def server(diagnostic_redis: ThrowawayRedis) -> ThrowawayRedis:
+    return diagnostic_redis
 
 
 @pytest.fixture
