@@ -205,12 +205,24 @@ def test_host_selector_appears_with_a_second_host_and_filters(panels: DashCompos
     assert dash_duo.get_logs() == []
 
 
+def settled(dash_duo: DashComposite, chart: str, quiet: float = 2.0) -> int:
+    """The chart's point count once it has stayed the same for ``quiet`` seconds."""
+    seen = [points(dash_duo, chart)]
+
+    def unchanged() -> bool:
+        time.sleep(quiet)
+        seen.append(points(dash_duo, chart))
+        return seen[-1] == seen[-2]
+
+    until(unchanged, timeout=20, msg=f"the {chart} chart kept growing")
+    return seen[-1]
+
+
 def test_auto_refresh_off_stops_live_growth(panels: DashComposite):
     dash_duo = panels
     until(lambda: points(dash_duo, "cpu") >= 2, timeout=15, msg="no CPU points")
     dash_duo.find_element("#overview-auto-refresh").click()
-    time.sleep(1.5)  # let an update already in flight land
-    count = points(dash_duo, "cpu")
+    count = settled(dash_duo, "cpu")  # an update already in flight may still land
     time.sleep(3)
     assert points(dash_duo, "cpu") == count
     dash_duo.find_element("#overview-auto-refresh").click()
