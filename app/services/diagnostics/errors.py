@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlencode
 
-from app.alerting.evaluate import iso
 from app.runtime import Runtime
 from app.services import FieldError, NotFound
 from app.services.downloads import Download, Table, file_name, table_download, utc_iso
@@ -54,8 +53,8 @@ def _item(group: dict) -> dict:
         "fingerprint": group["fingerprint"],
         "title": group["title"],
         "level": group["level"],
-        "first_seen": iso(group["first_seen"]),
-        "last_seen": iso(group["last_seen"]),
+        "first_seen": utc_iso(group["first_seen"]),
+        "last_seen": utc_iso(group["last_seen"]),
         "count": group["in_range"],
         "total": group["total"],
         "hosts": group["hosts"],
@@ -101,7 +100,7 @@ def group(
     return {
         **_item(found),
         "source": found["source"],
-        "regressed_at": iso(found["regressed_at"]),
+        "regressed_at": None if found["regressed_at"] is None else utc_iso(found["regressed_at"]),
         "step": found["step"],
         "series": [
             {"ts": ts if epoch_times else utc_iso(ts), "count": n} for ts, n in found["series"]
