@@ -96,7 +96,9 @@ def test_the_big_keys_scan_finds_the_big_key_page_by_page(client):
     )
 
     done = [s.done for s in steps]
-    assert len(steps) > 5 and done == sorted(set(done))  # grows at every page
+    # Never shrinks, and grows page by page; SCAN's COUNT is only a hint, so a page (the
+    # last one too) may come back empty and repeat the count before it.
+    assert done == sorted(done) and len(set(done)) > 5
     assert steps[-1].finished and steps[-1].fraction == 1.0
     assert steps[-1].done == steps[-1].total == 1002
     assert pauses == [0.01] * (len(steps) - 1)  # a pause between pages, none after the last
