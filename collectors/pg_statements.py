@@ -243,8 +243,8 @@ class StatementCollector:
         entries = read(conn, texts=False)
         previous = self._previous.get(target)
         current = _Previous(now, {(e.userid, e.queryid): e.counters for e in entries})
-        self._previous[target] = current
         if previous is None or now <= previous.ts:
+            self._previous[target] = current
             return 0
         per_query: dict[str, tuple[Counters, Entry]] = {}
         for entry in entries:
@@ -269,4 +269,7 @@ class StatementCollector:
         ]
         database = make_url(self.conninfo[target]).database or ""
         self.store.write(target, database, now, now - previous.ts, rows)
+        # Only a stored interval moves the baseline: one whose write failed (Pulseboard's
+        # own database away) is counted with the next.
+        self._previous[target] = current
         return len(rows)

@@ -81,6 +81,28 @@ def test_a_reset_counts_what_ran_since_it_and_never_goes_negative(statements_pg_
     assert all(i.calls >= 0 and i.total_time_ms >= 0 for i in items)
 
 
+def test_an_interval_whose_write_failed_is_counted_with_the_next(
+    statements_pg_url, throwaway_postgres
+):
+    """Pulseboard's own database away for one collection: nothing that ran is lost."""
+    upgrade(throwaway_postgres.url)
+    engine = make_engine(throwaway_postgres.url)
+    store = StatementStore(engine)
+    collector = StatementCollector([statements_pg_url], store)
+    collector.collect(1000.0)
+    run(statements_pg_url, *["SELECT 3 * 3"] * 7)
+    throwaway_postgres.stop()
+    with pytest.raises(Exception, match="connect|terminat|closed"):
+        collector.collect(1060.0)
+    throwaway_postgres.start()
+    run(statements_pg_url, *["SELECT 3 * 3"] * 5)
+    collector.collect(1120.0)
+    collector.close()
+    items = ranked(store, statements_pg_url, 1000, 1200, "calls")
+    engine.dispose()
+    assert calls_of(items, "SELECT $1 * $2") == 12
+
+
 def test_without_the_extension_the_collector_says_what_to_change(pg_url, store):
     collector = StatementCollector([pg_url], store)
     assert collector.collect(1000.0) == 0
