@@ -32,6 +32,7 @@ CLIENT_QUEUE = 100
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
+CLOSE_WAIT_SECONDS = 2.0
 
 
 def close_code(status: int) -> int:
@@ -67,6 +68,12 @@ def reports_errors(route: Callable) -> Callable:
             with contextlib.suppress(ConnectionClosed):
                 ws.send(json.dumps(error_frame(error)))
                 ws.close(reason=close_code(error.status), message=error.code)
+        if not ws.connected:
+            # The socket's reader marks it closed before it answers the client's close
+            # frame, and under Werkzeug's server what the route returns is then written
+            # into the socket: let the answer go out first, or the client reads an HTTP
+            # status line where it expects a frame.
+            ws.thread.join(timeout=CLOSE_WAIT_SECONDS)
 
     return run
 
