@@ -50,14 +50,22 @@ def format_number(value: float | None) -> str:
     return f"{value:.3g}"
 
 
+def with_range(value: float | None, spread: tuple[float, float] | None) -> str:
+    """A median with the range of its rounds, when it has one."""
+    if spread is None:
+        return format_number(value)
+    low, high = spread
+    return f"{format_number(value)} ({format_number(low)}-{format_number(high)})"
+
+
 def table(results: Sequence[Result]) -> str:
     """The results as a plain-text table, notes listed underneath."""
     header = ("benchmark", "ours", "raw baseline", "ratio", "target", "unit")
     rows = [
         (
             r.benchmark,
-            format_number(r.ours),
-            format_number(r.baseline),
+            with_range(r.ours, r.ours_range),
+            with_range(r.baseline, r.baseline_range),
             "-" if r.ratio is None else f"{r.ratio:.2f}x",
             r.target,
             r.unit,

@@ -36,6 +36,9 @@ class Result:
     target: str
     note: str = ""
     higher_is_better: bool = False
+    ours_range: tuple[float, float] | None = None
+    """Lowest and highest of the rounds ``ours`` is the median of, in ``unit``."""
+    baseline_range: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -197,11 +200,28 @@ def median_seconds(run: Callable[[], object], repeats: int, *, warmup: int = 1) 
     return statistics.median(times)
 
 
-def paired_medians(
+@dataclass(frozen=True)
+class Rounds:
+    """Wall times in seconds of the rounds of one side of a comparison."""
+
+    times: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """The median round."""
+        return statistics.median(self.times)
+
+    def range(self, scale: float = 1.0) -> tuple[float, float]:
+        """Fastest and slowest round, times ``scale`` (1000 for milliseconds)."""
+        return min(self.times) * scale, max(self.times) * scale
+
+
+def paired_rounds(
     ours: Callable[[], object], baseline: Callable[[], object], repeats: int
-) -> tuple[float, float]:
-    """Median wall times of ``ours`` and ``baseline`` run alternately, so that a noisy
-    neighbour slows both alike instead of whichever happened to run at the time."""
+) -> tuple[Rounds, Rounds]:
+    """Wall times of ``ours`` and ``baseline`` run alternately after one unmeasured run
+    of each, so that a noisy neighbour slows both alike instead of whichever happened to
+    run at the time."""
     ours(), baseline()
     mine: list[float] = []
     theirs: list[float] = []
@@ -210,4 +230,36 @@ def paired_medians(
             started = time.perf_counter()
             run()
             times.append(time.perf_counter() - started)
-    return statistics.median(mine), statistics.median(theirs)
+    return Rounds(tuple(mine)), Rounds(tuple(theirs))
+
+
+def paired_medians(
+    ours: Callable[[], object], baseline: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Median wall times of ``ours`` and ``baseline`` run alternately (see
+    ``paired_rounds``)."""
+    mine, theirs = paired_rounds(ours, baseline, repeats)
+    return mine.median, theirs.median
+
+
+def compared(
+    benchmark: str,
+    rounds: tuple[Rounds, Rounds],
+    target: str,
+    note: str = "",
+    *,
+    unit: str = "ms",
+) -> Result:
+    """The result row of a timed comparison, medians and ranges in ``unit`` (ms or s)."""
+    scale = {"ms": 1000.0, "s": 1.0}[unit]
+    mine, theirs = rounds
+    return Result(
+        benchmark,
+        mine.median * scale,
+        theirs.median * scale,
+        unit,
+        target,
+        note or f"median of {len(mine.times)} alternating rounds",
+        ours_range=mine.range(scale),
+        baseline_range=theirs.range(scale),
+    )
