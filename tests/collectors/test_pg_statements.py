@@ -92,7 +92,7 @@ def test_an_interval_whose_write_failed_is_counted_with_the_next(
     collector.collect(1000.0)
     run(statements_pg_url, *["SELECT 3 * 3"] * 7)
     throwaway_postgres.stop()
-    with pytest.raises(Exception, match="connect|terminat|closed"):
+    with pytest.raises(Exception, match=r"connect|terminat|closed"):
         collector.collect(1060.0)
     throwaway_postgres.start()
     run(statements_pg_url, *["SELECT 3 * 3"] * 5)
