@@ -26,8 +26,12 @@ TARGET = "<= 2x"
 SERIES = 5000
 
 
-def _valid(name: str, allowed: str) -> str:
-    safe = re.sub(rf"[^{allowed}]", "_", name)
+_NOT_IN_LABEL_NAME = re.compile(r"[^A-Za-z0-9_]")
+_NOT_IN_METRIC_NAME = re.compile(r"[^A-Za-z0-9_:]")
+
+
+def _valid(name: str, invalid: re.Pattern) -> str:
+    safe = invalid.sub("_", name)
     return "_" + safe if safe[:1].isdigit() else safe
 
 
@@ -36,7 +40,9 @@ def _escape(value: str) -> str:
 
 
 def _line(name: str, labels: dict[str, str], value: float) -> str:
-    pairs = ",".join(f'{_valid(k, "A-Za-z0-9_")}="{_escape(v)}"' for k, v in sorted(labels.items()))
+    pairs = ",".join(
+        f'{_valid(k, _NOT_IN_LABEL_NAME)}="{_escape(v)}"' for k, v in sorted(labels.items())
+    )
     return (
         f"{name}{{{pairs}}} {floatToGoString(value)}\n"
         if pairs
@@ -55,7 +61,7 @@ def reference(
         if name not in families:
             meta = fields.get(name)
             kind = meta.kind if meta else "gauge"
-            exposed = _valid(name, "A-Za-z0-9_:")
+            exposed = _valid(name, _NOT_IN_METRIC_NAME)
             if kind == "counter" and not exposed.endswith("_total"):
                 exposed += "_total"
             families[name] = prometheus.Family(exposed, kind, meta.description if meta else name)
