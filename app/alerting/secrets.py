@@ -10,8 +10,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import apprise
-
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet
 
@@ -126,5 +124,7 @@ def _mask_parameter(pair: str) -> str:
 
 
 def _mask_apprise_url(url: str) -> str:
+    import apprise  # a few MiB: loaded once an Apprise channel is shown
+
     plugin = apprise.Apprise.instantiate(url)
     return plugin.url(privacy=True) if plugin else mask_url(url)
