@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -127,7 +128,7 @@ def idle_server(idle: float) -> dict[str, float]:
                 "worker_threads": sum(threads(w) for w in workers),
             }
         finally:
-            server.terminate()
+            server.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: nothing to drain
             try:
                 server.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -164,7 +165,7 @@ def breakdown_table(steps: list[tuple[str, float]]) -> str:
 
 def run(quick: bool = False) -> list[Result]:
     """RSS of an idle server (worker, master, both) and the breakdown by package."""
-    idle = 3.0 if quick else 15.0
+    idle = 2.0 if quick else 15.0
     figures = idle_server(idle)
     if not quick:
         print("RSS by package (what its own modules' loading added):", file=sys.stderr)
