@@ -24,6 +24,7 @@ BENCHMARKS = {
     "long_range": "bench.long_range",
     "collect_postgres": "bench.collect_postgres",
     "metrics_render": "bench.metrics_render",
+    "rss": "bench.rss",
     "logs_write": "bench.logs_write",
     "logs_ingest": "bench.logs_ingest",
     "logs_query": "bench.logs_query",

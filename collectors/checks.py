@@ -26,8 +26,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urljoin, urlsplit
 
-from cryptography import x509
-
 from collectors.base import Field, Sample
 from storage.diagnostics.checks import CheckRecord, CheckResult, CheckStore
 
@@ -133,6 +131,9 @@ def _cert_expiry(sock: socket.socket | None) -> float | None:
     der = sock.getpeercert(binary_form=True)
     if not der:
         return None
+    # cryptography's bindings hold about 10 MiB: loaded only once an HTTPS check runs.
+    from cryptography import x509
+
     return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
 
 

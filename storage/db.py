@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -41,6 +43,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at Pulseboard's migrations and ``url``."""
+    # Alembic (with Mako and Pygments) holds about 6 MiB: a process that never migrates,
+    # such as gunicorn's master or a PostgreSQL deployment's server, does without it.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -49,6 +55,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to ``revision``."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 

@@ -94,3 +94,13 @@ def test_diagnostics_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _require_postgres()
     results = _run_bench(tmp_path, "diagnostics_statements", "diagnostics_summary")
     _assert_numbers(results, expected_rows=2)
+
+
+def test_rss_benchmark_measures_an_idle_server_and_breaks_it_down(tmp_path: Path) -> None:
+    from bench.rss import breakdown
+
+    results = _run_bench(tmp_path, "rss")
+    _assert_numbers(results, expected_rows=4)
+    charged = dict(breakdown())
+    assert charged["python"] > 0 and charged["sqlalchemy"] > 0
+    assert "scipy" not in charged  # loaded only by a correlation search

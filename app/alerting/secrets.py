@@ -6,13 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import apprise
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 HIDDEN = "••••••"
 SECRET_QUERY_KEYS = frozenset(
@@ -32,13 +31,23 @@ class SecretBox:
     """Encrypts and decrypts channel configs with a key derived from ``secret_key``."""
 
     def __init__(self, secret_key: str) -> None:
+        self._secret_key = secret_key
+
+    @cached_property
+    def _fernet(self) -> Fernet:
+        # cryptography's bindings hold about 10 MiB once loaded: a server whose channels
+        # are never sealed or opened does without them.
+        from cryptography.fernet import Fernet
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         derived = HKDF(
             algorithm=hashes.SHA256(),
             length=32,
             salt=None,
             info=b"pulseboard alert channel secrets",
-        ).derive(secret_key.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        ).derive(self._secret_key.encode())
+        return Fernet(base64.urlsafe_b64encode(derived))
 
     def encrypt(self, text: str) -> str:
         """``text`` encrypted and authenticated, as an ASCII token."""
@@ -46,8 +55,11 @@ class SecretBox:
 
     def decrypt(self, token: str) -> str:
         """The text ``encrypt`` sealed into ``token``; SecretError if it cannot be opened."""
+        fernet = self._fernet
+        from cryptography.fernet import InvalidToken  # loaded by self._fernet already
+
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode()
+            return fernet.decrypt(token.encode("ascii")).decode()
         except (InvalidToken, UnicodeError) as exc:
             raise SecretError("the stored channel config cannot be decrypted") from exc
 
@@ -112,5 +124,7 @@ def _mask_parameter(pair: str) -> str:
 
 
 def _mask_apprise_url(url: str) -> str:
+    import apprise  # a few MiB: loaded once an Apprise channel is shown
+
     plugin = apprise.Apprise.instantiate(url)
     return plugin.url(privacy=True) if plugin else mask_url(url)

@@ -9,13 +9,14 @@ the same address check as every other channel, at save and again right before se
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import apprise
+from typing import TYPE_CHECKING, Any
 
 from app.alerting import templates, urls
 from app.alerting.channels.base import ANSWER_CHARS, ChannelConfigError
 from app.alerting.notification import Answer, DeliveryContext, Notification
+
+if TYPE_CHECKING:
+    import apprise
 
 HTTP_SCHEMES = {
     "json": "http",
@@ -32,6 +33,10 @@ def plugin(url: Any) -> apprise.URLBase:
     """The Apprise service ``url`` names; ChannelConfigError naming ``url`` if none."""
     if not isinstance(url, str) or not url.strip():
         raise ChannelConfigError("url", "an Apprise URL is required")
+    # Apprise and its service plugins hold a few MiB once loaded: only a server with an
+    # Apprise channel needs them.
+    import apprise
+
     service = apprise.Apprise.instantiate(url.strip())
     if service is None:
         raise ChannelConfigError("url", "not an Apprise URL (see Apprise's list of services)")
@@ -77,6 +82,8 @@ class AppriseURL:
         service.socket_connect_timeout = service.socket_read_timeout = context.timeout
         # A redirect would lead past the host check.
         service.redirects = False
+        import apprise  # loaded by plugin() already
+
         msg = templates.message(notification)
         sender = apprise.Apprise()
         sender.add(service)

@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import kolmogorov
-from scipy.stats import kstwo
 
 from app.runtime import Runtime
 from app.services import FieldError
@@ -98,6 +96,9 @@ def ks_pvalues_fast(d: np.ndarray, size: np.ndarray) -> np.ndarray:
     Stephens' small-sample correction: one ufunc call for every row, within a few hundredths
     of scipy's (which costs most of a millisecond per value), and ordered alike for equal
     sizes. Used to rank; the rows reported get ``ks_pvalues``."""
+    # scipy holds about 60 MiB once loaded: only a correlation search needs it.
+    from scipy.special import kolmogorov
+
     root = np.sqrt(size)
     with np.errstate(divide="ignore", invalid="ignore"):
         scaled = np.where(size > 0, (root + 0.12 + 0.11 / root) * d, 0.0)
@@ -107,6 +108,8 @@ def ks_pvalues_fast(d: np.ndarray, size: np.ndarray) -> np.ndarray:
 def ks_pvalues(d: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Two-sided p-values of KS statistics as ``scipy.stats.ks_2samp(method="asymp")``
     gives them (each distinct pair computed once)."""
+    from scipy.stats import kstwo  # loaded on first use, as in ks_pvalues_fast
+
     pairs, inverse = np.unique(np.stack([d, np.round(size)], axis=1), axis=0, return_inverse=True)
     exact = np.where(pairs[:, 1] > 0, kstwo.sf(pairs[:, 0], np.maximum(pairs[:, 1], 1)), 1.0)
     return np.clip(exact[inverse.reshape(-1)], 0.0, 1.0)
