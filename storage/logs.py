@@ -33,6 +33,13 @@ from storage.models import LogRecord as LogRow
 
 WRITE_LOCK_KEY = 0x50554C5346
 """Transaction advisory lock that orders log writes on PostgreSQL (the leader lock's + 1)."""
+SEARCH_INDEX_LOCK_KEY = WRITE_LOCK_KEY + 1
+"""Session advisory lock held while one process adds or drops the search index."""
+TRIGRAM_INDEX = "ix_log_records_message_trgm"
+SEARCH_INDEXES = ("trigram", "none")
+"""Choices of ``PULSEBOARD_LOG_SEARCH_INDEX`` on PostgreSQL: ``trigram`` keeps the pg_trgm
+GIN index that serves substring search; ``none`` drops it, for faster writes, and
+substring search reads the rows in time order instead (same answers, slower)."""
 MAX_MESSAGE = 64 * 1024
 """Characters of a message that are kept; longer ones are cut (and say so in attrs)."""
 
@@ -185,6 +192,39 @@ class LogStore:
         if self.on_commit is not None:
             self.on_commit(len(rows))
         return len(rows)
+
+    def apply_search_index(self, choice: str) -> bool:
+        """PostgreSQL: add or drop the trigram index as ``choice`` (one of
+        ``SEARCH_INDEXES``) says, without blocking writes; whether this process did it
+        (False on SQLite, whose full-text index stays, or while another process does)."""
+        if choice not in SEARCH_INDEXES:
+            raise ValueError(f"unknown search index {choice!r}")
+        if self.dialect != "postgresql":
+            return False
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            locked = conn.exec_driver_sql(
+                "SELECT pg_try_advisory_lock(%s)", (SEARCH_INDEX_LOCK_KEY,)
+            ).scalar_one()
+            if not locked:
+                return False
+            try:
+                valid = conn.exec_driver_sql(
+                    "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE c.relname = %s",
+                    (TRIGRAM_INDEX,),
+                ).scalar()
+                if valid is False or (valid and choice == "none"):
+                    # An interrupted concurrent build leaves an invalid index: build anew.
+                    conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {TRIGRAM_INDEX}")
+                if choice == "trigram" and not valid:
+                    conn.exec_driver_sql(
+                        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {TRIGRAM_INDEX} "
+                        "ON log_records USING gin (message gin_trgm_ops)"
+                    )
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (SEARCH_INDEX_LOCK_KEY,))
+        return True
 
     # -- reading -----------------------------------------------------------------------
 
