@@ -336,7 +336,7 @@ class LogStore:
         the count and SQLite answers ``exact_limit``; either way it is never below it."""
         matches = self.matching(select(LogRow.id), query, start, end)
         capped = select(func.count()).select_from(matches.limit(exact_limit + 1).subquery())
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             counted = conn.execute(capped).scalar_one()
             if counted <= exact_limit:
                 return counted, True
@@ -388,7 +388,7 @@ class LogStore:
 
     def latest_id(self) -> int:
         """The highest record id (0 when empty)."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(select(func.coalesce(func.max(LogRow.id), 0))).scalar_one()
 
     def histogram(
@@ -405,7 +405,7 @@ class LogStore:
             .group_by("b", LogRow.level)
             .order_by("b")
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(stmt).all()
         return step, [
             {"ts": base + int(b) * step, "level": level, "count": n} for b, level, n in rows
