@@ -295,9 +295,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     rt.log_handler = log_handler.install(rt.logs, settings.hostname)
     try:
         ensure_first_admin(rt)
+        rt.logs.apply_search_index(settings.log_search_index)
     except SQLAlchemyError as exc:
         # Serve anyway: health must be able to say the database is down.
-        log.error("database unavailable at start, first admin not checked: %s", exc)
+        log.error("database unavailable at start, first admin or search index not checked: %s", exc)
 
     app = dash.Dash(
         __name__,

@@ -56,6 +56,13 @@ def _addr(env: Mapping[str, str], key: str) -> str | None:
     return raw
 
 
+def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(key) or default).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _flag(env: Mapping[str, str], key: str) -> bool:
     return env.get(key, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -94,6 +101,7 @@ class Settings:
     alert_group_wait: int = 30
     alert_group_interval: int = 300
     slow_request_ms: int = 1000
+    log_search_index: str = "trigram"
 
     @property
     def is_sqlite(self) -> bool:
@@ -152,6 +160,9 @@ class Settings:
             "alert_group_interval": _int(env, "PULSEBOARD_ALERT_GROUP_INTERVAL", 300, 0, 86400),
             "session_idle_minutes": _int(env, "PULSEBOARD_SESSION_IDLE_MINUTES", 480, 1, 7 * 1440),
             "slow_request_ms": _int(env, "PULSEBOARD_SLOW_REQUEST_MS", 1000, 0, 3_600_000),
+            "log_search_index": _choice(
+                env, "PULSEBOARD_LOG_SEARCH_INDEX", "trigram", ("trigram", "none")
+            ),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.
             "start_scheduler": not (

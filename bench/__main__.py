@@ -28,6 +28,7 @@ BENCHMARKS = {
     "logs_write": "bench.logs_write",
     "logs_ingest": "bench.logs_ingest",
     "logs_query": "bench.logs_query",
+    "logs_http": "bench.logs_http",
     "logs_export": "bench.logs_export",
     "logs_tail": "bench.logs_tail",
     "log_fingerprint": "bench.log_fingerprint",

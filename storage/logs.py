@@ -10,6 +10,7 @@ from itertools import product
 
 from sqlalchemy import (
     Engine,
+    Float,
     Integer,
     String,
     Text,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -33,6 +35,13 @@ from storage.models import LogRecord as LogRow
 
 WRITE_LOCK_KEY = 0x50554C5346
 """Transaction advisory lock that orders log writes on PostgreSQL (the leader lock's + 1)."""
+SEARCH_INDEX_LOCK_KEY = WRITE_LOCK_KEY + 1
+"""Session advisory lock held while one process adds or drops the search index."""
+TRIGRAM_INDEX = "ix_log_records_message_trgm"
+SEARCH_INDEXES = ("trigram", "none")
+"""Choices of ``PULSEBOARD_LOG_SEARCH_INDEX`` on PostgreSQL: ``trigram`` keeps the pg_trgm
+GIN index that serves substring search; ``none`` drops it, for faster writes, and
+substring search reads the rows in time order instead (same answers, slower)."""
 MAX_MESSAGE = 64 * 1024
 """Characters of a message that are kept; longer ones are cut (and say so in attrs)."""
 
@@ -121,15 +130,22 @@ class LogRecord:
 
     def to_dict(self) -> dict:
         """JSON-ready data; the time as ISO 8601 UTC."""
-        return {
-            "id": self.id,
-            "ts": self.ts.isoformat(),
-            "level": self.level,
-            "source": self.source,
-            "host": self.host,
-            "message": self.message,
-            "attrs": self.attrs,
-        }
+        return _item(self.id, self.ts, self.level, self.source, self.host, self.message, self.attrs)
+
+
+def _item(
+    id: int, ts: datetime, level: str, source: str, host: str, message: str, attrs: dict
+) -> dict:
+    """A record as ``LogRecord.to_dict`` gives it."""
+    return {
+        "id": id,
+        "ts": ts.isoformat(),
+        "level": level,
+        "source": source,
+        "host": host,
+        "message": message,
+        "attrs": attrs,
+    }
 
 
 class LogStore:
@@ -186,6 +202,39 @@ class LogStore:
             self.on_commit(len(rows))
         return len(rows)
 
+    def apply_search_index(self, choice: str) -> bool:
+        """PostgreSQL: add or drop the trigram index as ``choice`` (one of
+        ``SEARCH_INDEXES``) says, without blocking writes; whether this process did it
+        (False on SQLite, whose full-text index stays, or while another process does)."""
+        if choice not in SEARCH_INDEXES:
+            raise ValueError(f"unknown search index {choice!r}")
+        if self.dialect != "postgresql":
+            return False
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            locked = conn.exec_driver_sql(
+                "SELECT pg_try_advisory_lock(%s)", (SEARCH_INDEX_LOCK_KEY,)
+            ).scalar_one()
+            if not locked:
+                return False
+            try:
+                valid = conn.exec_driver_sql(
+                    "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE c.relname = %s",
+                    (TRIGRAM_INDEX,),
+                ).scalar()
+                if valid is False or (valid and choice == "none"):
+                    # An interrupted concurrent build leaves an invalid index: build anew.
+                    conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {TRIGRAM_INDEX}")
+                if choice == "trigram" and not valid:
+                    conn.exec_driver_sql(
+                        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {TRIGRAM_INDEX} "
+                        "ON log_records USING gin (message gin_trgm_ops)"
+                    )
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (SEARCH_INDEX_LOCK_KEY,))
+        return True
+
     # -- reading -----------------------------------------------------------------------
 
     def _reading(self):
@@ -208,16 +257,49 @@ class LogStore:
     ) -> Page:
         """Matching records newest first, ``limit`` at a time (keyset paging by cursor);
         ``offset`` skips that many more, for a jump to a row no cursor is known for."""
+        rows, next_cursor = self._page(query, start, end, cursor, limit, offset)
+        return Page([_record(*r) for r in rows], next_cursor)
+
+    def search_items(
+        self,
+        query: Query,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict], str | None]:
+        """``search`` as ``LogRecord.to_dict`` data and the next cursor, for a JSON answer:
+        built straight from the rows, as record objects made and dropped at once cost more
+        than the rest of a first page's Python work."""
+        rows, next_cursor = self._page(query, start, end, cursor, limit, 0)
+        items = [
+            _item(record_id, utc(ts), level, source, host, message, read_attrs(attrs))
+            for record_id, ts, level, source, host, message, attrs in rows
+        ]
+        return items, next_cursor
+
+    def _page(
+        self,
+        query: Query,
+        start: datetime | None,
+        end: datetime | None,
+        cursor: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list, str | None]:
+        """The rows of one ``search`` page (``_RECORD_COLUMNS``) and the next cursor."""
         stmt = self.matching(select(*_RECORD_COLUMNS), query, start, end)
         if cursor is not None:
             ts, record_id = decode_cursor(cursor)
             stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
         stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(limit + 1).offset(offset)
         with self._reading() as conn:
-            records = [_record(*r) for r in conn.execute(stmt).all()]
-        more = len(records) > limit
-        records = records[:limit]
-        return Page(records, encode_cursor(records[-1]) if more and records else None)
+            rows = conn.execute(stmt).all()
+        if len(rows) <= limit:
+            return rows, None
+        last_id, last_ts = rows[limit - 1][0], utc(rows[limit - 1][1])
+        return rows[:limit], _cursor(last_ts, last_id)
 
     def after(
         self, last_id: int, query: Query, limit: int = 1000, upto: int | None = None
@@ -254,7 +336,7 @@ class LogStore:
         the count and SQLite answers ``exact_limit``; either way it is never below it."""
         matches = self.matching(select(LogRow.id), query, start, end)
         capped = select(func.count()).select_from(matches.limit(exact_limit + 1).subquery())
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             counted = conn.execute(capped).scalar_one()
             if counted <= exact_limit:
                 return counted, True
@@ -298,13 +380,15 @@ class LogStore:
     def bucket(self, base: float, step: float):
         """The 0-based ``step``-second bucket of a record's time from ``base``."""
         if self.dialect == "postgresql":
-            return func.floor((func.extract("epoch", LogRow.ts) - base) / step)
+            # float8, as numeric arithmetic (extract's type) costs several times more a row.
+            epoch = cast(func.extract("epoch", LogRow.ts), Float)
+            return func.floor((epoch - literal(base, Float)) / literal(step, Float))
         # Whole seconds: julianday() arithmetic lands a hair below bucket edges.
         return cast((cast(func.strftime("%s", LogRow.ts), Integer) - base) / step, Integer)
 
     def latest_id(self) -> int:
         """The highest record id (0 when empty)."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(select(func.coalesce(func.max(LogRow.id), 0))).scalar_one()
 
     def histogram(
@@ -321,7 +405,7 @@ class LogStore:
             .group_by("b", LogRow.level)
             .order_by("b")
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(stmt).all()
         return step, [
             {"ts": base + int(b) * step, "level": level, "count": n} for b, level, n in rows
@@ -543,7 +627,11 @@ class Page:
 
 def encode_cursor(record: LogRecord) -> str:
     """An opaque keyset cursor: the position just after ``record`` in newest-first order."""
-    return f"{record.ts.timestamp():.6f}:{record.id}"
+    return _cursor(record.ts, record.id)
+
+
+def _cursor(ts: datetime, record_id: int) -> str:
+    return f"{ts.timestamp():.6f}:{record_id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:

@@ -81,7 +81,12 @@ def test_log_benchmarks_produce_numbers(tmp_path: Path) -> None:
     results = _run_bench(
         tmp_path, "logs_write", "logs_ingest", "logs_query", "logs_export", "logs_tail"
     )
-    _assert_numbers(results, expected_rows=11)
+    _assert_numbers(results, expected_rows=16)
+
+
+def test_log_search_http_benchmark_produces_numbers(tmp_path: Path) -> None:
+    _require_postgres()
+    _assert_numbers(_run_bench(tmp_path, "logs_http"), expected_rows=12)
 
 
 def test_alerts_benchmarks_produce_numbers(tmp_path: Path) -> None:

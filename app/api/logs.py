@@ -59,10 +59,11 @@ def ingest_logs():
 def search_logs():
     """Matching records and the cursor of the next page."""
     params = parse_query(LogSearchQuery)
-    page = log_search.search(
-        runtime(), _query(params), params.from_, params.to, params.cursor, params.limit
+    return jsonify(
+        log_search.search(
+            runtime(), _query(params), params.from_, params.to, params.cursor, params.limit
+        )
     )
-    return jsonify({"items": [r.to_dict() for r in page.records], "next_cursor": page.next_cursor})
 
 
 @bp.get("/admin/logs/histogram")

@@ -8,7 +8,7 @@ from app.runtime import Runtime
 from app.services import FieldError
 from app.services.timerange import DEFAULT_SPAN, check_range
 from storage.logquery import LEVELS, Query, QueryError, level_rank, parse
-from storage.logs import Page, decode_cursor
+from storage.logs import decode_cursor
 
 
 def build_query(q: str, level: str | None, source: str | None, host: str | None) -> Query:
@@ -45,15 +45,19 @@ def search(
     end: float | None,
     cursor: str | None,
     limit: int,
-) -> Page:
-    """A page of matching records, newest first."""
+) -> dict:
+    """A page of matching records, newest first, as the API answers it:
+    ``{"items": [...], "next_cursor": ...}``."""
     check_range(start, end)
     if cursor is not None:
         try:
             decode_cursor(cursor)
         except ValueError:
             raise FieldError("cursor", "not a cursor from this API") from None
-    return rt.logs.search(query, start=_when(start), end=_when(end), cursor=cursor, limit=limit)
+    items, next_cursor = rt.logs.search_items(
+        query, start=_when(start), end=_when(end), cursor=cursor, limit=limit
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def histogram(
