@@ -1,4 +1,7 @@
-"""``pulseboard serve``: gunicorn with threads, one worker, the app built inside it."""
+"""``pulseboard serve``: gunicorn with threads, one worker, the app built inside it.
+
+The threads answer HTTP requests; an open WebSocket is held by the socket loop
+(``app.live_sockets``), not by one of them."""
 
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ class PulseboardServer(BaseApplication):
             "workers": 1,
             "worker_class": PulseboardWorker,
             "threads": threads,
-            # WebSockets hold a thread for as long as they are open; no request timeout.
+            # A long export or catch-up may take a while; no request timeout.
             "timeout": 0,
             "graceful_timeout": 10,
             "accesslog": None,

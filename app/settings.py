@@ -94,6 +94,7 @@ class Settings:
     alert_group_wait: int = 30
     alert_group_interval: int = 300
     slow_request_ms: int = 1000
+    ws_max_clients: int = 500
 
     @property
     def is_sqlite(self) -> bool:
@@ -152,6 +153,7 @@ class Settings:
             "alert_group_interval": _int(env, "PULSEBOARD_ALERT_GROUP_INTERVAL", 300, 0, 86400),
             "session_idle_minutes": _int(env, "PULSEBOARD_SESSION_IDLE_MINUTES", 480, 1, 7 * 1440),
             "slow_request_ms": _int(env, "PULSEBOARD_SLOW_REQUEST_MS", 1000, 0, 3_600_000),
+            "ws_max_clients": _int(env, "PULSEBOARD_WS_MAX_CLIENTS", 500, 1, 100_000),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.
             "start_scheduler": not (
