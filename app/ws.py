@@ -170,7 +170,7 @@ class Broadcast:
                 if latest is not None:
                     self._loop.send([(peer, 1, latest)])
             self._peers.add(peer)
-        peer.on_close(lambda: self._leave(peer))
+        self._loop.call(peer.on_close, lambda: self._leave(peer))
 
     def _leave(self, peer: Peer) -> None:
         with self._lock:
@@ -265,7 +265,7 @@ def logs_stream(ws) -> None:
         rt.tail_hub.leave(client)
         raise
     rt.tail_hub.attach(client, peer, ws.loop)
-    peer.on_close(lambda: rt.tail_hub.leave(client))
+    ws.loop.call(peer.on_close, lambda: rt.tail_hub.leave(client))
 
 
 def _count(args, name: str, default: int | None) -> int | None:
