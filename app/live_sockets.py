@@ -74,12 +74,20 @@ def _upgrade_request(environ: dict) -> bytes:
 
 
 class Handshaken:
-    """A WebSocket whose upgrade was answered, still written to by the route's thread."""
+    """An accepted WebSocket, still written to by the route's thread.
 
-    def __init__(self, sock: socket.socket, conn: WSConnection, loop: SocketLoop) -> None:
+    The answer to the upgrade (``101 Switching Protocols``) goes out with the first thing
+    sent, or when the peer is started: a client that sees its socket open is already
+    subscribed, and misses nothing published from then on.
+    """
+
+    def __init__(
+        self, sock: socket.socket, conn: WSConnection, loop: SocketLoop, greeting: bytes
+    ) -> None:
         self.sock = sock
         self.conn = conn
         self.loop = loop
+        self._greeting: bytes | None = greeting
         self.reserved = False
         """Whether this socket holds one of the loop's places."""
         self.adopted = False
@@ -87,7 +95,11 @@ class Handshaken:
 
     def send(self, text: str) -> None:
         """Send one text message, waiting while the client is slow to read it."""
-        self.sock.sendall(frame(text))
+        self.sock.sendall(self._take_greeting() + frame(text))
+
+    def _take_greeting(self) -> bytes:
+        greeting, self._greeting = self._greeting or b"", None
+        return greeting
 
     def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         """Close with ``code`` and ``reason``, waiting briefly for the client's answer."""
@@ -95,7 +107,8 @@ class Handshaken:
             return
         self.closed = True
         try:
-            self.sock.sendall(self.conn.send(CloseConnection(code=code, reason=reason)))
+            closing = self.conn.send(CloseConnection(code=code, reason=reason))
+            self.sock.sendall(self._take_greeting() + closing)
             self.sock.settimeout(CLOSE_WAIT_SECONDS)
             while data := self.sock.recv(4096):
                 self.conn.receive_data(data)
@@ -110,9 +123,10 @@ class Handshaken:
 
     def adopt(self, max_queued: int) -> Peer:
         """Hand the socket to the loop, which writes to it from now on; at most
-        ``max_queued`` messages wait for a slow client before the oldest are dropped."""
+        ``max_queued`` messages wait for a slow client before the oldest are dropped.
+        Until ``Peer.start`` what is pushed waits, if the upgrade was not answered yet."""
         self.adopted, self.reserved = True, False  # the peer gives the place back
-        return self.loop.adopt(self.sock, self.conn, max_queued)
+        return self.loop.adopt(self.sock, self.conn, max_queued, self._take_greeting() or None)
 
 
 def accept(environ: dict, loop: SocketLoop) -> Handshaken:
@@ -132,12 +146,7 @@ def accept(environ: dict, loop: SocketLoop) -> Handshaken:
     sock = socket.socket(fileno=os.dup(raw.fileno()))
     _blind(raw)
     sock.setblocking(True)
-    try:
-        sock.sendall(accepted)
-    except OSError:
-        sock.close()
-        raise
-    return Handshaken(sock, conn, loop)
+    return Handshaken(sock, conn, loop, accepted)
 
 
 def _blind(server_socket: socket.socket) -> None:
@@ -169,8 +178,11 @@ class Peer(asyncio.Protocol):
     """One open WebSocket in the loop: a bounded queue of frames waiting for a slow
     client and what to do when it closes. Every method runs in the loop's thread."""
 
-    def __init__(self, conn: WSConnection, max_queued: int, loop: SocketLoop) -> None:
+    def __init__(
+        self, conn: WSConnection, max_queued: int, loop: SocketLoop, greeting: bytes | None
+    ) -> None:
         self._conn = conn
+        self._greeting = greeting
         self._max_queued = max_queued
         self._loop = loop
         self._queue: deque[tuple[int, bytes]] = deque()
@@ -215,7 +227,15 @@ class Peer(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        self._flush()
+        if self._greeting is None:
+            self._flush()
+
+    def start(self) -> None:
+        """Answer the upgrade if that is still to do, then write what waits."""
+        if self._greeting is not None and not self.closed:
+            self._transport.write(self._greeting)
+            self._greeting = None
+            self._flush()
 
     def on_close(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` (in the loop's thread) once the socket is closed."""
@@ -228,7 +248,7 @@ class Peer(asyncio.Protocol):
         """Write ``data`` (``count`` messages), or queue it while the client is slow."""
         if self.closed:
             return
-        if self._paused or self._queue:
+        if self._greeting is not None or self._paused or self._queue:
             self._queue.append((count, data))
             self._queued += count
             while self._queued > self._max_queued and len(self._queue) > 1:
@@ -243,6 +263,9 @@ class Peer(asyncio.Protocol):
         if self.closed or self._transport.is_closing():
             return
         self._queue.clear()
+        if self._greeting is not None:
+            self._transport.write(self._greeting)
+            self._greeting = None
         self._transport.write(self._conn.send(CloseConnection(code=code, reason=reason)))
         self._transport.close()
 
@@ -289,10 +312,13 @@ class SocketLoop:
         with self._lock:
             self._open -= 1
 
-    def adopt(self, sock: socket.socket, conn: WSConnection, max_queued: int) -> Peer:
-        """Own ``sock`` from now on; returns its peer once the loop watches it."""
+    def adopt(
+        self, sock: socket.socket, conn: WSConnection, max_queued: int, greeting: bytes | None
+    ) -> Peer:
+        """Own ``sock`` from now on; returns its peer once the loop watches it (holding
+        what is pushed until it is started, when ``greeting`` is still to be sent)."""
         sock.setblocking(False)
-        peer = Peer(conn, max_queued, self)
+        peer = Peer(conn, max_queued, self, greeting)
 
         async def attach() -> None:
             await self._loop.connect_accepted_socket(lambda: peer, sock)

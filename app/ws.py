@@ -170,6 +170,7 @@ class Broadcast:
                 if latest is not None:
                     self._loop.send([(peer, 1, latest)])
             self._peers.add(peer)
+            self._loop.call(peer.start)  # after the latest, before anything newer
         self._loop.call(peer.on_close, lambda: self._leave(peer))
 
     def _leave(self, peer: Peer) -> None:
