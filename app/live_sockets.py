@@ -165,7 +165,7 @@ class _Detached(Response):
 
     def __call__(self, environ, start_response):
         if "gunicorn.socket" in environ:
-            raise StopIteration  # gunicorn closes its (detached) connection quietly
+            raise StopIteration  # gunicorn then closes its side of the connection quietly
         raise ConnectionError("WebSocket handed over")  # Werkzeug: the client went away
 
 
@@ -287,17 +287,10 @@ class SocketLoop:
         self._loop = asyncio.new_event_loop()
         self._lock = threading.Lock()
         self._open = 0
-        self._peers: set[Peer] = set()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="pulseboard-websockets", daemon=True
         )
         self._thread.start()
-
-    @property
-    def open(self) -> int:
-        """How many WebSockets are open or being opened."""
-        with self._lock:
-            return self._open
 
     def reserve(self, capacity: int) -> bool:
         """Take a place for one more WebSocket, unless ``capacity`` are open already."""
@@ -322,8 +315,6 @@ class SocketLoop:
 
         async def attach() -> None:
             await self._loop.connect_accepted_socket(lambda: peer, sock)
-            self._peers.add(peer)
-            peer.on_close(lambda: self._peers.discard(peer))
 
         asyncio.run_coroutine_threadsafe(attach(), self._loop).result()
         return peer
@@ -336,15 +327,6 @@ class SocketLoop:
         """Push each ``(peer, count, data)`` in the loop's thread, in this order."""
         if deliveries:
             self._loop.call_soon_threadsafe(_push_all, deliveries)
-
-    def close_all(self, code: int = GOING_AWAY, reason: str = "server stopping") -> None:
-        """Close every open WebSocket with ``code``."""
-
-        def close() -> None:
-            for peer in list(self._peers):
-                peer.close(code, reason)
-
-        self._loop.call_soon_threadsafe(close)
 
 
 def _push_all(deliveries: list[tuple[Peer, int, bytes]]) -> None:
