@@ -6,6 +6,7 @@ The threads answer HTTP requests; an open WebSocket is held by the socket loop
 from __future__ import annotations
 
 import json
+import sys
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
@@ -22,6 +23,8 @@ TOO_LARGE = (
     (LimitRequestHeaders, RequestHeaderFieldsTooLarge),
 )
 """Gunicorn's refusals of a request it would not read, and the HTTP errors they are."""
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread may hold the GIL while another waits for it."""
 
 
 class PulseboardWorker(ThreadWorker):
@@ -77,6 +80,11 @@ class PulseboardServer(BaseApplication):
     def load(self):
         """Build the app in the worker process (so the scheduler runs there)."""
         from app import create_app
+
+        # The socket loop writes to each open WebSocket in turn, giving up the GIL for each
+        # write; with request threads busy it would wait the whole interval (5 ms) to get
+        # it back after every one of them.
+        sys.setswitchinterval(SWITCH_INTERVAL)
 
         return create_app(self.settings).server
 
