@@ -37,7 +37,7 @@ def main() -> None:
     default=32,
     show_default=True,
     type=click.IntRange(2, 512),
-    help="Worker threads (each open WebSocket holds one).",
+    help="Threads answering HTTP requests (a WebSocket holds one only while it opens).",
 )
 def serve(host: str, port: int, threads: int) -> None:
     """Run the app, its collectors and scheduler (migrates an embedded SQLite db)."""

@@ -1,5 +1,6 @@
 """The live tail's fan-out: one reader per process reads each new record once, encodes it
-once, and queues it for every tail client whose query it matches."""
+once (its JSON and its WebSocket frame), and hands it to every tail client whose query it
+matches: queued while the client still catches up, written by the socket loop after."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import threading
 from collections import deque
 
+from app.live_sockets import GOING_AWAY, Peer, SocketLoop, frame
 from storage.live import LOGS_CHANNEL, LiveBus
 from storage.logquery import Query
 from storage.logs import LogRecord, LogStore
@@ -28,7 +30,8 @@ def encode(record: LogRecord) -> str:
 
 
 class TailClient:
-    """One connected tail: its query and a bounded queue of encoded records."""
+    """One connected tail: its query and a bounded queue of encoded records, until it is
+    attached to its socket (then the hub hands records to the socket loop instead)."""
 
     def __init__(self, query: Query, after: int = 0, max_lag: int = MAX_LAG) -> None:
         self.query = query
@@ -38,6 +41,7 @@ class TailClient:
         self._max_lag = max_lag
         self._dropped = 0
         self._ready = threading.Condition()
+        self.peer: Peer | None = None
 
     def offer(self, items: list[tuple[int, str]]) -> None:
         """Queue ``items``; past the bound the oldest go and are counted as dropped."""
@@ -73,6 +77,7 @@ class TailHub:
         self._last_id = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._loop: SocketLoop | None = None
 
     def join(self, query: Query) -> tuple[TailClient, int]:
         """Register a tail; returns it and the id after which the hub delivers to it (the
@@ -91,14 +96,33 @@ class TailHub:
             self._clients.add(client)
             return client, start
 
+    def attach(self, client: TailClient, peer: Peer, loop: SocketLoop) -> None:
+        """From now on hand ``client``'s records to ``peer`` through ``loop``, after what was
+        queued for it (and a dropped notice if some of that was lost)."""
+        with self._lock:  # the reader cannot deliver in between: nothing is reordered
+            items, dropped = client.take(0)
+            deliveries = []
+            if dropped:
+                notice = json.dumps({"type": "dropped", "count": dropped})
+                deliveries.append((peer, 1, frame(notice)))
+            if items:
+                deliveries.append((peer, len(items), b"".join(frame(t) for _, t in items)))
+            loop.send(deliveries)
+            client.peer = peer
+            self._loop = loop
+
     def leave(self, client: TailClient) -> None:
         """Forget a tail that disconnected."""
         with self._lock:
             self._clients.discard(client)
 
     def close(self) -> None:
-        """Stop the reader."""
+        """Stop the reader and close the tails' sockets."""
         self._stop.set()
+        with self._lock:
+            peers = [c.peer for c in self._clients if c.peer is not None]
+        for peer in peers:
+            self._loop.call(peer.close, GOING_AWAY, "server stopping")
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=5)
@@ -128,16 +152,30 @@ class TailHub:
         if not records:
             return False
         encoded = [(r.id, r.to_dict(), encode(r)) for r in records]
+        texts = {i: text for i, _, text in encoded}
+        frames = {i: frame(text) for i, text in texts.items()}
         with self._lock:
             # A tail that joined meanwhile may have moved the start on: never resend.
             fresh = [item for item in encoded if item[0] > self._last_id]
+            deliveries = []
+            joined: dict[tuple[Query, int], tuple[int, bytes]] = {}
             for client in self._clients:
+                # Attached tails with the same query (and start) share one buffer of frames.
+                key = (client.query, min(client.after, fresh[0][0])) if fresh else None
+                if client.peer is not None and key in joined:
+                    deliveries.append((client.peer, *joined[key]))
+                    continue
                 wanted = [
-                    (i, text)
-                    for i, data, text in fresh
-                    if i > client.after and client.query.matches(data)
+                    i for i, data, _ in fresh if i > client.after and client.query.matches(data)
                 ]
-                if wanted:
-                    client.offer(wanted)
+                if not wanted:
+                    continue
+                if client.peer is None:
+                    client.offer([(i, texts[i]) for i in wanted])
+                    continue
+                joined[key] = (len(wanted), b"".join(frames[i] for i in wanted))
+                deliveries.append((client.peer, *joined[key]))
+            if deliveries:
+                self._loop.send(deliveries)
             self._last_id = max(self._last_id, records[-1].id)
         return len(records) == READ_BATCH

@@ -1,8 +1,12 @@
-"""``pulseboard serve``: gunicorn with threads, one worker, the app built inside it."""
+"""``pulseboard serve``: gunicorn with threads, one worker, the app built inside it.
+
+The threads answer HTTP requests; an open WebSocket is held by the socket loop
+(``app.live_sockets``), not by one of them."""
 
 from __future__ import annotations
 
 import json
+import sys
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
@@ -19,6 +23,8 @@ TOO_LARGE = (
     (LimitRequestHeaders, RequestHeaderFieldsTooLarge),
 )
 """Gunicorn's refusals of a request it would not read, and the HTTP errors they are."""
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread may hold the GIL while another waits for it."""
 
 
 class PulseboardWorker(ThreadWorker):
@@ -58,7 +64,7 @@ class PulseboardServer(BaseApplication):
             "workers": 1,
             "worker_class": PulseboardWorker,
             "threads": threads,
-            # WebSockets hold a thread for as long as they are open; no request timeout.
+            # A long export or catch-up may take a while; no request timeout.
             "timeout": 0,
             "graceful_timeout": 10,
             "accesslog": None,
@@ -74,6 +80,11 @@ class PulseboardServer(BaseApplication):
     def load(self):
         """Build the app in the worker process (so the scheduler runs there)."""
         from app import create_app
+
+        # The socket loop writes to each open WebSocket in turn, giving up the GIL for each
+        # write; with request threads busy it would wait the whole interval (5 ms) to get
+        # it back after every one of them.
+        sys.setswitchinterval(SWITCH_INTERVAL)
 
         return create_app(self.settings).server
 

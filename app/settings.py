@@ -102,6 +102,7 @@ class Settings:
     alert_group_interval: int = 300
     slow_request_ms: int = 1000
     log_search_index: str = "trigram"
+    ws_max_clients: int = 500
 
     @property
     def is_sqlite(self) -> bool:
@@ -163,6 +164,7 @@ class Settings:
             "log_search_index": _choice(
                 env, "PULSEBOARD_LOG_SEARCH_INDEX", "trigram", ("trigram", "none")
             ),
+            "ws_max_clients": _int(env, "PULSEBOARD_WS_MAX_CLIENTS", 500, 1, 100_000),
             # Under `flask run --debug` the reloader's parent process also builds the app;
             # only the child it spawns (WERKZEUG_RUN_MAIN=true) may run the scheduler.
             "start_scheduler": not (

@@ -1,4 +1,12 @@
-"""WebSocket routes (flask-sock): the live metrics and alerts streams and the live log tail.
+"""WebSocket routes: the live metrics and alerts streams and the live log tail.
+
+Each route is a Flask route (so the auth guard and the Origin check run as for any
+request); once the upgrade is answered and what comes first is sent, the socket goes to
+the process's socket loop (``app.live_sockets``) and the server thread is free again. Each
+message is encoded once, whatever the number of clients.
+
+Past ``PULSEBOARD_WS_MAX_CLIENTS`` open WebSockets a new one is accepted and closed at once
+with close code 1013 (try again later), after an error frame saying so.
 
 Past the upgrade there is no HTTP status left to answer with: an error that ends a stream
 is sent as ``{"type": "error", "code", "message", "fields"?, "retry_after"?}`` (the codes
@@ -8,31 +16,93 @@ try again.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
+import threading
 from collections.abc import Callable
 
-from flask import request
-from flask_sock import ConnectionClosed, Sock
+from flask import Flask, abort, current_app, request
 
 from app.api.errors import ApiError, describe
 from app.auth import READERS, roles
-from app.log_tail import encode
+from app.live_sockets import (
+    GOING_AWAY,
+    Handshaken,
+    NotAnUpgrade,
+    Peer,
+    accept,
+    detached,
+    frame,
+    shared_loop,
+)
+from app.log_tail import MAX_LAG, encode
 from app.runtime import runtime
 from app.services import FieldError
 from app.services.log_search import build_query
-from storage.live import ALERTS_CHANNEL, METRICS_CHANNEL, Subscription
+from storage.live import ALERTS_CHANNEL, METRICS_CHANNEL, LiveBus
 from storage.logquery import Query
 
 log = logging.getLogger(__name__)
-sock = Sock()
 CLIENT_QUEUE = 100
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
-CLOSE_WAIT_SECONDS = 2.0
+
+
+class Routes:
+    """The WebSocket routes, registered on the Flask app by ``init_app``."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, Callable]] = []
+
+    def route(self, rule: str) -> Callable[[Callable], Callable]:
+        """Register ``view(ws)`` as the WebSocket at ``rule``; ``ws`` is the accepted socket,
+        closed when the view returns unless the view handed it to the socket loop."""
+
+        def register(view: Callable[[Handshaken], None]) -> Callable:
+            @functools.wraps(view)
+            def endpoint():
+                loop = shared_loop()
+                try:
+                    ws = accept(request.environ, loop)
+                except NotAnUpgrade:
+                    abort(400, "This address is a WebSocket; connect with an upgrade.")
+                try:
+                    capacity = runtime().settings.ws_max_clients
+                    if loop.reserve(capacity):
+                        ws.reserved = True
+                        view(ws)
+                    else:
+                        _refuse(ws, capacity)
+                finally:
+                    if not ws.adopted:
+                        ws.close()
+                return detached()
+
+            self._routes.append((rule, endpoint))
+            return endpoint
+
+        return register
+
+    def init_app(self, app: Flask) -> None:
+        """Add the routes to ``app``."""
+        for rule, endpoint in self._routes:
+            app.add_url_rule(rule, endpoint.__name__, endpoint, websocket=True)
+
+
+sock = Routes()
+
+
+def _refuse(ws: Handshaken, capacity: int) -> None:
+    """Tell a client past the capacity to come back later, and close."""
+    message = f"Pulseboard serves at most {capacity} live connections; try again later."
+    error = ApiError(503, "busy", message)
+    try:
+        ws.send(json.dumps(error_frame(error)))
+    except OSError:
+        return
+    ws.close(TRY_AGAIN_LATER, message)
 
 
 def close_code(status: int) -> int:
@@ -52,85 +122,114 @@ def error_frame(error: ApiError) -> dict:
 
 def reports_errors(route: Callable) -> Callable:
     """Turn an error that ends a WebSocket route into an error frame and a close code (left
-    to flask-sock, it would become an HTTP error page written into the open socket)."""
+    to the server, it would become an HTTP error page written into the open socket)."""
 
     @functools.wraps(route)
-    def run(ws, *args, **kwargs) -> None:
+    def run(ws: Handshaken, *args, **kwargs) -> None:
         try:
             route(ws, *args, **kwargs)
-        except ConnectionClosed:
-            pass
+        except OSError:
+            pass  # the client went away
         except Exception as exc:
             error = describe(exc)
             if error is None:
                 log.exception("WebSocket %s failed", request.path)
                 error = ApiError(500, "internal", "Internal error; see the server log.")
-            with contextlib.suppress(ConnectionClosed):
+            if ws.adopted:
+                return
+            try:
                 ws.send(json.dumps(error_frame(error)))
-                ws.close(reason=close_code(error.status), message=error.code)
-        if not ws.connected:
-            # The socket's reader marks it closed before it answers the client's close
-            # frame, and under Werkzeug's server what the route returns is then written
-            # into the socket: let the answer go out first, or the client reads an HTTP
-            # status line where it expects a frame.
-            ws.thread.join(timeout=CLOSE_WAIT_SECONDS)
+            except OSError:
+                return
+            ws.close(close_code(error.status), error.code)
 
     return run
+
+
+class Broadcast:
+    """One bus channel's messages, each encoded once and pushed to every joined socket."""
+
+    def __init__(self, bus: LiveBus, channel: str) -> None:
+        self._bus = bus
+        self._channel = channel
+        self._loop = shared_loop()
+        self._lock = threading.Lock()
+        self._peers: set[Peer] = set()
+        self._latest: bytes | None = None
+        # Large: this reader never waits on a client, so it falls behind only if starved.
+        self._subscription = bus.subscribe(channel, maxsize=1000)
+        threading.Thread(target=self._run, name=f"live-{channel}", daemon=True).start()
+
+    def join(self, peer: Peer, with_latest: bool) -> None:
+        """Send ``peer`` every message from now on (first the latest one, if asked)."""
+        with self._lock:
+            if with_latest:
+                latest = self._latest
+                if latest is None and (message := self._bus.latest(self._channel)):
+                    latest = frame(json.dumps(message))
+                if latest is not None:
+                    self._loop.send([(peer, 1, latest)])
+            self._peers.add(peer)
+            self._loop.call(peer.start)  # after the latest, before anything newer
+        self._loop.call(peer.on_close, lambda: self._leave(peer))
+
+    def _leave(self, peer: Peer) -> None:
+        with self._lock:
+            self._peers.discard(peer)
+
+    def _run(self) -> None:
+        while not self._subscription.closed:
+            message = self._subscription.get(timeout=1.0)
+            if message is None:
+                continue
+            data = frame(json.dumps(message))
+            with self._lock:
+                self._latest = data
+                self._loop.send([(peer, 1, data) for peer in self._peers])
+        with self._lock:
+            peers = list(self._peers)
+        for peer in peers:
+            self._loop.call(peer.close, GOING_AWAY, "server stopping")
+
+
+_broadcasts_lock = threading.Lock()
+
+
+def _broadcast(channel: str) -> Broadcast:
+    """The app's broadcast of ``channel``, started on first use."""
+    with _broadcasts_lock:
+        broadcasts = current_app.extensions.setdefault("pulseboard.broadcasts", {})
+        if channel not in broadcasts:
+            broadcasts[channel] = Broadcast(runtime().bus, channel)
+        return broadcasts[channel]
 
 
 @sock.route("/api/v1/admin/monitoring/stream")
 @roles(*READERS)
 @reports_errors
-def monitoring_stream(ws) -> None:
-    """Push every collection as ``{"type": "metrics", "ts", "samples"}``.
+def monitoring_stream(ws: Handshaken) -> None:
+    """Push every collection as ``{"type": "metrics", "ts", "samples"}``, the latest one
+    first.
 
     Each client has its own bounded queue: a slow client loses its oldest messages and is
     told how many with ``{"type": "dropped", "count": n}``; other clients are unaffected.
     """
-    rt = runtime()
-    subscription = rt.bus.subscribe(METRICS_CHANNEL, maxsize=CLIENT_QUEUE)
-    try:
-        latest = rt.bus.latest(METRICS_CHANNEL)
-        if latest is not None:
-            ws.send(json.dumps(latest))
-        _forward(ws, subscription)
-    finally:
-        subscription.close()
+    _broadcast(METRICS_CHANNEL).join(ws.adopt(CLIENT_QUEUE), with_latest=True)
 
 
 @sock.route("/api/v1/admin/alerts/stream")
 @roles(*READERS)
 @reports_errors
-def alerts_stream(ws) -> None:
+def alerts_stream(ws: Handshaken) -> None:
     """Push every alert transition and human action as ``{"type": "alert", "event",
     "alert"}`` (the alert as the alerts API shows it), with the same bounded queue and
     ``dropped`` notices as the metrics stream."""
-    subscription = runtime().bus.subscribe(ALERTS_CHANNEL, maxsize=CLIENT_QUEUE)
-    try:
-        _forward(ws, subscription)
-    finally:
-        subscription.close()
-
-
-def _forward(ws, subscription: Subscription) -> None:
-    """Send each message of ``subscription`` while the client is connected, telling it
-    how many it lost when its queue overflowed."""
-    try:
-        while ws.connected:
-            message = subscription.get(timeout=1.0)
-            dropped = subscription.take_dropped()
-            if dropped:
-                ws.send(json.dumps({"type": "dropped", "count": dropped}))
-            if message is not None:
-                ws.send(json.dumps(message))
-    except ConnectionClosed:
-        pass
+    _broadcast(ALERTS_CHANNEL).join(ws.adopt(CLIENT_QUEUE), with_latest=False)
 
 
 BACKLOG_DEFAULT = 100
 BACKLOG_MAX = 1000
 CATCH_UP_BATCH = 500
-WAIT_SECONDS = 1.0
 
 
 def tail_query(args) -> Query:
@@ -162,16 +261,12 @@ def logs_stream(ws) -> None:
         else:
             _send_between(ws, rt, query, last_id, start)  # what the client missed
         ws.send(json.dumps({"type": "ready", "last_id": start}))
-        while ws.connected:
-            items, dropped = client.take(WAIT_SECONDS)
-            if dropped:
-                ws.send(json.dumps({"type": "dropped", "count": dropped}))
-            for _, text in items:
-                ws.send(text)
-    except ConnectionClosed:
-        pass
-    finally:
+        peer = ws.adopt(MAX_LAG)
+    except BaseException:
         rt.tail_hub.leave(client)
+        raise
+    rt.tail_hub.attach(client, peer, ws.loop)
+    ws.loop.call(peer.on_close, lambda: rt.tail_hub.leave(client))
 
 
 def _count(args, name: str, default: int | None) -> int | None:
@@ -184,7 +279,7 @@ def _count(args, name: str, default: int | None) -> int | None:
     return int(value)
 
 
-def _send_between(ws, rt, query: Query, last_id: int, upto: int) -> None:
+def _send_between(ws: Handshaken, rt, query: Query, last_id: int, upto: int) -> None:
     """Send every matching record with an id in (last_id, upto], oldest first."""
     while True:
         records = rt.logs.after(last_id, query, CATCH_UP_BATCH, upto=upto)

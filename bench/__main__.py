@@ -31,6 +31,7 @@ BENCHMARKS = {
     "logs_http": "bench.logs_http",
     "logs_export": "bench.logs_export",
     "logs_tail": "bench.logs_tail",
+    "live_sweep": "bench.live_sweep",
     "log_fingerprint": "bench.log_fingerprint",
     "alerts_latency": "bench.alerts_latency",
     "alerts_evaluate": "bench.alerts_evaluate",

@@ -102,15 +102,23 @@ class SlowClient:
 
 
 class Tail:
-    """The client end of one live tail, from now on (no backlog), past its ``ready``.
+    """The client end of one live tail, from now on (no backlog), past its ``ready`` (or
+    of another stream at ``path``, from its first message).
 
-    A bare WebSocket reader rather than websocket-client, which costs tens of microseconds
-    of Python a message: 19 clients at 2,000 lines/s would take most of a core from the
-    server under test on a small machine. It reads unfragmented text frames (what the
-    server sends), answers pings in stream order like any client, and stops on a close.
+        A bare WebSocket reader rather than websocket-client, which costs tens of microseconds
+        of Python a message: 19 clients at 2,000 lines/s would take most of a core from the
+        server under test on a small machine. It reads unfragmented text frames (what the
+        server sends), answers pings in stream order like any client, and stops on a close.
     """
 
-    def __init__(self, port: int, token: str, receive_buffer: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        token: str,
+        receive_buffer: int | None = None,
+        path: str = f"{STREAM}?backlog=0",
+        until_ready: bool = True,
+    ) -> None:
         self.sock = socket.socket()
         if receive_buffer:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
@@ -118,7 +126,7 @@ class Tail:
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
-            f"GET {STREAM}?backlog=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
         )
@@ -129,7 +137,7 @@ class Tail:
         if b" 101 " not in head.split(b"\r\n", 1)[0]:
             raise RuntimeError(f"the tail was refused: {head.decode(errors='replace')}")
         messages = self._frames()  # "ready" may have come with the handshake
-        while not any(json.loads(m)["type"] == "ready" for m in messages):
+        while until_ready and not any(json.loads(m)["type"] == "ready" for m in messages):
             messages = self.read()
 
     def _recv(self, size: int) -> bytes:
