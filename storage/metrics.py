@@ -20,10 +20,13 @@ from storage.models import MetricSeries
 
 ROLLUP_STEP = 60
 """Seconds covered by one row of the 1-minute rollup tier."""
+FIVE_MINUTE_STEP = 300
+"""Seconds covered by one row of the 5-minute rollup tier (rolled up from the minutes)."""
 HOURLY_STEP = 3600
-"""Seconds covered by one row of the 1-hour rollup tier (rolled up from the minutes)."""
-TIERS = (ROLLUP_STEP, HOURLY_STEP)
-SOURCES = {0: "raw", ROLLUP_STEP: "rollup", HOURLY_STEP: "rollup_1h"}
+"""Seconds covered by one row of the 1-hour rollup tier (rolled up from the 5 minutes)."""
+TIERS = (ROLLUP_STEP, FIVE_MINUTE_STEP, HOURLY_STEP)
+"""The metric rollup tiers, finest first: each is rolled up from the one before it."""
+SOURCES = {0: "raw", ROLLUP_STEP: "rollup", FIVE_MINUTE_STEP: "rollup_5m", HOURLY_STEP: "rollup_1h"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,19 +154,22 @@ class QueryPlan:
 
     @property
     def source(self) -> str:
-        """``raw``, ``rollup`` (1-minute) or ``rollup_1h``."""
+        """``raw``, ``rollup`` (1-minute), ``rollup_5m`` or ``rollup_1h``."""
         return SOURCES[self.tier]
 
 
-def plan_query(start: float, end: float, max_points: int) -> QueryPlan:
-    """Choose the data tier and bucket width that give at most ``max_points`` buckets.
+def plan_query(
+    start: float, end: float, max_points: int, tiers: Sequence[int] = TIERS
+) -> QueryPlan:
+    """Choose the data tier (one of ``tiers``, or raw) and bucket width that give at most
+    ``max_points`` buckets.
 
     A tier is used once a bucket spans at least two of its rows: below that, aligning the
     buckets to the tier would cost up to half the points the caller asked for.
     """
     span = max(end - start, 1.0)
     step = max(1, math.ceil(span / max_points))
-    tier = next((t for t in reversed(TIERS) if step >= 2 * t), 0)
+    tier = next((t for t in reversed(tiers) if step >= 2 * t), 0)
     if tier == 0:
         return QueryPlan(0, step, start, start, end)
     step = math.ceil(step / tier) * tier
@@ -593,19 +599,20 @@ class MetricsStore:
     # -- maintenance -------------------------------------------------------------------
 
     def rollup(self, now: float) -> int:
-        """Roll complete minutes of raw samples up, then complete hours of those minutes;
-        return the rollup rows written.
+        """Roll complete minutes of raw samples up, then complete 5 minutes of those
+        minutes, then complete hours of those; return the rollup rows written.
 
         Each tier starts from its newest row, or earlier when samples were written late (a
-        backlog after an outage), so every complete minute and hour ends up rolled up.
+        backlog after an outage), so every complete period of every tier ends up rolled up.
         """
         with self._lock:
             dirty, self._dirty_from = self._dirty_from, None
         try:
             with self.engine.begin() as conn:
-                written = self._rollup_tier(conn, ROLLUP_STEP, None, dirty, now)
-                written += self._rollup_tier(conn, HOURLY_STEP, ROLLUP_STEP, dirty, now)
-                return written
+                return sum(
+                    self._rollup_tier(conn, tier, source, dirty, now)
+                    for source, tier in zip((None, *TIERS[:-1]), TIERS, strict=True)
+                )
         except Exception:
             self._mark_dirty(dirty)
             raise
@@ -669,10 +676,12 @@ class MetricsStore:
         *,
         raw_retention: float,
         rollup_retention: float,
+        five_minute_retention: float,
         hourly_retention: float,
     ) -> dict[str, int]:
-        """Delete raw samples, minute and hour rollups older than their retention (seconds)."""
-        deleted = {"raw": 0, "rollup": 0, "rollup_1h": 0}
+        """Delete raw samples, minute, 5-minute and hour rollups older than their retention
+        (seconds); return how many of each, by source name."""
+        deleted = dict.fromkeys(SOURCES.values(), 0)
         with self.engine.begin() as conn:
             ids = list(conn.execute(select(MetricSeries.id)).scalars())
             for sid in ids:  # per series: each delete is a range on the (series_id, ts) index
@@ -682,6 +691,7 @@ class MetricsStore:
                 ).rowcount
                 for tier, retention in (
                     (ROLLUP_STEP, rollup_retention),
+                    (FIVE_MINUTE_STEP, five_minute_retention),
                     (HOURLY_STEP, hourly_retention),
                 ):
                     deleted[SOURCES[tier]] += conn.execute(
