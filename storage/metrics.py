@@ -179,6 +179,30 @@ def plan_query(
     return QueryPlan(tier, step, base, start, end)
 
 
+def _bucketed(
+    rows: list[tuple], base: float, step: int
+) -> dict[int, list[tuple[float, float, float, float]]]:
+    """Each series' points from ``(series_id, bucket, count, sum, min, max)`` rows in any
+    order, a bucket that two parts of a range query returned merged into one point."""
+    rows.sort()
+    points: dict[int, list[tuple[float, float, float, float]]] = {}
+    series: list[tuple[float, float, float, float]] = []
+    prev: tuple = (None, None)
+    for row in rows:
+        sid, b, count, total, low, high = row
+        if b == prev[1] and sid == prev[0]:
+            count, total = count + prev[2], total + prev[3]
+            low, high = min(low, prev[4]), max(high, prev[5])
+            row = (sid, b, count, total, low, high)
+            series[-1] = (base + b * step, total / count, low, high)
+        else:
+            if sid != prev[0]:
+                series = points[sid] = []
+            series.append((base + b * step, total / count, low, high))
+        prev = row
+    return points
+
+
 class MetricsStore:
     """Reads and writes metric samples on SQLite or PostgreSQL."""
 
@@ -191,6 +215,7 @@ class MetricsStore:
         self._keys: dict[tuple[str, str, tuple], tuple[str, str, str]] = {}
         self._lock = threading.Lock()
         self._dirty_from: float | None = None
+        self._described: dict[int, tuple[str, str, dict[str, str]]] = {}
 
     # -- writing -----------------------------------------------------------------------
 
@@ -318,49 +343,49 @@ class MetricsStore:
         host: str | None = None,
         max_points: int = 1000,
     ) -> list[SeriesData]:
-        """Series of ``names`` between ``start`` and ``end`` in at most ``max_points`` buckets.
+        """Series of ``names`` (every series when empty) between ``start`` and ``end`` in at
+        most ``max_points`` buckets.
 
         Each bucket carries the average, minimum and maximum of the samples in it. Short
-        ranges read raw samples; longer ones read the 1-minute rollups plus the raw samples
-        newer than the last rolled-up minute.
+        ranges read raw samples; longer ones read the tier ``plan_query`` picks, then each
+        finer tier from where the coarser one ends, then the raw samples not yet rolled up.
         """
         plan = plan_query(start, end, max_points)
-        where, params = self._series_filter(names, host)
-        tiers = [t for t in reversed(TIERS) if t <= plan.tier]
-        series_sql, points_sql = self._range_statements(tuple(tiers), where)
-        with self.engine.connect() as conn:
-            found = conn.execute(series_sql, params).all()
-            if not found:
-                return []
-            # Each tier answers from where the coarser one ends up to its own watermark
-            # (the end of its newest row); raw samples answer the rest.
-            bound = plan.base if tiers else plan.start
-            for index, tier in enumerate(tiers):
-                newest = max(
-                    (r[4 + index] for r in found if r[4 + index] is not None), default=None
-                )
-                upper = bound if newest is None else max(bound, min(newest + tier, plan.end))
-                params[f"lo_{tier}"], params[f"hi_{tier}"] = bound, upper
-                bound = upper
-            params.update(
-                ids=[r[0] for r in found],
-                base=plan.base,
-                step=plan.step,
-                raw_from=bound,
-                end=plan.end,
-            )
-            rows = conn.execute(points_sql, params).all()
-        points: dict[int, list[tuple[float, float, float, float]]] = {}
-        for series_id, b, count, total, low, high in rows:
-            points.setdefault(series_id, []).append(
-                (plan.base + b * plan.step, total / float(count), low, high)
-            )
+        tiers = tuple(t for t in reversed(TIERS) if t <= plan.tier)
+        sql = self._range_sql(tiers, len(names), host is not None)
+        params: dict = {"base": plan.base, "step": plan.step, "start": plan.start}
+        params.update({"end": plan.end, "host": host})
+        params.update((f"name_{i}", name) for i, name in enumerate(names))
+        with self.reading() as conn:
+            # The driver's own cursor: no result object per row for a thousand buckets.
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+            series = self._describe({row[0] for row in rows}, conn)
+        points = _bucketed(rows, plan.base, plan.step)
         result = [
-            SeriesData(row[1], row[2], json.loads(row[3]), plan.step, plan.source, points[row[0]])
-            for row in found
-            if row[0] in points
+            SeriesData(*series[sid], plan.step, plan.source, found) for sid, found in points.items()
         ]
         return sorted(result, key=lambda d: (d.name, d.host, labels_key(d.labels)))
+
+    def _describe(
+        self, series_ids: set[int], conn: Connection
+    ) -> dict[int, tuple[str, str, dict[str, str]]]:
+        """Name, host and labels of each of ``series_ids``; a series row never changes once
+        written, so each is read once per store."""
+        missing = series_ids - self._described.keys()
+        if missing:
+            rows = conn.execute(
+                select(
+                    MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
+                ).where(MetricSeries.id.in_(sorted(missing)))
+            ).all()
+            with self._lock:
+                self._described.update((sid, (n, h, json.loads(lab))) for sid, n, h, lab in rows)
+        return {sid: self._described[sid] for sid in series_ids}
 
     def series_of(self, names: Iterable[str]) -> dict[str, list[tuple[int, str, dict[str, str]]]]:
         """Every series of each of ``names``: its id, host and labels, by name."""
@@ -548,47 +573,67 @@ class MetricsStore:
         with self.reading() as own:
             return own.execute(sql, params).all()
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019  (a handful of shapes; the store lives long)
-    def _range_statements(
-        self, tiers: tuple[int, ...], where: str
-    ) -> tuple[TextClause, TextClause]:
-        """The series and points statements of a range query; built once per shape so
-        SQLAlchemy's compiled cache answers every later call."""
+    @functools.lru_cache(maxsize=32)  # noqa: B019  (a handful of shapes; the store lives long)
+    def _range_sql(self, tiers: tuple[int, ...], names: int, by_host: bool) -> str:
+        """One statement for a range query of ``names`` names (optionally one host) over
+        ``tiers`` (coarsest first) then raw samples, in the driver's own parameter style.
+
+        It finds the series, where each tier's newest row ends (its watermark: the start of
+        the next tier's part), and reads each part on its (series_id, [step,] ts) key, the
+        buckets a boundary splits merged: one round trip to the database.
+        """
+        pg = self.dialect == "postgresql"
+
+        def p(name: str) -> str:
+            return f"%({name})s" if pg else f":{name}"
+
+        clauses = ["1 = 1"]
+        if names:
+            clauses.append(f"s.name IN ({', '.join(p(f'name_{i}') for i in range(names))})")
+        if by_host:
+            clauses.append(f"s.host = {p('host')}")
+        bucket = (
+            f"floor((ts - {p('base')}) / {p('step')})::bigint"
+            if pg
+            else f"CAST((ts - {p('base')}) / {p('step')} AS INTEGER)"
+        )
+        greatest, least = ("GREATEST", "LEAST") if pg else ("MAX", "MIN")
         newest = "".join(
             f", (SELECT MAX(r.ts) FROM metric_rollups r WHERE r.series_id = s.id "
-            f"AND r.step = {tier})"
+            f"AND r.step = {tier}) AS newest_{tier}"
             for tier in tiers
         )
-        series_sql = text(
-            f"SELECT s.id, s.name, s.host, s.labels{newest} FROM metric_series s WHERE {where}"
-        ).bindparams(bindparam("names", expanding=True))
-        bucket = self._bucket_expr()
-        # Constant bounds per part keep each on its (series_id, [step,] ts) index.
-        parts = [
-            f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
-            f"MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE step = {tier} "
-            f"AND series_id IN :ids AND ts >= :lo_{tier} AND ts < :hi_{tier} "
-            "GROUP BY series_id, b"
-            for tier in tiers
-        ]
-        parts.append(
-            f"SELECT series_id, {bucket} AS b, COUNT(*) AS c, SUM(value) AS s, MIN(value) AS lo, "
-            "MAX(value) AS hi FROM metric_samples WHERE series_id IN :ids "
-            "AND ts >= :raw_from AND ts < :end GROUP BY series_id, b"
-        )
-        sql = (
-            parts[0]
-            if len(parts) == 1
-            else (
-                "SELECT series_id, b, SUM(c), SUM(s), MIN(lo), MAX(hi) FROM ("
-                + " UNION ALL ".join(parts)
-                + ") x GROUP BY series_id, b"
+        ctes = [f"s AS (SELECT s.id{newest} FROM metric_series s WHERE {' AND '.join(clauses)})"]
+        # Watermark of each tier: the end of its newest row, within [previous one, end].
+        bound, marks = p("base"), []
+        for tier in tiers:
+            bound = (
+                f"{greatest}({bound}, {least}(COALESCE(MAX(newest_{tier}) + {tier}, {bound}), "
+                f"{p('end')}))"
             )
+            marks.append(f"{bound} AS upto_{tier}")
+        if marks:
+            ctes.append(f"w AS (SELECT {', '.join(marks)} FROM s)")
+        ids = "series_id IN (SELECT id FROM s)"
+        # No GROUP BY over the parts: merging the few buckets split at a watermark costs
+        # Python less than re-aggregating every bucket costs the database.
+        lower = p("base")
+        selects = []
+        for tier in tiers:
+            upper = f"(SELECT upto_{tier} FROM w)"
+            selects.append(
+                f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
+                f"MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE step = {tier} "
+                f"AND {ids} AND ts >= {lower} AND ts < {upper} GROUP BY series_id, b"
+            )
+            lower = upper
+        selects.append(
+            f"SELECT series_id, {bucket} AS b, COUNT(*) AS c, SUM(value) AS s, "
+            f"MIN(value) AS lo, MAX(value) AS hi FROM metric_samples WHERE {ids} "
+            f"AND ts >= {lower if tiers else p('start')} AND ts < {p('end')} "
+            "GROUP BY series_id, b"
         )
-        points_sql = text(sql + " ORDER BY series_id, b").bindparams(
-            bindparam("ids", expanding=True)
-        )
-        return series_sql, points_sql
+        return f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
 
     def _bucket_expr(self) -> str:
         # Postgres rounds when casting to integer; SQLite truncates (and may lack floor()).
