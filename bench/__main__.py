@@ -16,6 +16,7 @@ from bench.common import Result
 BENCHMARKS = {
     "write_postgres": "bench.write_postgres",
     "write_sqlite": "bench.write_sqlite",
+    "write_sweep": "bench.write_sweep",
     "query": "bench.query_range",
     "collect_cpu": "bench.collect_cpu",
     "idle_cpu": "bench.idle_cpu",
