@@ -209,10 +209,9 @@ class MetricsStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._series_ids: dict[tuple[str, str, str], int] = {}
-        # (name, host, label items as given) -> series key, so a known label set is not
-        # serialised to canonical JSON again on every write.
-        self._keys: dict[tuple[str, str, tuple], tuple[str, str, str]] = {}
+        # (name, host, label items as given) -> id of a committed series, so a known series
+        # is neither serialised to canonical JSON nor looked up again on later writes.
+        self._series_ids: dict[tuple[str, str, tuple], int] = {}
         self._lock = threading.Lock()
         self._dirty_from: float | None = None
         self._described: dict[int, tuple[str, str, dict[str, str]]] = {}
@@ -229,15 +228,19 @@ class MetricsStore:
         """
         if not samples:
             return 0
-        known = self._keys
-        keys = [
-            known.get((s.name, s.host, tuple(s.labels.items()))) or self._key(s) for s in samples
-        ]
+        keys = [(s.name, s.host, tuple(s.labels.items())) for s in samples]
+        ids = list(map(self._series_ids.get, keys))
+        created: dict[tuple[str, str, tuple], int] = {}
         with self.engine.begin() as conn:
             if fence is not None:
                 fence(conn)
-            ids = self._resolve_series(conn, set(keys))
-            rows = [(ids[key], s.ts, s.value) for key, s in zip(keys, samples, strict=True)]
+            if None in ids:
+                created = self._create_series(
+                    conn, {k for k, sid in zip(keys, ids, strict=True) if sid is None}
+                )
+                ids = [created[k] if sid is None else sid for k, sid in zip(keys, ids, strict=True)]
+            stamps = [s.ts for s in samples]
+            rows = list(zip(ids, stamps, [s.value for s in samples], strict=True))
             if self.dialect == "postgresql":
                 with (
                     conn.connection.driver_connection.cursor() as cur,
@@ -252,35 +255,29 @@ class MetricsStore:
         # Only committed series ids are cached: one of a rolled-back insert would name a row
         # that does not exist, and every later write of that series would break on it.
         with self._lock:
-            self._series_ids.update(ids)
-        self._mark_dirty(min(s.ts for s in samples))
+            self._series_ids.update(created)
+        self._mark_dirty(min(stamps))
         return len(rows)
 
-    def _key(self, sample: Sample) -> tuple[str, str, str]:
-        key = (sample.name, sample.host, labels_key(sample.labels))
-        self._keys[(sample.name, sample.host, tuple(sample.labels.items()))] = key
-        return key
-
-    def _resolve_series(
-        self, conn: Connection, keys: set[tuple[str, str, str]]
-    ) -> dict[tuple[str, str, str], int]:
-        """Ids of the series ``keys``, creating the missing ones in ``conn``'s transaction."""
-        ids = {k: self._series_ids[k] for k in keys if k in self._series_ids}
-        missing = keys - ids.keys()
-        if missing:
-            insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-            conn.execute(
-                insert(MetricSeries).on_conflict_do_nothing(),
-                [{"name": n, "host": h, "labels": lab} for n, h, lab in missing],
-            )
-            names = sorted({k[0] for k in missing})
-            found = conn.execute(
-                select(
-                    MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
-                ).where(MetricSeries.name.in_(names))
-            )
-            ids.update(((name, host, lab), sid) for sid, name, host, lab in found)
-        return ids
+    def _create_series(
+        self, conn: Connection, keys: set[tuple[str, str, tuple]]
+    ) -> dict[tuple[str, str, tuple], int]:
+        """Ids of the series ``keys`` (label items as given), creating the missing ones in
+        ``conn``'s transaction."""
+        canonical = {k: (k[0], k[1], labels_key(dict(k[2]))) for k in keys}
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        conn.execute(
+            insert(MetricSeries).on_conflict_do_nothing(),
+            [{"name": n, "host": h, "labels": lab} for n, h, lab in set(canonical.values())],
+        )
+        names = sorted({k[0] for k in keys})
+        found = conn.execute(
+            select(
+                MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
+            ).where(MetricSeries.name.in_(names))
+        )
+        by_key = {(name, host, lab): sid for sid, name, host, lab in found}
+        return {k: by_key[c] for k, c in canonical.items()}
 
     # -- reading -----------------------------------------------------------------------
 
