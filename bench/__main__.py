@@ -104,9 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = args.only or list(BENCHMARKS)
     results: list[Result] = []
     started = time.time()
+    timings: dict[str, float] = {}
     for name in chosen:
         print(f"running {name} ...", file=sys.stderr, flush=True)
+        began = time.perf_counter()
         results.extend(importlib.import_module(BENCHMARKS[name]).run(quick=args.quick))
+        timings[name] = time.perf_counter() - began
+        print(f"  {name} took {timings[name]:.1f} s", file=sys.stderr, flush=True)
     print(table(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     document = {
@@ -114,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "quick": args.quick,
         "python": platform.python_version(),
         "machine": platform.platform(),
+        "seconds": {name: round(seconds, 2) for name, seconds in timings.items()},
         "results": [r.to_dict() for r in results],
     }
     args.output.write_text(json.dumps(document, indent=2) + "\n")

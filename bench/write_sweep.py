@@ -83,7 +83,7 @@ def per_collection(rounds: Rounds, collections: int) -> Rounds:
 
 def run(quick: bool = False) -> list[Result]:
     """Time per collection at each width on both backends."""
-    collections, repeats = (10, 3) if quick else (100, 7)
+    collections, repeats = (5, 3) if quick else (100, 7)
     results = []
     for dialect, backend in (("sqlite", sqlite_backend), ("postgresql", postgres_backend)):
         with backend() as (store, raw_write):
