@@ -202,6 +202,7 @@ def build_runtime(settings: Settings) -> Runtime:
         lock_ttl=settings.leader_lock_ttl,
         raw_retention=settings.raw_retention_hours * 3600,
         rollup_retention=settings.rollup_retention_days * 86400,
+        five_minute_retention=settings.five_minute_retention_days * 86400,
         hourly_retention=settings.hourly_retention_days * 86400,
     )
     evaluator = Evaluator(

@@ -80,6 +80,7 @@ class Settings:
     collect_interval: int = 5
     raw_retention_hours: int = 48
     rollup_retention_days: int = 30
+    five_minute_retention_days: int = 90
     hourly_retention_days: int = 365
     log_retention_days: int = 14
     ingest_max_bytes: int = 8 * 1024 * 1024
@@ -135,6 +136,9 @@ class Settings:
             "collect_interval": _int(env, "PULSEBOARD_COLLECT_INTERVAL", 5, 1, 3600),
             "raw_retention_hours": _int(env, "PULSEBOARD_RAW_RETENTION_HOURS", 48, 1, 24 * 365),
             "rollup_retention_days": _int(env, "PULSEBOARD_ROLLUP_RETENTION_DAYS", 30, 1, 3650),
+            "five_minute_retention_days": _int(
+                env, "PULSEBOARD_FIVE_MINUTE_RETENTION_DAYS", 90, 1, 36500
+            ),
             "hourly_retention_days": _int(env, "PULSEBOARD_HOURLY_RETENTION_DAYS", 365, 1, 36500),
             "log_retention_days": _int(env, "PULSEBOARD_LOG_RETENTION_DAYS", 14, 1, 36500),
             "ingest_max_bytes": _int(

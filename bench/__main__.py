@@ -16,6 +16,7 @@ from bench.common import Result
 BENCHMARKS = {
     "write_postgres": "bench.write_postgres",
     "write_sqlite": "bench.write_sqlite",
+    "write_sweep": "bench.write_sweep",
     "query": "bench.query_range",
     "collect_cpu": "bench.collect_cpu",
     "idle_cpu": "bench.idle_cpu",
@@ -106,9 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = args.only or list(BENCHMARKS)
     results: list[Result] = []
     started = time.time()
+    timings: dict[str, float] = {}
     for name in chosen:
         print(f"running {name} ...", file=sys.stderr, flush=True)
+        began = time.perf_counter()
         results.extend(importlib.import_module(BENCHMARKS[name]).run(quick=args.quick))
+        timings[name] = time.perf_counter() - began
+        print(f"  {name} took {timings[name]:.1f} s", file=sys.stderr, flush=True)
     print(table(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     document = {
@@ -116,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "quick": args.quick,
         "python": platform.python_version(),
         "machine": platform.platform(),
+        "seconds": {name: round(seconds, 2) for name, seconds in timings.items()},
         "results": [r.to_dict() for r in results],
     }
     args.output.write_text(json.dumps(document, indent=2) + "\n")

@@ -58,6 +58,7 @@ class ScheduleConfig:
     retention_interval: int = 3600
     raw_retention: float = 48 * 3600
     rollup_retention: float = 30 * 86400
+    five_minute_retention: float = 90 * 86400
     hourly_retention: float = 365 * 86400
     buffer_limit: int = 200_000
 
@@ -197,7 +198,7 @@ class Scheduler:
         return samples
 
     def rollup(self) -> int:
-        """Roll complete minutes of raw samples up (leader only)."""
+        """Roll complete minutes, 5 minutes and hours of samples up (leader only)."""
         if not self.is_leader:
             return 0
         return self._tracked("rollup", self.metrics.rollup, self.clock()) or 0
@@ -214,6 +215,7 @@ class Scheduler:
                     self.metrics.trim,
                     raw_retention=cfg.raw_retention,
                     rollup_retention=cfg.rollup_retention,
+                    five_minute_retention=cfg.five_minute_retention,
                     hourly_retention=cfg.hourly_retention,
                 ),
                 self.clock(),

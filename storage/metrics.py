@@ -20,10 +20,13 @@ from storage.models import MetricSeries
 
 ROLLUP_STEP = 60
 """Seconds covered by one row of the 1-minute rollup tier."""
+FIVE_MINUTE_STEP = 300
+"""Seconds covered by one row of the 5-minute rollup tier (rolled up from the minutes)."""
 HOURLY_STEP = 3600
-"""Seconds covered by one row of the 1-hour rollup tier (rolled up from the minutes)."""
-TIERS = (ROLLUP_STEP, HOURLY_STEP)
-SOURCES = {0: "raw", ROLLUP_STEP: "rollup", HOURLY_STEP: "rollup_1h"}
+"""Seconds covered by one row of the 1-hour rollup tier (rolled up from the 5 minutes)."""
+TIERS = (ROLLUP_STEP, FIVE_MINUTE_STEP, HOURLY_STEP)
+"""The metric rollup tiers, finest first: each is rolled up from the one before it."""
+SOURCES = {0: "raw", ROLLUP_STEP: "rollup", FIVE_MINUTE_STEP: "rollup_5m", HOURLY_STEP: "rollup_1h"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,19 +154,22 @@ class QueryPlan:
 
     @property
     def source(self) -> str:
-        """``raw``, ``rollup`` (1-minute) or ``rollup_1h``."""
+        """``raw``, ``rollup`` (1-minute), ``rollup_5m`` or ``rollup_1h``."""
         return SOURCES[self.tier]
 
 
-def plan_query(start: float, end: float, max_points: int) -> QueryPlan:
-    """Choose the data tier and bucket width that give at most ``max_points`` buckets.
+def plan_query(
+    start: float, end: float, max_points: int, tiers: Sequence[int] = TIERS
+) -> QueryPlan:
+    """Choose the data tier (one of ``tiers``, or raw) and bucket width that give at most
+    ``max_points`` buckets.
 
     A tier is used once a bucket spans at least two of its rows: below that, aligning the
     buckets to the tier would cost up to half the points the caller asked for.
     """
     span = max(end - start, 1.0)
     step = max(1, math.ceil(span / max_points))
-    tier = next((t for t in reversed(TIERS) if step >= 2 * t), 0)
+    tier = next((t for t in reversed(tiers) if step >= 2 * t), 0)
     if tier == 0:
         return QueryPlan(0, step, start, start, end)
     step = math.ceil(step / tier) * tier
@@ -173,18 +179,42 @@ def plan_query(start: float, end: float, max_points: int) -> QueryPlan:
     return QueryPlan(tier, step, base, start, end)
 
 
+def _bucketed(
+    rows: list[tuple], base: float, step: int
+) -> dict[int, list[tuple[float, float, float, float]]]:
+    """Each series' points from ``(series_id, bucket, count, sum, min, max)`` rows in any
+    order, a bucket that two parts of a range query returned merged into one point."""
+    rows.sort()
+    points: dict[int, list[tuple[float, float, float, float]]] = {}
+    series: list[tuple[float, float, float, float]] = []
+    prev: tuple = (None, None)
+    for row in rows:
+        sid, b, count, total, low, high = row
+        if b == prev[1] and sid == prev[0]:
+            count, total = count + prev[2], total + prev[3]
+            low, high = min(low, prev[4]), max(high, prev[5])
+            row = (sid, b, count, total, low, high)
+            series[-1] = (base + b * step, total / count, low, high)
+        else:
+            if sid != prev[0]:
+                series = points[sid] = []
+            series.append((base + b * step, total / count, low, high))
+        prev = row
+    return points
+
+
 class MetricsStore:
     """Reads and writes metric samples on SQLite or PostgreSQL."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._series_ids: dict[tuple[str, str, str], int] = {}
-        # (name, host, label items as given) -> series key, so a known label set is not
-        # serialised to canonical JSON again on every write.
-        self._keys: dict[tuple[str, str, tuple], tuple[str, str, str]] = {}
+        # (name, host, label items as given) -> id of a committed series, so a known series
+        # is neither serialised to canonical JSON nor looked up again on later writes.
+        self._series_ids: dict[tuple[str, str, tuple], int] = {}
         self._lock = threading.Lock()
         self._dirty_from: float | None = None
+        self._described: dict[int, tuple[str, str, dict[str, str]]] = {}
 
     # -- writing -----------------------------------------------------------------------
 
@@ -198,15 +228,19 @@ class MetricsStore:
         """
         if not samples:
             return 0
-        known = self._keys
-        keys = [
-            known.get((s.name, s.host, tuple(s.labels.items()))) or self._key(s) for s in samples
-        ]
+        keys = [(s.name, s.host, tuple(s.labels.items())) for s in samples]
+        ids = list(map(self._series_ids.get, keys))
+        created: dict[tuple[str, str, tuple], int] = {}
         with self.engine.begin() as conn:
             if fence is not None:
                 fence(conn)
-            ids = self._resolve_series(conn, set(keys))
-            rows = [(ids[key], s.ts, s.value) for key, s in zip(keys, samples, strict=True)]
+            if None in ids:
+                created = self._create_series(
+                    conn, {k for k, sid in zip(keys, ids, strict=True) if sid is None}
+                )
+                ids = [created[k] if sid is None else sid for k, sid in zip(keys, ids, strict=True)]
+            stamps = [s.ts for s in samples]
+            rows = list(zip(ids, stamps, [s.value for s in samples], strict=True))
             if self.dialect == "postgresql":
                 with (
                     conn.connection.driver_connection.cursor() as cur,
@@ -221,35 +255,29 @@ class MetricsStore:
         # Only committed series ids are cached: one of a rolled-back insert would name a row
         # that does not exist, and every later write of that series would break on it.
         with self._lock:
-            self._series_ids.update(ids)
-        self._mark_dirty(min(s.ts for s in samples))
+            self._series_ids.update(created)
+        self._mark_dirty(min(stamps))
         return len(rows)
 
-    def _key(self, sample: Sample) -> tuple[str, str, str]:
-        key = (sample.name, sample.host, labels_key(sample.labels))
-        self._keys[(sample.name, sample.host, tuple(sample.labels.items()))] = key
-        return key
-
-    def _resolve_series(
-        self, conn: Connection, keys: set[tuple[str, str, str]]
-    ) -> dict[tuple[str, str, str], int]:
-        """Ids of the series ``keys``, creating the missing ones in ``conn``'s transaction."""
-        ids = {k: self._series_ids[k] for k in keys if k in self._series_ids}
-        missing = keys - ids.keys()
-        if missing:
-            insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-            conn.execute(
-                insert(MetricSeries).on_conflict_do_nothing(),
-                [{"name": n, "host": h, "labels": lab} for n, h, lab in missing],
-            )
-            names = sorted({k[0] for k in missing})
-            found = conn.execute(
-                select(
-                    MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
-                ).where(MetricSeries.name.in_(names))
-            )
-            ids.update(((name, host, lab), sid) for sid, name, host, lab in found)
-        return ids
+    def _create_series(
+        self, conn: Connection, keys: set[tuple[str, str, tuple]]
+    ) -> dict[tuple[str, str, tuple], int]:
+        """Ids of the series ``keys`` (label items as given), creating the missing ones in
+        ``conn``'s transaction."""
+        canonical = {k: (k[0], k[1], labels_key(dict(k[2]))) for k in keys}
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        conn.execute(
+            insert(MetricSeries).on_conflict_do_nothing(),
+            [{"name": n, "host": h, "labels": lab} for n, h, lab in set(canonical.values())],
+        )
+        names = sorted({k[0] for k in keys})
+        found = conn.execute(
+            select(
+                MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
+            ).where(MetricSeries.name.in_(names))
+        )
+        by_key = {(name, host, lab): sid for sid, name, host, lab in found}
+        return {k: by_key[c] for k, c in canonical.items()}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -312,49 +340,49 @@ class MetricsStore:
         host: str | None = None,
         max_points: int = 1000,
     ) -> list[SeriesData]:
-        """Series of ``names`` between ``start`` and ``end`` in at most ``max_points`` buckets.
+        """Series of ``names`` (every series when empty) between ``start`` and ``end`` in at
+        most ``max_points`` buckets.
 
         Each bucket carries the average, minimum and maximum of the samples in it. Short
-        ranges read raw samples; longer ones read the 1-minute rollups plus the raw samples
-        newer than the last rolled-up minute.
+        ranges read raw samples; longer ones read the tier ``plan_query`` picks, then each
+        finer tier from where the coarser one ends, then the raw samples not yet rolled up.
         """
         plan = plan_query(start, end, max_points)
-        where, params = self._series_filter(names, host)
-        tiers = [t for t in reversed(TIERS) if t <= plan.tier]
-        series_sql, points_sql = self._range_statements(tuple(tiers), where)
-        with self.engine.connect() as conn:
-            found = conn.execute(series_sql, params).all()
-            if not found:
-                return []
-            # Each tier answers from where the coarser one ends up to its own watermark
-            # (the end of its newest row); raw samples answer the rest.
-            bound = plan.base if tiers else plan.start
-            for index, tier in enumerate(tiers):
-                newest = max(
-                    (r[4 + index] for r in found if r[4 + index] is not None), default=None
-                )
-                upper = bound if newest is None else max(bound, min(newest + tier, plan.end))
-                params[f"lo_{tier}"], params[f"hi_{tier}"] = bound, upper
-                bound = upper
-            params.update(
-                ids=[r[0] for r in found],
-                base=plan.base,
-                step=plan.step,
-                raw_from=bound,
-                end=plan.end,
-            )
-            rows = conn.execute(points_sql, params).all()
-        points: dict[int, list[tuple[float, float, float, float]]] = {}
-        for series_id, b, count, total, low, high in rows:
-            points.setdefault(series_id, []).append(
-                (plan.base + b * plan.step, total / float(count), low, high)
-            )
+        tiers = tuple(t for t in reversed(TIERS) if t <= plan.tier)
+        sql = self._range_sql(tiers, len(names), host is not None)
+        params: dict = {"base": plan.base, "step": plan.step, "start": plan.start}
+        params.update({"end": plan.end, "host": host})
+        params.update((f"name_{i}", name) for i, name in enumerate(names))
+        with self.reading() as conn:
+            # The driver's own cursor: no result object per row for a thousand buckets.
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+            series = self._describe({row[0] for row in rows}, conn)
+        points = _bucketed(rows, plan.base, plan.step)
         result = [
-            SeriesData(row[1], row[2], json.loads(row[3]), plan.step, plan.source, points[row[0]])
-            for row in found
-            if row[0] in points
+            SeriesData(*series[sid], plan.step, plan.source, found) for sid, found in points.items()
         ]
         return sorted(result, key=lambda d: (d.name, d.host, labels_key(d.labels)))
+
+    def _describe(
+        self, series_ids: set[int], conn: Connection
+    ) -> dict[int, tuple[str, str, dict[str, str]]]:
+        """Name, host and labels of each of ``series_ids``; a series row never changes once
+        written, so each is read once per store."""
+        missing = series_ids - self._described.keys()
+        if missing:
+            rows = conn.execute(
+                select(
+                    MetricSeries.id, MetricSeries.name, MetricSeries.host, MetricSeries.labels
+                ).where(MetricSeries.id.in_(sorted(missing)))
+            ).all()
+            with self._lock:
+                self._described.update((sid, (n, h, json.loads(lab))) for sid, n, h, lab in rows)
+        return {sid: self._described[sid] for sid in series_ids}
 
     def series_of(self, names: Iterable[str]) -> dict[str, list[tuple[int, str, dict[str, str]]]]:
         """Every series of each of ``names``: its id, host and labels, by name."""
@@ -542,47 +570,67 @@ class MetricsStore:
         with self.reading() as own:
             return own.execute(sql, params).all()
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019  (a handful of shapes; the store lives long)
-    def _range_statements(
-        self, tiers: tuple[int, ...], where: str
-    ) -> tuple[TextClause, TextClause]:
-        """The series and points statements of a range query; built once per shape so
-        SQLAlchemy's compiled cache answers every later call."""
+    @functools.lru_cache(maxsize=32)  # noqa: B019  (a handful of shapes; the store lives long)
+    def _range_sql(self, tiers: tuple[int, ...], names: int, by_host: bool) -> str:
+        """One statement for a range query of ``names`` names (optionally one host) over
+        ``tiers`` (coarsest first) then raw samples, in the driver's own parameter style.
+
+        It finds the series, where each tier's newest row ends (its watermark: the start of
+        the next tier's part), and reads each part on its (series_id, [step,] ts) key, the
+        buckets a boundary splits merged: one round trip to the database.
+        """
+        pg = self.dialect == "postgresql"
+
+        def p(name: str) -> str:
+            return f"%({name})s" if pg else f":{name}"
+
+        clauses = ["1 = 1"]
+        if names:
+            clauses.append(f"s.name IN ({', '.join(p(f'name_{i}') for i in range(names))})")
+        if by_host:
+            clauses.append(f"s.host = {p('host')}")
+        bucket = (
+            f"floor((ts - {p('base')}) / {p('step')})::bigint"
+            if pg
+            else f"CAST((ts - {p('base')}) / {p('step')} AS INTEGER)"
+        )
+        greatest, least = ("GREATEST", "LEAST") if pg else ("MAX", "MIN")
         newest = "".join(
             f", (SELECT MAX(r.ts) FROM metric_rollups r WHERE r.series_id = s.id "
-            f"AND r.step = {tier})"
+            f"AND r.step = {tier}) AS newest_{tier}"
             for tier in tiers
         )
-        series_sql = text(
-            f"SELECT s.id, s.name, s.host, s.labels{newest} FROM metric_series s WHERE {where}"
-        ).bindparams(bindparam("names", expanding=True))
-        bucket = self._bucket_expr()
-        # Constant bounds per part keep each on its (series_id, [step,] ts) index.
-        parts = [
-            f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
-            f"MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE step = {tier} "
-            f"AND series_id IN :ids AND ts >= :lo_{tier} AND ts < :hi_{tier} "
-            "GROUP BY series_id, b"
-            for tier in tiers
-        ]
-        parts.append(
-            f"SELECT series_id, {bucket} AS b, COUNT(*) AS c, SUM(value) AS s, MIN(value) AS lo, "
-            "MAX(value) AS hi FROM metric_samples WHERE series_id IN :ids "
-            "AND ts >= :raw_from AND ts < :end GROUP BY series_id, b"
-        )
-        sql = (
-            parts[0]
-            if len(parts) == 1
-            else (
-                "SELECT series_id, b, SUM(c), SUM(s), MIN(lo), MAX(hi) FROM ("
-                + " UNION ALL ".join(parts)
-                + ") x GROUP BY series_id, b"
+        ctes = [f"s AS (SELECT s.id{newest} FROM metric_series s WHERE {' AND '.join(clauses)})"]
+        # Watermark of each tier: the end of its newest row, within [previous one, end].
+        bound, marks = p("base"), []
+        for tier in tiers:
+            bound = (
+                f"{greatest}({bound}, {least}(COALESCE(MAX(newest_{tier}) + {tier}, {bound}), "
+                f"{p('end')}))"
             )
+            marks.append(f"{bound} AS upto_{tier}")
+        if marks:
+            ctes.append(f"w AS (SELECT {', '.join(marks)} FROM s)")
+        ids = "series_id IN (SELECT id FROM s)"
+        # No GROUP BY over the parts: merging the few buckets split at a watermark costs
+        # Python less than re-aggregating every bucket costs the database.
+        lower = p("base")
+        selects = []
+        for tier in tiers:
+            upper = f"(SELECT upto_{tier} FROM w)"
+            selects.append(
+                f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
+                f"MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE step = {tier} "
+                f"AND {ids} AND ts >= {lower} AND ts < {upper} GROUP BY series_id, b"
+            )
+            lower = upper
+        selects.append(
+            f"SELECT series_id, {bucket} AS b, COUNT(*) AS c, SUM(value) AS s, "
+            f"MIN(value) AS lo, MAX(value) AS hi FROM metric_samples WHERE {ids} "
+            f"AND ts >= {lower if tiers else p('start')} AND ts < {p('end')} "
+            "GROUP BY series_id, b"
         )
-        points_sql = text(sql + " ORDER BY series_id, b").bindparams(
-            bindparam("ids", expanding=True)
-        )
-        return series_sql, points_sql
+        return f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
 
     def _bucket_expr(self) -> str:
         # Postgres rounds when casting to integer; SQLite truncates (and may lack floor()).
@@ -593,19 +641,20 @@ class MetricsStore:
     # -- maintenance -------------------------------------------------------------------
 
     def rollup(self, now: float) -> int:
-        """Roll complete minutes of raw samples up, then complete hours of those minutes;
-        return the rollup rows written.
+        """Roll complete minutes of raw samples up, then complete 5 minutes of those
+        minutes, then complete hours of those; return the rollup rows written.
 
         Each tier starts from its newest row, or earlier when samples were written late (a
-        backlog after an outage), so every complete minute and hour ends up rolled up.
+        backlog after an outage), so every complete period of every tier ends up rolled up.
         """
         with self._lock:
             dirty, self._dirty_from = self._dirty_from, None
         try:
             with self.engine.begin() as conn:
-                written = self._rollup_tier(conn, ROLLUP_STEP, None, dirty, now)
-                written += self._rollup_tier(conn, HOURLY_STEP, ROLLUP_STEP, dirty, now)
-                return written
+                return sum(
+                    self._rollup_tier(conn, tier, source, dirty, now)
+                    for source, tier in zip((None, *TIERS[:-1]), TIERS, strict=True)
+                )
         except Exception:
             self._mark_dirty(dirty)
             raise
@@ -669,10 +718,12 @@ class MetricsStore:
         *,
         raw_retention: float,
         rollup_retention: float,
+        five_minute_retention: float,
         hourly_retention: float,
     ) -> dict[str, int]:
-        """Delete raw samples, minute and hour rollups older than their retention (seconds)."""
-        deleted = {"raw": 0, "rollup": 0, "rollup_1h": 0}
+        """Delete raw samples, minute, 5-minute and hour rollups older than their retention
+        (seconds); return how many of each, by source name."""
+        deleted = dict.fromkeys(SOURCES.values(), 0)
         with self.engine.begin() as conn:
             ids = list(conn.execute(select(MetricSeries.id)).scalars())
             for sid in ids:  # per series: each delete is a range on the (series_id, ts) index
@@ -682,6 +733,7 @@ class MetricsStore:
                 ).rowcount
                 for tier, retention in (
                     (ROLLUP_STEP, rollup_retention),
+                    (FIVE_MINUTE_STEP, five_minute_retention),
                     (HOURLY_STEP, hourly_retention),
                 ):
                     deleted[SOURCES[tier]] += conn.execute(

@@ -72,8 +72,10 @@ def test_sqlite_and_cpu_benchmarks_produce_numbers(tmp_path: Path) -> None:
 
 def test_postgres_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _require_postgres()
-    results = _run_bench(tmp_path, "write_postgres", "query", "long_range", "collect_postgres")
-    _assert_numbers(results, expected_rows=11)
+    results = _run_bench(
+        tmp_path, "write_postgres", "write_sweep", "query", "long_range", "collect_postgres"
+    )
+    _assert_numbers(results, expected_rows=17)
 
 
 def test_log_benchmarks_produce_numbers(tmp_path: Path) -> None:

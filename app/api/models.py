@@ -151,8 +151,8 @@ class SeriesResponse(BaseModel):
     from_: float = Field(alias="from")
     to: float
     step: int = Field(description="Bucket width in seconds")
-    source: Literal["raw", "rollup", "rollup_1h"] = Field(
-        description="raw samples, 1-minute rollups or 1-hour rollups (plus newer raw samples)"
+    source: Literal["raw", "rollup", "rollup_5m", "rollup_1h"] = Field(
+        description="raw samples, 1-minute, 5-minute or 1-hour rollups (plus newer raw samples)"
     )
     series: list[SeriesOut]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from storage.metrics import HOURLY_STEP, ROLLUP_STEP, TIERS
+from storage.metrics import HOURLY_STEP, ROLLUP_STEP
 from storage.models import BUCKET_COLUMNS, endpoint_histograms
 from storage.models import SlowRequest as SlowRequestRow
 
@@ -20,6 +20,8 @@ SLOW_KEEP = 10_000
 """Slow requests kept at most (the newest), whatever their age."""
 SLOW_COLUMNS = ("ts", "host", "route", "method", "path", "status", "duration_s", "trace_id")
 PATH_MAX = 500
+TIERS = (ROLLUP_STEP, HOURLY_STEP)
+"""The histograms' rollup tiers, finest first."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""Metric retention from the environment to deleted rows: raw samples, 1-minute and 1-hour
-rollups each follow their own variable."""
+"""Metric retention from the environment to deleted rows: raw samples, 1-minute, 5-minute
+and 1-hour rollups each follow their own variable."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app import build_runtime
 from app.settings import Settings
-from storage.metrics import HOURLY_STEP, ROLLUP_STEP, Sample
+from storage.metrics import FIVE_MINUTE_STEP, HOURLY_STEP, ROLLUP_STEP, Sample
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -38,7 +38,8 @@ def test_each_retention_variable_decides_which_rows_of_its_tier_are_deleted(
             "PULSEBOARD_SECRET_KEY": "retention-test",
             "PULSEBOARD_RAW_RETENTION_HOURS": "2",
             "PULSEBOARD_ROLLUP_RETENTION_DAYS": "1",
-            "PULSEBOARD_HOURLY_RETENTION_DAYS": "3",
+            "PULSEBOARD_FIVE_MINUTE_RETENTION_DAYS": "3",
+            "PULSEBOARD_HOURLY_RETENTION_DAYS": "5",
         }
     )
     rt = build_runtime(settings)
@@ -55,11 +56,15 @@ def test_each_retention_variable_decides_which_rows_of_its_tier_are_deleted(
         minutes = ages_left(
             rt.engine, f"SELECT ts FROM metric_rollups WHERE step = {ROLLUP_STEP}", now
         )
+        five_minutes = ages_left(
+            rt.engine, f"SELECT ts FROM metric_rollups WHERE step = {FIVE_MINUTE_STEP}", now
+        )
         hours = ages_left(
             rt.engine, f"SELECT ts FROM metric_rollups WHERE step = {HOURLY_STEP}", now
         )
         assert raw == {"30 minutes"}
         assert minutes == {"3 hours", "30 minutes"}
-        assert hours >= {"2 days", "3 hours"} and "4 days" not in hours
+        assert five_minutes == {"2 days", "3 hours", "30 minutes"}
+        assert hours >= {"4 days", "2 days", "3 hours"}
     finally:
         rt.close()

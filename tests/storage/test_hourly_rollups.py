@@ -75,6 +75,12 @@ def test_hourly_rollups_have_a_retention_of_their_own(store):
     store.write(series(T0, end, 900.0))
     store.rollup(end)
     before = len(hourly_rows(store.engine))
-    deleted = store.trim(end, raw_retention=DAY, rollup_retention=2 * DAY, hourly_retention=5 * DAY)
+    deleted = store.trim(
+        end,
+        raw_retention=DAY,
+        rollup_retention=2 * DAY,
+        five_minute_retention=3 * DAY,
+        hourly_retention=5 * DAY,
+    )
     assert deleted["rollup_1h"] == before - len(hourly_rows(store.engine)) > 0
     assert min(r[0] for r in hourly_rows(store.engine)) >= end - 5 * DAY

@@ -276,16 +276,17 @@ def test_query_plans_never_exceed_max_points(span: float, max_points: int):
 
     assert math.ceil((plan.end - plan.base) / plan.step) <= max_points
     assert plan.base <= plan.start == start
-    if plan.source == "rollup":
-        assert plan.step % ROLLUP_STEP == 0
-        assert plan.base % ROLLUP_STEP == 0
+    if plan.source != "raw":
+        assert plan.step % plan.tier == 0 and plan.step >= 2 * plan.tier
+        assert plan.base % plan.tier == 0
 
 
 def test_short_ranges_read_raw_samples_and_long_ranges_read_rollups():
     assert plan_query(T0, T0 + 600, 1000).source == "raw"
     assert plan_query(T0, T0 + HOUR, 1000).source == "raw"
     week = plan_query(T0, T0 + 7 * DAY, 1000)
-    assert (week.source, week.step) == ("rollup", 660)
+    assert (week.source, week.step) == ("rollup_5m", 900)
+    assert plan_query(T0, T0 + 3 * DAY, 1000).source == "rollup"
     assert plan_query(T0, T0 + 6 * HOUR, 100).source == "rollup"
 
 
@@ -357,7 +358,9 @@ def test_a_long_range_without_any_rollups_is_answered_from_raw_samples(store: Me
     assert_points_equal(data.points, reference_points(samples, T0, 240, T0, T0 + 2 * HOUR))
 
 
-def test_a_seven_day_query_returns_at_most_a_thousand_points_per_series(store: MetricsStore):
+def test_a_seven_day_query_returns_between_two_thirds_of_and_a_thousand_points_per_series(
+    store: MetricsStore,
+):
     now = T0 + 7 * DAY
     samples = series(T0, now, 60.0, host="web-1", seed=1)
     samples += series(T0, now, 60.0, host="web-2", seed=2)
@@ -368,8 +371,10 @@ def test_a_seven_day_query_returns_at_most_a_thousand_points_per_series(store: M
 
     assert sorted(s.host for s in result) == ["web-1", "web-2"]
     for data in result:
-        assert data.source == "rollup"
-        assert 900 <= len(data.points) <= 1000
+        # Buckets are whole 5-minute rows, each spanning at least two: rounding the width
+        # up to a whole row costs at most a third of the points.
+        assert data.source == "rollup_5m"
+        assert 1000 * 2 / 3 <= len(data.points) <= 1000
         own = [s for s in samples if s.host == data.host]
         assert_points_equal(data.points, reference_points(own, T0, data.step, T0, now))
 
@@ -386,7 +391,8 @@ def test_rollup_aggregates_each_complete_minute_like_the_raw_samples(store: Metr
     written = store.rollup(now)
 
     expected = reference_rollups(samples, until=T0 + 300)
-    assert written == len(expected) == 10
+    assert len(expected) == 10
+    assert written == len(expected) + 2  # and the first five minutes of each host
     assert_rollups_equal(stored_rollups(store.engine), expected)
 
 
@@ -431,11 +437,17 @@ def test_long_range_queries_read_rollups_once_raw_samples_are_trimmed(store: Met
     samples = series(T0, now, 30.0)
     store.write(samples)
     store.rollup(now)
-    store.trim(now, raw_retention=HOUR, rollup_retention=30 * DAY, hourly_retention=365 * DAY)
+    store.trim(
+        now,
+        raw_retention=HOUR,
+        rollup_retention=30 * DAY,
+        five_minute_retention=90 * DAY,
+        hourly_retention=365 * DAY,
+    )
 
     [data] = store.query(["cpu"], T0, now, max_points=200)
 
-    assert data.source == "rollup"
+    assert data.source == "rollup_5m"
     assert_points_equal(data.points, reference_points(samples, T0, data.step, T0, now))
 
 
@@ -454,13 +466,18 @@ def test_trim_deletes_only_raw_samples_and_rollups_older_than_their_retention(
     raw_cut, rollup_cut = now - 6 * HOUR, now - 2 * DAY
 
     deleted = store.trim(
-        now, raw_retention=6 * HOUR, rollup_retention=2 * DAY, hourly_retention=365 * DAY
+        now,
+        raw_retention=6 * HOUR,
+        rollup_retention=2 * DAY,
+        five_minute_retention=90 * DAY,
+        hourly_retention=365 * DAY,
     )
 
     kept_rollups = [r for r in rollups_before if r[1] >= rollup_cut]
     assert deleted == {
         "raw": sum(s.ts < raw_cut for s in samples),
         "rollup": len(rollups_before) - len(kept_rollups),
+        "rollup_5m": 0,  # none is 90 days old
         "rollup_1h": 0,  # none is a year old
     }
     assert deleted["raw"] > 0 and deleted["rollup"] > 0
@@ -469,9 +486,14 @@ def test_trim_deletes_only_raw_samples_and_rollups_older_than_their_retention(
         raw = sorted(conn.execute(text("SELECT ts FROM metric_samples")).scalars())
     assert raw == sorted(s.ts for s in samples if s.ts >= raw_cut)
     assert store.trim(
-        now, raw_retention=6 * HOUR, rollup_retention=2 * DAY, hourly_retention=365 * DAY
+        now,
+        raw_retention=6 * HOUR,
+        rollup_retention=2 * DAY,
+        five_minute_retention=90 * DAY,
+        hourly_retention=365 * DAY,
     ) == {
         "raw": 0,
         "rollup": 0,
+        "rollup_5m": 0,
         "rollup_1h": 0,
     }

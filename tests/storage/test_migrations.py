@@ -1,8 +1,9 @@
 """Alembic migrations on SQLite and PostgreSQL: every table, agreement with the models, the
-message search indexes, WAL."""
+message search indexes, the 5-minute rollups' backfill, WAL."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 from storage.db import alembic_config, make_engine, upgrade
 from storage.logquery import parse
 from storage.logs import LogEntry, LogStore
+from storage.metrics import MetricsStore, Sample
 from storage.models import LOG_SEARCH_FTS, Base, schema_filters
 from storage.models import LogRecord as LogRow
 from tests.services import pg_admin_url, unavailable
@@ -275,3 +277,54 @@ def test_sqlite_databases_run_in_wal_mode_with_a_busy_timeout(tmp_path: Path):
     with sqlite3.connect(path) as plain:
         assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     plain.close()
+
+
+def test_upgrading_a_database_with_minute_rollups_backfills_the_five_minute_tier(
+    empty_url: str,
+):
+    upgrade(empty_url, "0007_diagnostics")
+    engine = make_engine(empty_url)
+    try:
+        start = 1_699_999_200.0
+        samples = [
+            Sample(start + i * 7.0, host, "cpu", float((i * 37) % 101), {})
+            for i in range(900)
+            for host in ("web-1", "web-2")
+        ]
+        store = MetricsStore(engine)
+        store.write(samples)
+        now = samples[-1].ts + 1
+        store.rollup(now)
+        with engine.begin() as conn:  # what rollups before the 5-minute tier left
+            conn.execute(text("DELETE FROM metric_rollups WHERE step = :s"), {"s": 300})
+        rolled_until = math.floor(now / 60) * 60
+        complete = math.floor(rolled_until / 300) * 300
+
+        upgrade(empty_url)
+
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT s.host, r.ts, r.count, r.sum, r.min, r.max FROM metric_rollups r "
+                    "JOIN metric_series s ON s.id = r.series_id WHERE r.step = 300 "
+                    "ORDER BY s.host, r.ts"
+                )
+            ).all()
+        groups: dict[tuple[str, float], list[float]] = {}
+        for s in samples:
+            if s.ts < complete:
+                groups.setdefault((s.host, math.floor(s.ts / 300) * 300.0), []).append(s.value)
+        assert [(h, ts, c) for h, ts, c, *_ in rows] == [
+            (h, ts, len(vs)) for (h, ts), vs in sorted(groups.items())
+        ]
+        for (_h, _ts, _c, total, low, high), vs in zip(
+            rows, [vs for _, vs in sorted(groups.items())], strict=True
+        ):
+            assert total == pytest.approx(sum(vs)) and (low, high) == (min(vs), max(vs))
+
+        command.downgrade(alembic_config(empty_url), "0007_diagnostics")
+        with engine.connect() as conn:
+            steps = set(conn.execute(text("SELECT DISTINCT step FROM metric_rollups")).scalars())
+        assert steps == {60, 3600}  # the minutes and hours stay
+    finally:
+        engine.dispose()

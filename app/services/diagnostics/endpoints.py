@@ -17,7 +17,7 @@ from app.services.downloads import Download, Table, file_name, table_download, u
 from app.services.log_view import logs_href
 from app.services.timerange import DEFAULT_SPAN, RANGES, api_range, check_range
 from collectors.requests import Histogram
-from storage.diagnostics.endpoints import SLOW_COLUMNS, EndpointCounts, EndpointStore
+from storage.diagnostics.endpoints import SLOW_COLUMNS, TIERS, EndpointCounts, EndpointStore
 from storage.metrics import QueryPlan, plan_query
 from storage.models import LATENCY_BUCKETS
 
@@ -53,7 +53,7 @@ PAGE_ROUTES = 100
 
 def plan(start: float, end: float) -> QueryPlan:
     """The tier and time-bucket width a range is read with (as the metrics are)."""
-    return plan_query(start, end, HEATMAP_COLUMNS)
+    return plan_query(start, end, HEATMAP_COLUMNS, TIERS)
 
 
 def _store(rt: Runtime) -> EndpointStore:
