@@ -15,7 +15,6 @@ from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.api.errors import from_http_exception
 from app.settings import Settings
 
 TOO_LARGE = (
@@ -40,6 +39,9 @@ class PulseboardWorker(ThreadWorker):
         if refusal is None:
             super().handle_error(req, client, addr, exc)
             return
+        # The worker has the app loaded; the master, which imports this module, need not.
+        from app.api.errors import from_http_exception
+
         self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
         error = from_http_exception(refusal())
         body = json.dumps(error.body()).encode()
