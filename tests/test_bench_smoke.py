@@ -94,3 +94,9 @@ def test_diagnostics_benchmarks_produce_numbers(tmp_path: Path) -> None:
     _require_postgres()
     results = _run_bench(tmp_path, "diagnostics_statements", "diagnostics_summary")
     _assert_numbers(results, expected_rows=2)
+
+
+def test_page_benchmarks_produce_numbers(tmp_path: Path) -> None:
+    _require_postgres()
+    results = _run_bench(tmp_path, "overview_refresh", "logs_page")
+    _assert_numbers(results, expected_rows=4)
