@@ -40,7 +40,17 @@ SERIES: tuple[tuple[str, dict[str, str]], ...] = (
         for q in ("0.5", "0.9", "0.95", "0.99", "0.999")
     ),
     ("http_request_errors_ratio", {}),
-    *(("pg_connections", {"state": s}) for s in ("active", "idle", "idle in transaction")),
+    *(
+        ("pg_connections", {"state": s})
+        for s in (
+            "active",
+            "idle",
+            "idle in transaction",
+            "idle in transaction (aborted)",
+            "fastpath function call",
+            "disabled",
+        )
+    ),
     ("pg_max_connections", {}),
     ("pg_commits_per_second", {}),
     ("pg_rollbacks_per_second", {}),
