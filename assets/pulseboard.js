@@ -1,4 +1,5 @@
-/* Pulseboard browser side: theme switching, live chart extension and the metrics WebSocket. */
+/* Pulseboard browser side: theme switching, drawing and live extension of the Overview's
+   charts, and the metrics WebSocket. */
 (function () {
   "use strict";
 
@@ -22,6 +23,68 @@
     return Date.parse(label.replace(" ", "T") + "Z") / 1000;
   }
 
+  // The Overview's charts are drawn one per animation frame, each in a task of its own:
+  // drawing every chart at once (a refresh, or a live point on each) held the page for
+  // most of a second. What waits for a chart merges: the newest figure, then every live
+  // point that came after it.
+  const waiting = [];
+  const pending = {};
+  let drawing = false;
+
+  function pendingOf(id) {
+    if (!pending[id]) {
+      pending[id] = { figure: null, points: {} };
+      waiting.push(id);
+    }
+    return pending[id];
+  }
+
+  function drawNext() {
+    const id = waiting.shift();
+    if (id === undefined) { drawing = false; return; }
+    const job = pending[id];
+    delete pending[id];
+    if (document.getElementById(id)) {
+      if (job.figure) {
+        window.dash_clientside.set_props(id, { figure: job.figure });
+      }
+      const indices = Object.keys(job.points).map(Number);
+      if (indices.length) {
+        const update = { x: [], y: [] };
+        indices.forEach(function (i) {
+          update.x.push(job.points[i].x);
+          update.y.push(job.points[i].y);
+        });
+        // After a new figure its points go on the next turn: the figure is drawn first.
+        if (job.figure) { pendingOf(id).points = job.points; } else {
+          window.dash_clientside.set_props(id, { extendData: [update, indices, MAX_POINTS] });
+        }
+      }
+    }
+    window.requestAnimationFrame(drawNext);
+  }
+
+  function startDrawing() {
+    if (!drawing && waiting.length) {
+      drawing = true;
+      window.requestAnimationFrame(drawNext);
+    }
+  }
+
+  // A chart as it will be once what waits for it is drawn: its figure, its last points.
+  function shownFigure(id) {
+    const job = pending[id];
+    const gd = document.querySelector("#" + id + " .js-plotly-plot");
+    const figure = job && job.figure ? job.figure : gd && { data: gd.data, layout: gd.layout };
+    if (!figure || !figure.data || !job) { return figure; }
+    return {
+      layout: figure.layout,
+      data: figure.data.map(function (trace, i) {
+        return job.points[i] ? { meta: trace.meta, x: job.points[i].x } : trace;
+      }),
+    };
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     pulseboard: {
       applyTheme: function (switchOn, stored) {
@@ -31,6 +94,34 @@
         const theme = fromSwitch ? (switchOn ? "dark" : "light") : (stored || "light");
         document.documentElement.setAttribute("data-bs-theme", theme);
         return [theme, theme === "dark"];
+      },
+
+      // A refresh's figures, by chart id: each replaces what waits for its chart.
+      drawCharts: function (figures) {
+        Object.keys(figures || {}).forEach(function (id) {
+          const job = pendingOf(id);
+          job.figure = figures[id];
+          job.points = {};
+        });
+        startDrawing();
+      },
+
+      // A live collection: its points wait for their charts (see extendCharts).
+      liveCharts: function (message, shownWindow, autoRefresh) {
+        const ids = Array.prototype.map.call(
+          document.querySelectorAll(".overview-chart[id]"), function (el) { return el.id; });
+        const args = [message, shownWindow, autoRefresh].concat(ids.map(shownFigure));
+        const updates = window.dash_clientside.pulseboard.extendCharts.apply(null, args);
+        updates.forEach(function (update, n) {
+          if (update === window.dash_clientside.no_update) { return; }
+          const job = pendingOf(ids[n]);
+          update[1].forEach(function (index, k) {
+            const points = job.points[index] || (job.points[index] = { x: [], y: [] });
+            points.x = points.x.concat(update[0].x[k]);
+            points.y = points.y.concat(update[0].y[k]);
+          });
+        });
+        startDrawing();
       },
 
       extendCharts: function (message, shownWindow, autoRefresh) {

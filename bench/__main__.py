@@ -39,6 +39,9 @@ BENCHMARKS = {
     "diagnostics_statements": "bench.diagnostics_statements",
     "diagnostics_changes": "bench.diagnostics_changes",
     "diagnostics_summary": "bench.diagnostics_summary",
+    "overview_refresh": "bench.overview_refresh",
+    "logs_page": "bench.logs_page",
+    "overview_long_tasks": "bench.overview_long_tasks",
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 

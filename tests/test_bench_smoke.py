@@ -111,3 +111,9 @@ def test_rss_benchmark_measures_an_idle_server_and_breaks_it_down(tmp_path: Path
     charged = dict(breakdown())
     assert charged["python"] > 0 and charged["sqlalchemy"] > 0
     assert "scipy" not in charged  # loaded only by a correlation search
+
+
+def test_page_benchmarks_produce_numbers(tmp_path: Path) -> None:
+    _require_postgres()
+    results = _run_bench(tmp_path, "overview_refresh", "logs_page")
+    _assert_numbers(results, expected_rows=4)

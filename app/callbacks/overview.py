@@ -86,7 +86,7 @@ def register(app: dash.Dash) -> None:
 
     @callback(
         app,
-        *[Output(cid, "figure") for cid in CHART_IDS],
+        Output(ids.OVERVIEW_FIGURES, "data"),
         *DOWNLOAD_OUTPUTS,
         Output(ids.OVERVIEW_UPDATED, "children"),
         Output(ids.OVERVIEW_ERROR, "children"),
@@ -99,8 +99,9 @@ def register(app: dash.Dash) -> None:
         roles=READERS,
     )
     def refresh_charts(window, range_key, _n, host, theme):
-        """Redraw every chart that can get data for the shown window, with its download
-        links; keep the old ones if the database is away."""
+        """Every chart that can get data for the shown window, by chart id (the browser
+        draws them one at a time), with its download links; keep the old ones if the
+        database is away."""
         rt, now = runtime(), time.time()
         start, end = timerange.time_window(range_key, window, now)
         host = host or None
@@ -110,9 +111,9 @@ def register(app: dash.Dash) -> None:
             series = {spec.key: overview.chart_series(rt, spec, start, end, host) for spec in shown}
         except SQLAlchemyError:
             message = "The database is unavailable: the charts show the last data loaded."
-            return *[dash.no_update] * (len(CHART_IDS) + len(DOWNLOAD_OUTPUTS) + 1), message, True
-        figures = [
-            time_series_figure(
+            return *[dash.no_update] * (len(DOWNLOAD_OUTPUTS) + 2), message, True
+        figures = {
+            chart_id(spec.key): time_series_figure(
                 spec,
                 series[spec.key],
                 dark=theme == "dark",
@@ -120,10 +121,8 @@ def register(app: dash.Dash) -> None:
                 revision=f"{start}-{end}" if window else spec.key,
                 interval=rt.settings.collect_interval,
             )
-            if spec.key in series
-            else dash.no_update
-            for spec in overview.CHARTS
-        ]
+            for spec in shown
+        }
         links = [
             overview.export_href(spec, start, end, host, fmt)
             for spec in overview.CHARTS
@@ -134,7 +133,7 @@ def register(app: dash.Dash) -> None:
             if window
             else f"updated {time_label(now)} UTC"
         )
-        return *figures, *links, html.Span(label), None, False
+        return figures, *links, html.Span(label), None, False
 
     @callback(
         app,
@@ -189,12 +188,14 @@ def register(app: dash.Dash) -> None:
         Input(ids.OVERVIEW_AUTO, "value"),
     )
     app.clientside_callback(
-        dash.ClientsideFunction("pulseboard", "extendCharts"),
-        *[Output(cid, "extendData") for cid in CHART_IDS],
+        dash.ClientsideFunction("pulseboard", "drawCharts"),
+        Input(ids.OVERVIEW_FIGURES, "data"),
+    )
+    app.clientside_callback(
+        dash.ClientsideFunction("pulseboard", "liveCharts"),
         Input(ids.OVERVIEW_LIVE, "data"),
         State(ids.OVERVIEW_WINDOW, "data"),
         State(ids.OVERVIEW_AUTO, "value"),
-        *[State(cid, "figure") for cid in CHART_IDS],
     )
     app.clientside_callback(
         dash.ClientsideFunction("pulseboard", "liveBadge"),

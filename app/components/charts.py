@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
-import plotly.graph_objects as go
+from plotly.io import templates
 
 from app.services.overview import ChartSpec, is_hidden, trace_key, trace_label
 from storage.metrics import SeriesData
@@ -22,6 +23,12 @@ CONFIG = {
     "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toImage"],
 }
 """dcc.Graph config of every Overview chart."""
+TEMPLATES: dict[bool, dict] = {
+    dark: templates[name].to_plotly_json()
+    for dark, name in ((False, "plotly_white"), (True, "plotly_dark"))
+}
+"""Plotly's light and dark templates (by ``dark``) as plain dicts, built once and shared by
+every figure (never changed): copying them into each figure was most of a refresh."""
 
 
 def chart_id(key: str) -> str:
@@ -34,6 +41,7 @@ def download_id(key: str, fmt: str) -> str:
     return f"overview-download-{key}-{fmt}"
 
 
+@functools.lru_cache(maxsize=8192)  # a refresh labels the same bucket starts on every chart
 def time_label(ts: float) -> str:
     """Epoch seconds as the UTC wall-clock string the charts use on their x axis."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -89,9 +97,9 @@ def time_series_figure(
     shown: tuple[float, float],
     revision: str | None = None,
     interval: float = 0.0,
-) -> go.Figure:
-    """A line chart of ``series`` over the window ``shown``; each trace carries its live key
-    in ``meta``.
+) -> dict:
+    """A line chart of ``series`` over the window ``shown``, as a plain figure dict; each
+    trace carries its live key in ``meta``.
 
     The x axis spans ``shown`` at least (and follows live points past its end); lines
     bridge short pauses of collection (``interval`` seconds) and break at outages;
@@ -101,60 +109,64 @@ def time_series_figure(
     many_targets = len({s.labels.get("target") for s in series}) > 1
     gap = gap_seconds(series, interval)
     peak = max((p[1] for s in series if s.name not in spec.limits for p in s.points), default=0.0)
-    fig = go.Figure()
+    hover = HOVER.get(spec.unit, "%{y:.3s} " + spec.unit) + "<extra>%{fullData.name}</extra>"
+    traces = []
     for s in series:
         xs, ys = with_gaps(s.points, gap)
         label = trace_label(s.name, s.labels, s.host, many_hosts, many_targets)
         style = {"name": label, "visible": "legendonly" if is_hidden(spec, s) else True}
         if s.name in spec.limits:
             style = _limit_trace(spec, s, peak, label)
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                meta=trace_key(s.host, s.name, s.labels),
-                hovertemplate=HOVER.get(spec.unit, "%{y:.3s} " + spec.unit)
-                + "<extra>%{fullData.name}</extra>",
+        traces.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "meta": trace_key(s.host, s.name, s.labels),
+                "hovertemplate": hover,
                 **style,
-            )
+            }
         )
-    fig.update_layout(
-        template="plotly_dark" if dark else "plotly_white",
+    yaxis: dict = {
+        "ticksuffix": spec.unit if spec.unit == "%" else "",
+        "rangemode": "tozero",
+        "title": {} if spec.unit in ("%", "ratio") else {"text": spec.unit},
+    }
+    if spec.unit == "%":
+        yaxis["range"] = [0, 100]
+    elif spec.unit == "ratio":
+        yaxis.update(range=[0, 1], tickformat=".0%")
+    layout = {
+        "template": TEMPLATES[dark],
         # The title is the card's header: in the figure the mode bar covered it on phones.
-        margin={"l": 48, "r": 12, "t": 28, "b": 32},
-        height=250,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
+        "margin": {"l": 48, "r": 12, "t": 28, "b": 32},
+        "height": 250,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
         # Below the x labels whatever their height (they turn on narrow screens).
-        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
-        hovermode="x unified",
-        uirevision=revision or spec.key,
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+        "hovermode": "x unified",
+        "uirevision": revision or spec.key,
         # The live extension reads the gap to break a line after an outage too.
-        meta={"gap": gap},
-        xaxis={
+        "meta": {"gap": gap},
+        "xaxis": {
             "type": "date",
-            "title": None,
+            "title": {},
             "autorange": True,
             "autorangeoptions": {"include": [time_label(shown[0]), time_label(shown[1])]},
         },
-        yaxis={
-            "ticksuffix": spec.unit if spec.unit == "%" else "",
-            "rangemode": "tozero",
-            "title": None if spec.unit in ("%", "ratio") else spec.unit,
-        },
-    )
-    if spec.unit == "%":
-        fig.update_yaxes(range=[0, 100])
-    elif spec.unit == "ratio":
-        fig.update_yaxes(range=[0, 1], tickformat=".0%")
+        "yaxis": yaxis,
+    }
     if not series:
-        fig.add_annotation(
-            text="No data in this range yet",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-        )
-    return fig
+        layout["annotations"] = [
+            {
+                "text": "No data in this range yet",
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+            }
+        ]
+    return {"data": traces, "layout": layout}

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from app import ids
+from app.components.charts import TEMPLATES
 from storage.logquery import LEVELS
 
 LEVEL_COLOURS = {
@@ -107,61 +107,64 @@ def level_toggles(shown: list[str]) -> dbc.Checklist:
     )
 
 
-def histogram_figure(data: dict, start: float, end: float, dark: bool) -> go.Figure:
-    """Stacked bars of counts per level per bucket; each bar carries its bucket start so
-    a click can narrow the range to it."""
+def histogram_figure(data: dict, start: float, end: float, dark: bool) -> dict:
+    """Stacked bars of counts per level per bucket, as a plain figure dict; each bar
+    carries its bucket start so a click can narrow the range to it."""
     step = data["step"]
-    fig = go.Figure()
-    for level in LEVELS:
-        rows = [b for b in data["buckets"] if b["level"] == level]
-        if not rows:
-            continue
-        fig.add_trace(
-            go.Bar(
-                x=[_bar_time(b["ts"] + step / 2) for b in rows],
-                y=[b["count"] for b in rows],
-                customdata=[b["ts"] for b in rows],
-                # Widths in ms of the date axis: Plotly guesses a lone bar's width from the
-                # whole range otherwise.
-                width=[step * 1000 * 0.9] * len(rows),
-                name=level,
-                marker_color=LEVEL_COLOURS[level],
-                hovertemplate=f"%{{y}} {level}<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        barmode="stack",
-        height=150,
+    by_level: dict[str, list[dict]] = {}
+    for bucket in data["buckets"]:
+        by_level.setdefault(bucket["level"], []).append(bucket)
+    traces = [
+        {
+            "type": "bar",
+            "x": [_bar_time(b["ts"] + step / 2) for b in rows],
+            "y": [b["count"] for b in rows],
+            "customdata": [b["ts"] for b in rows],
+            # Widths in ms of the date axis: Plotly guesses a lone bar's width from the
+            # whole range otherwise.
+            "width": [step * 1000 * 0.9] * len(rows),
+            "name": level,
+            "marker": {"color": LEVEL_COLOURS[level]},
+            "hovertemplate": f"%{{y}} {level}<extra></extra>",
+        }
+        for level in LEVELS
+        if (rows := by_level.get(level))
+    ]
+    layout = {
+        **_frame(dark),
+        "barmode": "stack",
+        "showlegend": True,
         # The legend sits in the top margin, above the bars, never over them.
-        margin={"l": 40, "r": 10, "t": 26, "b": 25},
-        showlegend=True,
-        legend={"orientation": "h", "y": 1, "yanchor": "bottom", "x": 1, "xanchor": "right"},
-        template="plotly_dark" if dark else "plotly_white",
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        xaxis={"range": [_bar_time(start), _bar_time(end)], "type": "date"},
-        yaxis={"rangemode": "tozero"},
-        clickmode="event",
-        dragmode=False,
-        uirevision=f"{start}-{end}",
-    )
-    return fig
+        "legend": {"orientation": "h", "y": 1, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+        "xaxis": {"range": [_bar_time(start), _bar_time(end)], "type": "date"},
+        "yaxis": {"rangemode": "tozero"},
+        "clickmode": "event",
+        "dragmode": False,
+        "uirevision": f"{start}-{end}",
+    }
+    return {"data": traces, "layout": layout}
 
 
-def no_histogram(dark: bool) -> go.Figure:
+def no_histogram(dark: bool) -> dict:
     """The chart while the query has a mistake: no bars, and why."""
-    fig = go.Figure()
-    fig.update_layout(
-        height=150,
-        margin={"l": 40, "r": 10, "t": 26, "b": 25},
-        template="plotly_dark" if dark else "plotly_white",
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        annotations=[{"text": "No results: correct the query", "showarrow": False}],
-    )
-    return fig
+    layout = {
+        **_frame(dark),
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "annotations": [{"text": "No results: correct the query", "showarrow": False}],
+    }
+    return {"data": [], "layout": layout}
+
+
+def _frame(dark: bool) -> dict:
+    """Size, margins and theme of the histogram, with or without bars."""
+    return {
+        "height": 150,
+        "margin": {"l": 40, "r": 10, "t": 26, "b": 25},
+        "template": TEMPLATES[dark],
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+    }
 
 
 def _bar_time(ts: float) -> str:

@@ -198,6 +198,7 @@ def layout(**_query) -> html.Div:
             dcc.Store(id=ids.OVERVIEW_LIVE),
             dcc.Store(id=ids.OVERVIEW_CONNECTION),
             dcc.Store(id=ids.OVERVIEW_WINDOW),
+            dcc.Store(id=ids.OVERVIEW_FIGURES),
         ],
         id=ids.OVERVIEW_PAGE,
     )

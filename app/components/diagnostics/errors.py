@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from app import ids
@@ -112,7 +111,7 @@ def detail(group: dict | None, dark: bool = False) -> list:
     ]
 
 
-def counts_figure(group: dict, dark: bool) -> go.Figure:
+def counts_figure(group: dict, dark: bool) -> dict:
     """The group's records per bucket over the range, as the Logs page's histogram."""
     series = group["series"]
     step = group["step"]
@@ -120,5 +119,5 @@ def counts_figure(group: dict, dark: bool) -> go.Figure:
     start = series[0]["ts"] if series else 0.0
     end = series[-1]["ts"] + step if series else 1.0
     figure = histogram_figure({"step": step, "buckets": buckets}, start, end, dark)
-    figure.update_layout(showlegend=False, clickmode="none")
+    figure["layout"].update(showlegend=False, clickmode="none")
     return figure
