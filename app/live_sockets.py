@@ -292,6 +292,11 @@ class SocketLoop:
         )
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the loop's thread still runs."""
+        return self._thread.is_alive()
+
     def reserve(self, capacity: int) -> bool:
         """Take a place for one more WebSocket, unless ``capacity`` are open already."""
         with self._lock:
@@ -339,9 +344,10 @@ _shared_lock = threading.Lock()
 
 
 def shared_loop() -> SocketLoop:
-    """The process's socket loop, started on first use."""
+    """The process's socket loop, started on first use (and again should its thread have
+    been stopped, as a test server's shutdown stops every thread it did not start with)."""
     global _shared
     with _shared_lock:
-        if _shared is None:
+        if _shared is None or not _shared.alive:
             _shared = SocketLoop()
         return _shared

@@ -86,9 +86,12 @@ class Routes:
         return register
 
     def init_app(self, app: Flask) -> None:
-        """Add the routes to ``app``."""
+        """Add the routes to ``app``, and start the socket loop that will own them."""
         for rule, endpoint in self._routes:
             app.add_url_rule(rule, endpoint.__name__, endpoint, websocket=True)
+        # Started with the app rather than by the first client, so that a server which
+        # stops the threads started while it ran (as Dash's test server does) leaves it be.
+        shared_loop()
 
 
 sock = Routes()
