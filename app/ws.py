@@ -40,7 +40,7 @@ from app.log_tail import MAX_LAG, encode
 from app.runtime import runtime
 from app.services import FieldError
 from app.services.log_search import build_query
-from storage.live import ALERTS_CHANNEL, METRICS_CHANNEL, LiveBus
+from storage.live import ALERTS_CHANNEL, METRICS_CHANNEL, LiveBus, Subscription
 from storage.logquery import Query
 
 log = logging.getLogger(__name__)
@@ -149,26 +149,37 @@ def reports_errors(route: Callable) -> Callable:
     return run
 
 
+BROADCAST_QUEUE = 1000
+"""Messages a broadcast's reader may fall behind by: it never waits on a client, so it
+falls behind only if starved."""
+
+
 class Broadcast:
     """One bus channel's messages, each encoded once and pushed to every joined socket."""
 
-    def __init__(self, bus: LiveBus, channel: str) -> None:
-        self._bus = bus
-        self._channel = channel
+    def __init__(
+        self,
+        name: str,
+        subscription: Subscription,
+        latest: Callable[[], dict | None] | None = None,
+    ) -> None:
+        """Fan out what ``subscription`` receives; a peer that joins is first sent what
+        ``latest`` gives, when there is a ``latest``."""
+        self._subscription = subscription
+        self._read_latest = latest
         self._loop = shared_loop()
         self._lock = threading.Lock()
         self._peers: set[Peer] = set()
         self._latest: bytes | None = None
-        # Large: this reader never waits on a client, so it falls behind only if starved.
-        self._subscription = bus.subscribe(channel, maxsize=1000)
-        threading.Thread(target=self._run, name=f"live-{channel}", daemon=True).start()
+        threading.Thread(target=self._run, name=f"live-{name}", daemon=True).start()
 
-    def join(self, peer: Peer, with_latest: bool) -> None:
-        """Send ``peer`` every message from now on (first the latest one, if asked)."""
+    def join(self, peer: Peer) -> None:
+        """Send ``peer`` every message from now on (the latest one first, for a broadcast
+        that has one)."""
         with self._lock:
-            if with_latest:
+            if self._read_latest is not None:
                 latest = self._latest
-                if latest is None and (message := self._bus.latest(self._channel)):
+                if latest is None and (message := self._read_latest()):
                     latest = frame(json.dumps(message))
                 if latest is not None:
                     self._loop.send([(peer, 1, latest)])
@@ -198,13 +209,25 @@ class Broadcast:
 _broadcasts_lock = threading.Lock()
 
 
-def _broadcast(channel: str) -> Broadcast:
-    """The app's broadcast of ``channel``, started on first use."""
+def _broadcast(name: str, start: Callable[[LiveBus], Broadcast]) -> Broadcast:
+    """The app's broadcast called ``name``, started by ``start(bus)`` on first use."""
     with _broadcasts_lock:
         broadcasts = current_app.extensions.setdefault("pulseboard.broadcasts", {})
-        if channel not in broadcasts:
-            broadcasts[channel] = Broadcast(runtime().bus, channel)
-        return broadcasts[channel]
+        if name not in broadcasts:
+            broadcasts[name] = start(runtime().bus)
+        return broadcasts[name]
+
+
+def _metrics(bus: LiveBus) -> Broadcast:
+    return Broadcast(
+        "metrics",
+        bus.subscribe(METRICS_CHANNEL, maxsize=BROADCAST_QUEUE),
+        latest=lambda: bus.latest(METRICS_CHANNEL),
+    )
+
+
+def _alerts(bus: LiveBus) -> Broadcast:
+    return Broadcast("alerts", bus.subscribe(ALERTS_CHANNEL, maxsize=BROADCAST_QUEUE))
 
 
 @sock.route("/api/v1/admin/monitoring/stream")
@@ -217,7 +240,7 @@ def monitoring_stream(ws: Handshaken) -> None:
     Each client has its own bounded queue: a slow client loses its oldest messages and is
     told how many with ``{"type": "dropped", "count": n}``; other clients are unaffected.
     """
-    _broadcast(METRICS_CHANNEL).join(ws.adopt(CLIENT_QUEUE), with_latest=True)
+    _broadcast("metrics", _metrics).join(ws.adopt(CLIENT_QUEUE))
 
 
 @sock.route("/api/v1/admin/alerts/stream")
@@ -227,7 +250,7 @@ def alerts_stream(ws: Handshaken) -> None:
     """Push every alert transition and human action as ``{"type": "alert", "event",
     "alert"}`` (the alert as the alerts API shows it), with the same bounded queue and
     ``dropped`` notices as the metrics stream."""
-    _broadcast(ALERTS_CHANNEL).join(ws.adopt(CLIENT_QUEUE), with_latest=False)
+    _broadcast("alerts", _alerts).join(ws.adopt(CLIENT_QUEUE))
 
 
 BACKLOG_DEFAULT = 100

@@ -11,35 +11,18 @@ database), for scale.
 
 from __future__ import annotations
 
-import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from flask import g
 
-from app import auth, create_app
-from app.settings import Settings
+from app import auth
 from app.token_cache import TokenCache
-from bench.common import Result, paired_medians
+from bench.common import Result, console_app, paired_medians
 
 PATH = "/api/v1/admin/me"
 TARGET = "ratio <= 1.2"
-
-
-def build(data_dir: Path, database_url: str):
-    """A Pulseboard app on ``database_url`` without scheduler."""
-    return create_app(
-        Settings(
-            data_dir=data_dir,
-            database_url=database_url,
-            redis_url=None,
-            secret_key=secrets.token_urlsafe(16),
-            admin_password=secrets.token_urlsafe(16),
-            start_scheduler=False,
-            hostname="bench-host",
-        )
-    )
 
 
 def without_auth(app, account) -> None:
@@ -70,7 +53,7 @@ def run(quick: bool = False) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="bench_auth_") as tmp:
         data_dir = Path(tmp)
         url = f"sqlite:///{data_dir / 'bench.db'}"
-        ours_app, bare_app = build(data_dir, url), build(data_dir, url)
+        ours_app, bare_app = console_app(data_dir, url), console_app(data_dir, url)
         rt = ours_app.server.extensions["pulseboard"]
         account = rt.accounts.add_user("bench", "analyst", auth.hash_password("bench-password"))
         _, token = rt.accounts.create_token(account.id, "bench")

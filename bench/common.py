@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import statistics
 import time
@@ -262,4 +263,22 @@ def compared(
         note or f"median of {len(mine.times)} alternating rounds",
         ours_range=mine.range(scale),
         baseline_range=theirs.range(scale),
+    )
+
+
+def console_app(data_dir: Path, database_url: str):
+    """A Pulseboard app on ``database_url`` without scheduler."""
+    from app import create_app  # only the benchmarks that time the app load it
+    from app.settings import Settings
+
+    return create_app(
+        Settings(
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=None,
+            secret_key=secrets.token_urlsafe(16),
+            admin_password=secrets.token_urlsafe(16),
+            start_scheduler=False,
+            hostname=HOST,
+        )
     )

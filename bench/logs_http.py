@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,10 +21,8 @@ from urllib.parse import urlencode
 import psycopg
 from flask import Response, request
 
-from app import create_app
 from app.auth import READERS, roles
-from app.settings import Settings
-from bench.common import Result, compared, paired_rounds, psycopg_dsn
+from bench.common import Result, compared, console_app, paired_rounds, psycopg_dsn
 from bench.logs_data import RARE_WORD, add_token, log_database
 from storage.logs import EXACT_COUNT_LIMIT
 
@@ -121,21 +118,6 @@ def baseline_views(server, dsn: str) -> None:
         server.add_url_rule(f"/api/v1/bench/logs{name}", f"bench_logs{name}", view)
 
 
-def build(data_dir: Path, database_url: str):
-    """A Pulseboard app on ``database_url`` without scheduler."""
-    return create_app(
-        Settings(
-            data_dir=data_dir,
-            database_url=database_url,
-            redis_url=None,
-            secret_key=secrets.token_urlsafe(16),
-            admin_password=secrets.token_urlsafe(16),
-            start_scheduler=False,
-            hostname="bench-host",
-        )
-    )
-
-
 def getter(client, path: str, headers: dict[str, str]) -> Callable[[], bytes]:
     """A GET of ``path`` checked for a 200; returns the body."""
 
@@ -153,7 +135,7 @@ def run(quick: bool = False) -> list[Result]:
     repeats = 3 if quick else 15
     results = []
     with log_database(quick) as db, tempfile.TemporaryDirectory(prefix="bench_http_") as tmp:
-        app = build(Path(tmp), db.url)
+        app = console_app(Path(tmp), db.url)
         baseline_views(app.server, psycopg_dsn(db.url))
         headers = {"Authorization": f"Bearer {add_token(db.url, 'analyst')}"}
         client = app.server.test_client()
