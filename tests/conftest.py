@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from dash.testing.application_runners import BaseDashRunner
 from selenium.webdriver.chrome.options import Options
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
@@ -60,6 +61,12 @@ TABLES = (
     "annotations",
     "diagnostic_jobs",
 )
+
+
+# Dash's test servers count their ports up from 58050, inside the range the kernel hands out
+# for outgoing connections and port-0 binds, where a test's server could find its port taken
+# by another test's client. Each parallel worker counts from a base of its own below it.
+BaseDashRunner._next_port = 28050 + 1000 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
 
 
 def pytest_setup_options() -> Options:

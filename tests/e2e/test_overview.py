@@ -358,10 +358,14 @@ def test_panels_that_cannot_get_data_are_hidden_with_how_to_enable_them(
 
 def test_chart_x_axes_span_the_chosen_range(overview: DashComposite) -> None:
     dash_duo = overview
-    until(lambda: point_counts(dash_duo, "cpu"), timeout=10, msg="no CPU chart")
     started = time.time()
     for chart in CHARTS:
-        lo, hi = dash_duo.driver.execute_script(X_RANGE, f"#overview-chart-{chart}")
+        # The charts are drawn one per animation frame: wait for each in turn.
+        lo, hi = until(
+            lambda chart=chart: dash_duo.driver.execute_script(X_RANGE, f"#overview-chart-{chart}"),
+            timeout=10,
+            msg=f"the {chart} chart is not drawn",
+        )
         # The data is seconds old; the axis still starts an hour back.
         assert abs(epoch(lo) - (started - RANGES["1h"])) < 120, f"{chart} starts at {lo}"
         assert abs(epoch(hi) - started) < 120, f"{chart} ends at {hi}"
