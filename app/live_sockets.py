@@ -42,6 +42,9 @@ NORMAL_CLOSURE = 1000
 GOING_AWAY = 1001
 CLOSE_WAIT_SECONDS = 2.0
 """How long a closing side waits for the client to answer its close frame."""
+SEND_WAIT_SECONDS = 30.0
+"""How long a route's thread waits for a client that reads nothing of what comes first (a
+tail's backlog): then the client is let go and the thread is free again."""
 VERSION = 13
 """The only WebSocket protocol version there is (RFC 6455)."""
 NOT_AN_UPGRADE = "This address is a WebSocket; connect with an upgrade."
@@ -105,7 +108,8 @@ class Handshaken:
         self.closed = False
 
     def send(self, text: str) -> None:
-        """Send one text message, waiting while the client is slow to read it."""
+        """Send one text message, waiting while the client is slow to read it (at most
+        SEND_WAIT_SECONDS, then ``TimeoutError``)."""
         self.sock.sendall(self._take_greeting() + frame(text))
 
     def _take_greeting(self) -> bytes:
@@ -119,8 +123,8 @@ class Handshaken:
         self.closed = True
         try:
             closing = self.conn.send(CloseConnection(code=code, reason=reason))
-            self.sock.sendall(self._take_greeting() + closing)
             self.sock.settimeout(CLOSE_WAIT_SECONDS)
+            self.sock.sendall(self._take_greeting() + closing)
             while data := self.sock.recv(4096):
                 self.conn.receive_data(data)
                 if any(isinstance(e, CloseConnection) for e in self.conn.events()):
@@ -162,7 +166,7 @@ def accept(environ: dict, loop: SocketLoop) -> Handshaken:
     accepted = conn.send(AcceptConnection())
     sock = socket.socket(fileno=os.dup(raw.fileno()))
     _blind(raw)
-    sock.setblocking(True)
+    sock.settimeout(SEND_WAIT_SECONDS)
     return Handshaken(sock, conn, loop, accepted)
 
 
