@@ -50,6 +50,9 @@ VERSION = 13
 NOT_AN_UPGRADE = "This address is a WebSocket; connect with an upgrade."
 HIGH_WATER = 256 * 1024
 """Bytes a client's transport may buffer before its frames queue (and may be dropped)."""
+SEND_BUFFER = 256 * 1024
+"""Bytes the kernel may hold for a client (it doubles this for its own bookkeeping): left to
+grow, it takes up to megabytes for each slow client before the queue's bound applies."""
 
 
 def frame(text: str) -> bytes:
@@ -345,6 +348,7 @@ class SocketLoop:
         """Own ``sock`` from now on; returns its peer once the loop watches it (holding
         what is pushed until it is started, when ``greeting`` is still to be sent)."""
         sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         peer = Peer(conn, max_queued, self, greeting)
 
         async def attach() -> None:
