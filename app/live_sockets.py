@@ -15,6 +15,8 @@ same bytes for every client: it is built once and written to each.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import os
@@ -40,8 +42,17 @@ NORMAL_CLOSURE = 1000
 GOING_AWAY = 1001
 CLOSE_WAIT_SECONDS = 2.0
 """How long a closing side waits for the client to answer its close frame."""
+SEND_WAIT_SECONDS = 30.0
+"""How long a route's thread waits for a client that reads nothing of what comes first (a
+tail's backlog): then the client is let go and the thread is free again."""
+VERSION = 13
+"""The only WebSocket protocol version there is (RFC 6455)."""
+NOT_AN_UPGRADE = "This address is a WebSocket; connect with an upgrade."
 HIGH_WATER = 256 * 1024
 """Bytes a client's transport may buffer before its frames queue (and may be dropped)."""
+SEND_BUFFER = 256 * 1024
+"""Bytes the kernel may hold for a client (it doubles this for its own bookkeeping): left to
+grow, it takes up to megabytes for each slow client before the queue's bound applies."""
 
 
 def frame(text: str) -> bytes:
@@ -58,7 +69,13 @@ def frame(text: str) -> bytes:
 
 
 class NotAnUpgrade(ValueError):
-    """The request is not a valid WebSocket upgrade."""
+    """The request is not a valid WebSocket upgrade: it is answered ``status`` (a 4xx) with
+    ``headers``."""
+
+    def __init__(self, reason: str, status: int = 400, headers: dict[str, str] | None = None):
+        super().__init__(reason)
+        self.status = status
+        self.headers = headers or {}
 
 
 def _upgrade_request(environ: dict) -> bytes:
@@ -66,7 +83,7 @@ def _upgrade_request(environ: dict) -> bytes:
     target = environ.get("PATH_INFO", "/")
     if environ.get("QUERY_STRING"):
         target += "?" + environ["QUERY_STRING"]
-    lines = [f"GET {target} HTTP/1.1"]
+    lines = [f"{environ.get('REQUEST_METHOD', 'GET')} {target} HTTP/1.1"]
     for key, value in environ.items():
         if key.startswith("HTTP_"):
             lines.append(f"{key[5:].replace('_', '-')}: {value}")
@@ -94,7 +111,8 @@ class Handshaken:
         self.closed = False
 
     def send(self, text: str) -> None:
-        """Send one text message, waiting while the client is slow to read it."""
+        """Send one text message, waiting while the client is slow to read it (at most
+        SEND_WAIT_SECONDS, then ``TimeoutError``)."""
         self.sock.sendall(self._take_greeting() + frame(text))
 
     def _take_greeting(self) -> bytes:
@@ -108,8 +126,8 @@ class Handshaken:
         self.closed = True
         try:
             closing = self.conn.send(CloseConnection(code=code, reason=reason))
-            self.sock.sendall(self._take_greeting() + closing)
             self.sock.settimeout(CLOSE_WAIT_SECONDS)
+            self.sock.sendall(self._take_greeting() + closing)
             while data := self.sock.recv(4096):
                 self.conn.receive_data(data)
                 if any(isinstance(e, CloseConnection) for e in self.conn.events()):
@@ -133,20 +151,34 @@ def accept(environ: dict, loop: SocketLoop) -> Handshaken:
     """Answer the WebSocket upgrade in ``environ`` and take its socket from the server."""
     raw = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
     if raw is None or environ.get("HTTP_UPGRADE", "").lower() != "websocket":
-        raise NotAnUpgrade("not a WebSocket upgrade")
+        raise NotAnUpgrade(NOT_AN_UPGRADE)
     conn = WSConnection(ConnectionType.SERVER)
     try:
         conn.receive_data(_upgrade_request(environ))
         event = next(conn.events(), None)
     except RemoteProtocolError as exc:
-        raise NotAnUpgrade(str(exc)) from None
+        hint = exc.event_hint
+        status = getattr(hint, "status_code", 400)
+        headers = {k.decode(): v.decode() for k, v in getattr(hint, "headers", ())}
+        reason = f"Sec-WebSocket-Version must be {VERSION}." if status == 426 else str(exc)
+        raise NotAnUpgrade(reason, status, headers) from None
     if not isinstance(event, Request):
-        raise NotAnUpgrade("not a WebSocket upgrade")
+        raise NotAnUpgrade(NOT_AN_UPGRADE)
+    if not _valid_key(environ.get("HTTP_SEC_WEBSOCKET_KEY", "")):
+        raise NotAnUpgrade("Sec-WebSocket-Key must be 16 bytes in base64.")
     accepted = conn.send(AcceptConnection())
     sock = socket.socket(fileno=os.dup(raw.fileno()))
     _blind(raw)
-    sock.setblocking(True)
+    sock.settimeout(SEND_WAIT_SECONDS)
     return Handshaken(sock, conn, loop, accepted)
+
+
+def _valid_key(key: str) -> bool:
+    """Whether ``key`` is what RFC 6455 asks a client to send: 16 random bytes in base64."""
+    try:
+        return len(key) == 24 and len(base64.b64decode(key, validate=True)) == 16
+    except binascii.Error:
+        return False
 
 
 def _blind(server_socket: socket.socket) -> None:
@@ -316,6 +348,7 @@ class SocketLoop:
         """Own ``sock`` from now on; returns its peer once the loop watches it (holding
         what is pushed until it is started, when ``greeting`` is still to be sent)."""
         sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         peer = Peer(conn, max_queued, self, greeting)
 
         async def attach() -> None:

@@ -22,12 +22,13 @@ import logging
 import threading
 from collections.abc import Callable
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, current_app, request
 
 from app.api.errors import ApiError, describe
 from app.auth import READERS, roles
 from app.live_sockets import (
     GOING_AWAY,
+    NOT_AN_UPGRADE,
     Handshaken,
     NotAnUpgrade,
     Peer,
@@ -54,7 +55,7 @@ class Routes:
     """The WebSocket routes, registered on the Flask app by ``init_app``."""
 
     def __init__(self) -> None:
-        self._routes: list[tuple[str, Callable]] = []
+        self._routes: list[tuple[str, Callable, Callable]] = []
 
     def route(self, rule: str) -> Callable[[Callable], Callable]:
         """Register ``view(ws)`` as the WebSocket at ``rule``; ``ws`` is the accepted socket,
@@ -66,8 +67,10 @@ class Routes:
                 loop = shared_loop()
                 try:
                     ws = accept(request.environ, loop)
-                except NotAnUpgrade:
-                    abort(400, "This address is a WebSocket; connect with an upgrade.")
+                except NotAnUpgrade as exc:
+                    raise ApiError(
+                        exc.status, "bad_upgrade", str(exc), headers=exc.headers
+                    ) from None
                 try:
                     capacity = runtime().settings.ws_max_clients
                     if loop.reserve(capacity):
@@ -80,15 +83,22 @@ class Routes:
                         ws.close()
                 return detached()
 
-            self._routes.append((rule, endpoint))
+            @functools.wraps(view)
+            def plain():
+                """A request to the address without an upgrade: say how to connect."""
+                upgrade = {"Upgrade": "websocket"}
+                raise ApiError(426, "upgrade_required", NOT_AN_UPGRADE, headers=upgrade)
+
+            self._routes.append((rule, endpoint, plain))
             return endpoint
 
         return register
 
     def init_app(self, app: Flask) -> None:
         """Add the routes to ``app``, and start the socket loop that will own them."""
-        for rule, endpoint in self._routes:
+        for rule, endpoint, plain in self._routes:
             app.add_url_rule(rule, endpoint.__name__, endpoint, websocket=True)
+            app.add_url_rule(rule, f"{endpoint.__name__}_plain", plain)
         # Started with the app rather than by the first client, so that a server which
         # stops the threads started while it ran (as Dash's test server does) leaves it be.
         shared_loop()

@@ -78,3 +78,28 @@ def test_a_slow_tail_loses_its_oldest_and_is_told_while_a_fast_one_gets_all(serv
     assert numbers[-1] == TOTAL - 1  # the newest always arrive
     slow.close()
     fast.close()
+
+
+def test_a_tail_that_reads_nothing_of_its_backlog_is_let_go(served, monkeypatch):
+    monkeypatch.setattr("app.live_sockets.SEND_WAIT_SECONDS", 0.5)
+    app, base, token = served
+    logs = app.server.extensions["pulseboard"].logs
+    stamp = datetime.now(UTC)
+    logs.write([LogEntry(stamp, "info", "t", "h", f"{i} {'y' * 8000}") for i in range(1000)])
+    sockopt = ((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),)
+    stalled = websocket.create_connection(
+        base + "/api/v1/admin/logs/stream?backlog=1000",
+        timeout=20,
+        header=[f"Authorization: Bearer {token}"],
+        sockopt=sockopt,
+    )
+    time.sleep(2)  # its 8 MB backlog fills the buffers and the server gives up
+    tail(base, token).close()  # others are still served
+    kinds = set()
+    try:
+        while (frame := stalled.recv_data(control_frame=True))[0] != websocket.ABNF.OPCODE_CLOSE:
+            kinds.add(json.loads(frame[1])["type"])
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):
+        pass  # or it simply ends
+    assert kinds == {"log"}  # part of the backlog, then the end: never "ready"
+    stalled.close()
