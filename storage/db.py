@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import select
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import InvalidatePoolError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,14 +33,49 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "pulseboard"},
     )
+    event.listen(
+        engine, "checkout", lambda dbapi_conn, _record, _proxy: _ping_if_dropped(engine, dbapi_conn)
+    )
+    return engine
+
+
+def _sent_while_idle(dbapi_connection) -> bool:
+    """Whether the server wrote to (or closed) a connection that had nothing to read.
+
+    A pooled connection is idle: the last answer was read to its end. A server that shuts
+    down or ends the session writes a FATAL notice and closes, which the kernel reports as
+    readable; a live, quiet connection is not.
+    """
+    if dbapi_connection.broken or dbapi_connection.closed:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _ping_if_dropped(engine: Engine, dbapi_connection) -> None:
+    """Ping a pooled PostgreSQL connection only when the server may have dropped it.
+
+    SQLAlchemy's ``pool_pre_ping`` would cost a round trip on every checkout, as much as a
+    small query; the socket says without one whether anything happened since.
+    """
+    if not _sent_while_idle(dbapi_connection):
+        return
+    dialect = engine.dialect
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error:
+        alive = False
+    if not alive:
+        # The server went away: every connection pooled before now is gone with it.
+        raise InvalidatePoolError("the database closed the connection")
 
 
 def alembic_config(url: str) -> Config:
