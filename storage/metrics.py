@@ -10,13 +10,16 @@ import statistics
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.models import MetricSeries
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROLLUP_STEP = 60
 """Seconds covered by one row of the 1-minute rollup tier."""
@@ -119,12 +122,15 @@ class BucketGrid:
     @property
     def averages(self) -> np.ndarray:
         """The mean of each bucket's samples, NaN where a bucket has none."""
+        import numpy as np
+
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.counts > 0, self.sums / np.maximum(self.counts, 1), np.nan)
 
 
-_PACKED = np.dtype([("b", ">i4"), ("s", ">f8"), ("c", ">f8")])
-"""One bucket as PostgreSQL's ``int4send`` and ``float8send`` write it: bucket, sum, count."""
+_PACKED = (("b", ">i4"), ("s", ">f8"), ("c", ">f8"))
+"""One bucket as PostgreSQL's ``int4send`` and ``float8send`` write it: bucket, sum, count
+(the fields of a numpy dtype)."""
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -409,6 +415,9 @@ class MetricsStore:
         When ``start`` and ``step`` are whole minutes the 1-minute rollups answer up to the
         newest one, and raw samples the rest.
         """
+        # numpy (about 10 MiB) loads with the first grid: only diagnostics ask for one.
+        import numpy as np
+
         buckets = max(1, math.ceil((end - start) / step))
         with self.reading() as conn:
             ids = list(series_ids) if series_ids is not None else self._all_series(conn)
@@ -483,9 +492,12 @@ class MetricsStore:
             "SELECT series_id, string_agg(int4send(b::int4) || float8send(s::float8) "
             f"|| float8send(c::float8), ''::bytea) FROM ({query}) x GROUP BY series_id"
         )
+        import numpy as np
+
         packed = conn.exec_driver_sql(sql, params).all()
-        parts = [np.frombuffer(blob, _PACKED) for _sid, blob in packed]
-        rows = np.concatenate(parts) if parts else np.zeros(0, _PACKED)
+        dtype = np.dtype(list(_PACKED))
+        parts = [np.frombuffer(blob, dtype) for _sid, blob in packed]
+        rows = np.concatenate(parts) if parts else np.zeros(0, dtype)
         sid = np.repeat(np.array([r[0] for r in packed], dtype=np.int64), [p.size for p in parts])
         return sid, rows["b"].astype(np.int64), rows["s"].astype(float), rows["c"].astype(float)
 
@@ -497,6 +509,8 @@ class MetricsStore:
             raw_from=":raw_from",
             end=":end",
         )
+        import numpy as np
+
         sql = text(query).bindparams(bindparam("ids", expanding=True))
         rows = conn.execute(sql, params).all()
         if not rows:
