@@ -173,7 +173,7 @@ def breakdown_table(steps: list[tuple[str, float]]) -> str:
 
 def run(quick: bool = False) -> list[Result]:
     """RSS of an idle server (worker, master, both) and the breakdown by package."""
-    idle = 2.0 if quick else 15.0
+    idle = 1.0 if quick else 15.0
     figures = idle_server(idle)
     if not quick:
         print("RSS by package (what its own modules' loading added):", file=sys.stderr)
