@@ -367,19 +367,19 @@ class MetricsStore:
                 rows = cursor.fetchall()
             finally:
                 cursor.close()
-            series = self._describe({row[0] for row in rows}, conn)
-        points = _bucketed(rows, plan.base, plan.step)
+            points = _bucketed(rows, plan.base, plan.step)
+            series = self._describe(points.keys(), conn)
         result = [
             SeriesData(*series[sid], plan.step, plan.source, found) for sid, found in points.items()
         ]
         return sorted(result, key=lambda d: (d.name, d.host, labels_key(d.labels)))
 
     def _describe(
-        self, series_ids: set[int], conn: Connection
+        self, series_ids: Iterable[int], conn: Connection
     ) -> dict[int, tuple[str, str, dict[str, str]]]:
         """Name, host and labels of each of ``series_ids``; a series row never changes once
         written, so each is read once per store."""
-        missing = series_ids - self._described.keys()
+        missing = [sid for sid in series_ids if sid not in self._described]
         if missing:
             rows = conn.execute(
                 select(
