@@ -625,7 +625,11 @@ class MetricsStore:
             marks.append(f"{bound} AS upto_{tier}")
         if marks:
             ctes.append(f"w AS (SELECT {', '.join(marks)} FROM s)")
-        ids = "series_id IN (SELECT id FROM s)"
+        # PostgreSQL reads each part's index on an array of the ids, not through a semi-join
+        # with the series.
+        ids = (
+            "series_id = ANY(ARRAY(SELECT id FROM s))" if pg else "series_id IN (SELECT id FROM s)"
+        )
         # No GROUP BY over the parts: merging the few buckets split at a watermark costs
         # Python less than re-aggregating every bucket costs the database.
         lower = p("base")
