@@ -633,15 +633,24 @@ class MetricsStore:
         # No GROUP BY over the parts: merging the few buckets split at a watermark costs
         # Python less than re-aggregating every bucket costs the database.
         lower = p("base")
-        selects = []
+        spans = []
         for tier in tiers:
             upper = f"(SELECT upto_{tier} FROM w)"
-            selects.append(
-                f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
-                f"MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE step = {tier} "
-                f"AND {ids} AND ts >= {lower} AND ts < {upper} GROUP BY series_id, b"
-            )
+            spans.append((tier, f"ts >= {lower} AND ts < {upper}"))
             lower = upper
+        rollups = (
+            f"SELECT series_id, {bucket} AS b, SUM(count) AS c, SUM(sum) AS s, "
+            f"MIN(min) AS lo, MAX(max) AS hi FROM metric_rollups WHERE {ids} AND {{span}} "
+            "GROUP BY series_id, b"
+        )
+        if pg and spans:
+            # One aggregate over every tier's span (a bitmap of the index ranges): a bucket
+            # that two tiers share is summed there, and the rows are read in one heap pass.
+            either = " OR ".join(f"(step = {tier} AND {span})" for tier, span in spans)
+            selects = [rollups.format(span=f"({either})")]
+        else:
+            # SQLite would read every tier of the series for an OR: one range per tier.
+            selects = [rollups.format(span=f"step = {tier} AND {span}") for tier, span in spans]
         selects.append(
             f"SELECT series_id, {bucket} AS b, COUNT(*) AS c, SUM(value) AS s, "
             f"MIN(value) AS lo, MAX(value) AS hi FROM metric_samples WHERE {ids} "
