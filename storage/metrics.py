@@ -186,11 +186,13 @@ def plan_query(
 
 
 def _bucketed(
-    rows: list[tuple], base: float, step: int
+    rows: list[tuple], base: float, step: int, *, ordered: bool = False
 ) -> dict[int, list[tuple[float, float, float, float]]]:
     """Each series' points from ``(series_id, bucket, count, sum, min, max)`` rows in any
-    order, a bucket that two parts of a range query returned merged into one point."""
-    rows.sort()
+    order (or ``ordered`` by series and bucket), a bucket that two parts of a range query
+    returned merged into one point."""
+    if not ordered:
+        rows.sort()
     points: dict[int, list[tuple[float, float, float, float]]] = {}
     series: list[tuple[float, float, float, float]] = []
     prev: tuple = (None, None)
@@ -367,7 +369,7 @@ class MetricsStore:
                 rows = cursor.fetchall()
             finally:
                 cursor.close()
-            points = _bucketed(rows, plan.base, plan.step)
+            points = _bucketed(rows, plan.base, plan.step, ordered=self.dialect == "postgresql")
             series = self._describe(points.keys(), conn)
         result = [
             SeriesData(*series[sid], plan.step, plan.source, found) for sid, found in points.items()
