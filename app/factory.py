@@ -291,7 +291,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Pulseboard Dash app (its Flask server is ``.server``)."""
     settings = settings or Settings.from_env()
     if settings.is_sqlite:
-        db.upgrade(settings.database_url)
+        db.upgrade_if_behind(settings.database_url)
     rt = build_runtime(settings)
     rt.log_handler = log_handler.install(rt.logs, settings.hostname)
     try:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.settings import Settings
+from storage import db
 
 TOO_LARGE = (
     (LimitRequestLine, RequestURITooLarge),
@@ -92,5 +93,9 @@ class PulseboardServer(BaseApplication):
 
 
 def run(settings: Settings, host: str, port: int, threads: int) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted (migrating an embedded SQLite database first)."""
+    if settings.is_sqlite:
+        # Migrating loads Alembic for good: done apart, neither gunicorn's master nor the
+        # worker it forks (which then finds the database current) holds it.
+        db.upgrade_apart(settings.database_url)
     PulseboardServer(settings, host, port, threads).run()

@@ -138,7 +138,7 @@ BACKENDS = (("postgresql", postgres), ("sqlite", sqlite))
 def run(quick: bool = False) -> list[Result]:
     """Query times on both backends, against both hand-written baselines."""
     days = 2.0 if quick else 7.0  # both long enough to read a rollup tier
-    repeats = 5 if quick else 41
+    repeats = 5 if quick else 201
     results = []
     for dialect, backend in BACKENDS:
         with backend(days) as (store, execute):

@@ -4,7 +4,8 @@ The server runs as gunicorn's master and one worker; both are read from
 ``/proc/PID/status``. The breakdown (full run only) imports the app in a fresh
 interpreter with every module load timed in RSS: each top-level package is charged what
 its own modules' loading added, less what the imports nested in them added (charged to
-their own packages); building the app comes last.
+their own packages); building the app (on a database migrated beforehand, as ``serve``
+does) comes last.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ def threads(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/task").iterdir()))
 
 
+def _cli() -> Path:
+    return Path(sys.executable).with_name("pulseboard")
+
+
 def serve_env(data_dir: str) -> dict[str, str]:
     """The environment of a ``pulseboard serve`` on a fresh SQLite data dir."""
     env = {
@@ -109,10 +114,9 @@ def idle_server(idle: float) -> dict[str, float]:
     after it first answered, their summed PSS and the worker's thread count."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench_rss_") as tmp:
-        cli = Path(sys.executable).with_name("pulseboard")
         with (Path(tmp) / "serve.log").open("wb") as out:
             server = subprocess.Popen(
-                [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [str(_cli()), "serve", "--host", "127.0.0.1", "--port", str(port)],
                 env=serve_env(tmp),
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -140,6 +144,10 @@ def idle_server(idle: float) -> dict[str, float]:
 def breakdown() -> list[tuple[str, float]]:
     """RSS growth in MiB charged to each top-level package, then to building the app."""
     with tempfile.TemporaryDirectory(prefix="bench_rss_") as tmp:
+        # As under ``serve``, the worker builds the app on a database migrated before it.
+        subprocess.run(
+            [str(_cli()), "db", "upgrade"], env=serve_env(tmp), check=True, capture_output=True
+        )
         done = subprocess.run(
             [sys.executable, "-c", _MEASURE],
             capture_output=True,
@@ -165,7 +173,7 @@ def breakdown_table(steps: list[tuple[str, float]]) -> str:
 
 def run(quick: bool = False) -> list[Result]:
     """RSS of an idle server (worker, master, both) and the breakdown by package."""
-    idle = 2.0 if quick else 15.0
+    idle = 1.0 if quick else 15.0
     figures = idle_server(idle)
     if not quick:
         print("RSS by package (what its own modules' loading added):", file=sys.stderr)

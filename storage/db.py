@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import select
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,20 +35,55 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "pulseboard"},
     )
+    event.listen(
+        engine, "checkout", lambda dbapi_conn, _record, _proxy: _ping_if_dropped(engine, dbapi_conn)
+    )
+    return engine
+
+
+def _sent_while_idle(dbapi_connection) -> bool:
+    """Whether the server wrote to (or closed) a connection that had nothing to read.
+
+    A pooled connection is idle: the last answer was read to its end. A server that shuts
+    down or ends the session writes a FATAL notice and closes, which the kernel reports as
+    readable; a live, quiet connection is not.
+    """
+    if dbapi_connection.broken or dbapi_connection.closed:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _ping_if_dropped(engine: Engine, dbapi_connection) -> None:
+    """Ping a pooled PostgreSQL connection only when the server may have dropped it.
+
+    SQLAlchemy's ``pool_pre_ping`` would cost a round trip on every checkout, as much as a
+    small query; the socket says without one whether anything happened since.
+    """
+    if not _sent_while_idle(dbapi_connection):
+        return
+    dialect = engine.dialect
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error:
+        alive = False
+    if not alive:
+        # The server went away: every connection pooled before now is gone with it.
+        raise InvalidatePoolError("the database closed the connection")
 
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at Pulseboard's migrations and ``url``."""
-    # Alembic (with Mako and Pygments) holds about 6 MiB: a process that never migrates,
-    # such as gunicorn's master or a PostgreSQL deployment's server, does without it.
+    # Alembic (with Mako, Pygments and the migrations) holds about 10 MiB: a process that
+    # never migrates, such as a server on a current database, does without it.
     from alembic.config import Config
 
     config = Config()
@@ -58,6 +97,49 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest migration's revision id: each migration is named after its file, and the
+    files are numbered in the order they apply."""
+    return max(path.stem for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
+
+
+def is_current(url: str) -> bool:
+    """Whether the database at ``url`` has every migration applied (read without Alembic)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            applied = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:  # no alembic_version table: never migrated
+        return False
+    finally:
+        engine.dispose()
+    return [row[0] for row in applied] == [head_revision()]
+
+
+def upgrade_if_behind(url: str) -> None:
+    """Apply pending migrations; a database already current costs one query, not Alembic."""
+    if not is_current(url):
+        upgrade(url)
+
+
+def upgrade_apart(url: str) -> None:
+    """Apply pending migrations in a short-lived process of its own, so that this process
+    (and those it forks) never holds Alembic."""
+    if is_current(url):
+        return
+    # The URL goes through stdin: a password in it stays out of the process list.
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from storage.db import upgrade; upgrade(sys.stdin.read())",
+        ],
+        input=url,
+        text=True,
+        check=True,
+    )
 
 
 def ping(engine: Engine) -> None:

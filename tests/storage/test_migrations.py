@@ -17,7 +17,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, insert, inspect, text
 from sqlalchemy.engine import make_url
 
-from storage.db import alembic_config, make_engine, upgrade
+from storage.db import (
+    alembic_config,
+    head_revision,
+    is_current,
+    make_engine,
+    upgrade,
+    upgrade_apart,
+)
 from storage.logquery import parse
 from storage.logs import LogEntry, LogStore
 from storage.metrics import MetricsStore, Sample
@@ -177,6 +184,26 @@ def test_upgrade_on_an_empty_database_creates_every_table(empty_url: str):
     assert model_tables(empty_url) == TABLES | {"alembic_version"}
     extra = FTS5_TABLES if empty_url.startswith("sqlite") else set()
     assert table_names(empty_url) - model_tables(empty_url) == extra
+
+
+def test_the_head_revision_read_from_the_file_names_is_alembics_head():
+    from alembic.script import ScriptDirectory
+
+    assert (
+        head_revision()
+        == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    )
+
+
+def test_a_database_is_current_only_once_every_migration_is_applied(empty_url: str):
+    assert not is_current(empty_url)
+    upgrade(empty_url, "0007_diagnostics")
+    assert not is_current(empty_url)
+
+    upgrade_apart(empty_url)
+
+    assert is_current(empty_url)
+    assert model_tables(empty_url) == TABLES | {"alembic_version"}
 
 
 def test_the_migrated_schema_matches_the_models(empty_url: str):

@@ -5,18 +5,23 @@ A dense series is compared by the two-sample Kolmogorov-Smirnov test on the firs
 differences of its bucket averages (score = 1 - p); a sparse one by the volume method. All
 series are tested at once on arrays: one read of the store, one sort, no loop per series.
 Ranking uses a closed-form p-value; the rows reported get scipy's own.
+
+numpy (about 10 MiB) and scipy load with the first search, not with the console: each
+function that computes imports them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from app.runtime import Runtime
 from app.services import FieldError
 from app.services.timerange import check_range
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MIN_WINDOW = 15.0
 """Seconds: a shorter window holds too few points to say anything."""
@@ -68,6 +73,8 @@ def ks_distances(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.
     """Row by row, the two-sample KS statistic D of ``before`` against ``after`` (NaN marks
     a missing value) and the effective sample size n·m/(n+m); rows with an empty side get
     D = 0 and size 0."""
+    import numpy as np
+
     n = np.sum(~np.isnan(before), axis=1)
     m = np.sum(~np.isnan(after), axis=1)
     values = np.concatenate([before, after], axis=1)
@@ -96,6 +103,8 @@ def ks_pvalues_fast(d: np.ndarray, size: np.ndarray) -> np.ndarray:
     Stephens' small-sample correction: one ufunc call for every row, within a few hundredths
     of scipy's (which costs most of a millisecond per value), and ordered alike for equal
     sizes. Used to rank; the rows reported get ``ks_pvalues``."""
+    import numpy as np
+
     # scipy holds about 60 MiB once loaded: only a correlation search needs it.
     from scipy.special import kolmogorov
 
@@ -108,6 +117,7 @@ def ks_pvalues_fast(d: np.ndarray, size: np.ndarray) -> np.ndarray:
 def ks_pvalues(d: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Two-sided p-values of KS statistics as ``scipy.stats.ks_2samp(method="asymp")``
     gives them (each distinct pair computed once)."""
+    import numpy as np
     from scipy.stats import kstwo  # loaded on first use, as in ks_pvalues_fast
 
     pairs, inverse = np.unique(np.stack([d, np.round(size)], axis=1), axis=0, return_inverse=True)
@@ -129,6 +139,8 @@ def volume_scores(
     """Row by row, the volume method's score: the relative change of the mean (at most 1)
     times the share of the window's points beyond the baseline's mean, on the side the mean
     moved to."""
+    import numpy as np
+
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(
             before_mean != 0,
@@ -157,6 +169,8 @@ def rank(
     ``before``/``after`` (sample means), ``since`` (index of the window's first bucket
     outside the baseline's range, -1 if none) and ``keep`` (False: constant in both, or a
     side without samples)."""
+    import numpy as np
+
     with np.errstate(divide="ignore", invalid="ignore"):
         before_mean = before_sums.sum(axis=1) / before_counts.sum(axis=1)
         after_mean = after_sums.sum(axis=1) / after_counts.sum(axis=1)
@@ -189,6 +203,8 @@ def changes(rt: Runtime, start: float, end: float, limit: int = DEFAULT_LIMIT) -
     before it, highest score first: ``{name, host, labels, score, direction, before,
     after, method, since}`` (``since``: when the window first left the baseline's range,
     or None). FieldError names a window that cannot be compared."""
+    import numpy as np
+
     span = windows(start, end)
     grid = rt.metrics.bucket_grid(span.baseline, span.end, span.step)
     if not grid.series:
@@ -233,6 +249,8 @@ def changes(rt: Runtime, start: float, end: float, limit: int = DEFAULT_LIMIT) -
 def _ordered(rows: np.ndarray, result: dict[str, np.ndarray]) -> np.ndarray:
     """``rows`` highest score first; among equal scores (p underflows to 0 for many) the
     larger D, then the larger relative move of the mean."""
+    import numpy as np
+
     before, after = result["before"][rows], result["after"][rows]
     move = np.abs(after - before) / np.maximum(np.abs(before), 1e-12)
     d = np.nan_to_num(result["d"][rows], nan=0.0)
