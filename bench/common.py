@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import sqlite3
@@ -63,23 +64,52 @@ def pg_admin_url() -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+def _database_url(admin_url: str, name: str) -> str:
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin_sql(admin_url: str, sql: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        admin.dispose()
+
+
+_migrated: list[str] = []
+"""The migrated database on the bench server that its bench databases are copied from:
+the migrations run once a run, not once a benchmark. Dropped when the run exits."""
+
+
+def _migrated_template() -> str:
+    if not _migrated:
+        name = f"bench_migrated_{uuid.uuid4().hex[:10]}"
+        _admin_sql(pg_admin_url(), f'CREATE DATABASE "{name}"')
+        atexit.register(
+            _admin_sql, pg_admin_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
+        upgrade(_database_url(pg_admin_url(), name))
+        _migrated.append(name)
+    return _migrated[0]
+
+
 @contextmanager
 def pg_database(admin_url: str | None = None) -> Iterator[str]:
-    """A fresh, migrated ``bench_*`` PostgreSQL database on the bench server (or the one
-    of ``admin_url``), dropped afterwards."""
+    """A fresh, migrated ``bench_*`` PostgreSQL database on the bench server (copied from
+    one migrated once a run) or on the server of ``admin_url`` (migrated), dropped
+    afterwards."""
+    template = f' TEMPLATE "{_migrated_template()}"' if admin_url is None else ""
     admin_url = admin_url or pg_admin_url()
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    _admin_sql(admin_url, f'CREATE DATABASE "{name}"{template}')
+    url = _database_url(admin_url, name)
     try:
-        upgrade(url)
+        if not template:
+            upgrade(url)
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
