@@ -36,7 +36,7 @@ def entries(count: int, error_share: float | None, start: datetime) -> list[LogE
 
 def run(quick: bool = False) -> list[Result]:
     """Records per second with and without fingerprinting, for each mix."""
-    rows, repeats = (2_000, 3) if quick else (50_000, 7)
+    rows, repeats = (1_000, 3) if quick else (50_000, 7)
     results = []
     with pg_database() as url:
         engine = make_engine(url)
