@@ -108,16 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     chosen = args.only or list(BENCHMARKS)
-    results: list[Result] = []
+    rows: dict[str, list[Result]] = {}
     started = time.time()
     timings: dict[str, float] = {}
     for name in chosen:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         began = time.perf_counter()
-        results.extend(importlib.import_module(BENCHMARKS[name]).run(quick=args.quick))
+        rows[name] = importlib.import_module(BENCHMARKS[name]).run(quick=args.quick)
         timings[name] = time.perf_counter() - began
         print(f"  {name} took {timings[name]:.1f} s", file=sys.stderr, flush=True)
-    print(table(results))
+    print(table([r for results in rows.values() for r in results]))
+    print(f"{sum(timings.values()):.1f} s in all", file=sys.stderr)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "started": started,
@@ -125,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "python": platform.python_version(),
         "machine": platform.platform(),
         "seconds": {name: round(seconds, 2) for name, seconds in timings.items()},
-        "results": [r.to_dict() for r in results],
+        "results": [
+            {"bench": name, **r.to_dict()} for name, results in rows.items() for r in results
+        ],
     }
     args.output.write_text(json.dumps(document, indent=2) + "\n")
     return 0

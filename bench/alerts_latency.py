@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+from app.alerting.notify.stages import DEFAULT_RATE_LIMIT
 from bench.common import HOST, Result, pg_database
 from bench.logs_data import add_token, served_app
 from storage.db import make_engine
@@ -25,7 +26,8 @@ TARGET = f"p99 <= {INTERVAL + 1} s (interval + 1 s)"
 METRIC = "bench_alert_latency_value"
 API = "/api/v1/admin/alerts"
 PACE = 2.2
-"""Seconds from one written sample to the next."""
+"""Seconds from one written sample to the next when the rounds send more notifications
+than the webhook channel's rate limit takes in its minute."""
 
 
 @contextmanager
@@ -65,6 +67,9 @@ def _wait_for(arrived: list, count: int, timeout: float = 30.0) -> None:
 def run(quick: bool = False) -> list[Result]:
     """p50 and p99 of sample-to-webhook times over repeated fire/resolve rounds."""
     rounds = 3 if quick else 30
+    # Stay under the channel's rate limit, which would rightly hold the excess back for
+    # one digest: pace the samples only when the rounds send more than it takes.
+    pace = PACE if 2 * rounds > DEFAULT_RATE_LIMIT else 0.0
     written = 0.0
     with pg_database() as url:
         token = add_token(url, "admin")
@@ -107,9 +112,7 @@ def run(quick: bool = False) -> list[Result]:
             firing: list[float] = []
             for n in range(rounds):
                 for value, status in ((100.0, "firing"), (0.0, "resolved")):
-                    # Stay under the channel's rate limit (30 a minute), which would
-                    # rightly hold the excess back for one digest.
-                    time.sleep(max(0.0, PACE - (time.time() - written)))
+                    time.sleep(max(0.0, pace - (time.time() - written)))
                     written = time.time()
                     metrics.write([Sample(written, HOST, METRIC, value, {"round": str(n)})])
                     _wait_for(arrived, 2 * n + (1 if status == "firing" else 2))

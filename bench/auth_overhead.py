@@ -19,7 +19,7 @@ from flask import g
 
 from app import auth
 from app.token_cache import TokenCache
-from bench.common import Result, console_app, paired_medians
+from bench.common import Result, compared, console_app, paired_rounds
 
 PATH = "/api/v1/admin/me"
 TARGET = "ratio <= 1.2"
@@ -49,7 +49,7 @@ def batch(client, headers: dict[str, str], count: int) -> Callable[[], None]:
 
 def run(quick: bool = False) -> list[Result]:
     """Median time per request, with and without the auth layer."""
-    requests, repeats = (50, 5) if quick else (200, 31)
+    requests, repeats = (20, 5) if quick else (200, 31)
     with tempfile.TemporaryDirectory(prefix="bench_auth_") as tmp:
         data_dir = Path(tmp)
         url = f"sqlite:///{data_dir / 'bench.db'}"
@@ -65,27 +65,27 @@ def run(quick: bool = False) -> list[Result]:
             f"median of {repeats} batches of {requests} requests, alternating; baseline: the "
             "same app with its guard replaced by presetting g.account (no token check)"
         )
-        warm, baseline = paired_medians(ours, bare, repeats)
+        warm = paired_rounds(ours, bare, repeats)
         rt.token_cache = TokenCache(ttl=0)
-        cold, baseline_cold = paired_medians(ours, bare, repeats)
+        cold = paired_rounds(ours, bare, repeats)
         for app in (ours_app, bare_app):
             app.server.extensions["pulseboard"].close()
     per_request = 1e6 / requests
     return [
-        Result(
+        compared(
             "auth overhead GET /me, token cache warm",
-            warm * per_request,
-            baseline * per_request,
-            "us/request",
+            warm,
             TARGET,
             note,
+            unit="us/request",
+            scale=per_request,
         ),
-        Result(
+        compared(
             "auth overhead GET /me, token checked in SQLite each time",
-            cold * per_request,
-            baseline_cold * per_request,
-            "us/request",
+            cold,
             "for scale",
             note,
+            unit="us/request",
+            scale=per_request,
         ),
     ]

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import psutil
 
-from bench.common import HOST, Result
-from collectors.system import SystemCollector
+from bench.common import HOST, Result, compared, paired_rounds
+from collectors.system import IGNORED_FILESYSTEMS, SystemCollector
 
 TARGET = "ratio <= 1.3"
 
@@ -22,8 +22,12 @@ def bare_collection(process: psutil.Process) -> Callable[[], None]:
         psutil.getloadavg()
         psutil.virtual_memory()
         psutil.swap_memory()
-        mountpoints = {"/"}
+        # The mountpoints the collector reads: no pseudo filesystems, one per device.
+        mountpoints, devices = {"/"}, set()
         for part in psutil.disk_partitions(all=False):
+            if part.fstype in IGNORED_FILESYSTEMS or part.device in devices:
+                continue
+            devices.add(part.device)
             mountpoints.add(part.mountpoint)
         for mountpoint in sorted(mountpoints):
             try:
@@ -41,21 +45,19 @@ def bare_collection(process: psutil.Process) -> Callable[[], None]:
     return collect
 
 
-def cpu_per_call(run: Callable[[], object], iterations: int) -> float:
-    """Process CPU seconds per call of ``run``, best of three rounds."""
-    run()
-    best = float("inf")
-    for _ in range(3):
-        started = time.process_time()
+def calls(run: Callable[[], object], iterations: int) -> Callable[[], None]:
+    """``iterations`` calls of ``run``."""
+
+    def batch() -> None:
         for _ in range(iterations):
             run()
-        best = min(best, (time.process_time() - started) / iterations)
-    return best
+
+    return batch
 
 
 def run(quick: bool = False) -> list[Result]:
     """One result row: CPU ms per collection, ours vs bare psutil."""
-    iterations = 50 if quick else 1000
+    iterations, repeats = (20, 5) if quick else (200, 15)
     process = psutil.Process(os.getpid())
     collector = SystemCollector(HOST, process=process)
     clock = iter(range(2, 10**9))
@@ -65,16 +67,21 @@ def run(quick: bool = False) -> list[Result]:
     def ours() -> None:
         collector.collect(float(next(clock)))
 
-    ours_cpu = cpu_per_call(ours, iterations)
-    base_cpu = cpu_per_call(bare_collection(process), iterations)
+    rounds = paired_rounds(
+        calls(ours, iterations),
+        calls(bare_collection(process), iterations),
+        repeats,
+        clock=time.process_time,
+    )
     return [
-        Result(
+        compared(
             "system collection CPU time",
-            ours_cpu * 1000,
-            base_cpu * 1000,
-            "ms CPU",
+            rounds,
             TARGET,
-            f"time.process_time, best of 3 x {iterations} iterations; "
-            f"{samples} samples per collection; baseline: bare loop of the same psutil calls",
+            f"time.process_time, median of {repeats} alternating rounds of {iterations} "
+            f"collections; {samples} samples per collection; baseline: bare loop of the same "
+            "psutil calls",
+            unit="ms CPU",
+            scale=1000 / iterations,
         )
     ]

@@ -1,4 +1,5 @@
-"""One Postgres collection: wall time and queries issued, against a bare SELECT 1."""
+"""One Postgres collection: ``PostgresCollector.collect`` vs the same statements sent by
+hand on a bare psycopg connection."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import time
 
 import psycopg
 
-from bench.common import Result, paired_medians, pg_database, psycopg_dsn
+from bench.common import Result, compared, paired_rounds, pg_database, psycopg_dsn
+from collectors import pg_statements
 from collectors.postgres import PostgresCollector
 
 TARGET = "report (no target)"
@@ -25,27 +27,32 @@ def run(quick: bool = False) -> list[Result]:
 
         collect()
         conn = next(iter(collector._connections.values()))
-        sent: list[str] = []
+        sent: list[tuple] = []
         original = conn.execute
 
-        def counting(query, *args, **kwargs):
-            sent.append(str(query)[:40])
-            return original(query, *args, **kwargs)
+        def recording(query, params=None, *args, **kwargs):
+            sent.append((query, params))
+            return original(query, params, *args, **kwargs)
 
-        conn.execute = counting
+        conn.execute = recording
         collect()
-        statements = len(sent)
         conn.execute = original
         with psycopg.connect(psycopg_dsn(url), autocommit=True) as bare:
-            ours, baseline = paired_medians(collect, lambda: bare.execute("SELECT 1"), repeats)
+
+            def by_hand() -> None:
+                for query, params in sent:
+                    bare.execute(query, params).fetchall()
+
+            rounds = paired_rounds(collect, by_hand, repeats)
+        readable = pg_statements.check(psycopg_dsn(url)) is None
     return [
-        Result(
-            "one Postgres collection vs one SELECT 1",
-            ours * 1000,
-            baseline * 1000,
-            "ms",
+        compared(
+            "one Postgres collection vs its statements by hand",
+            rounds,
             TARGET,
-            f"{statements} statements per collection (pg_stat_statements "
-            f"{'on' if collector.top_statements else 'off'}); median of {repeats}",
+            f"{len(sent)} statements per collection (pg_stat_statements "
+            f"{'on' if readable else 'off'}); baseline: the same statements "
+            f"and parameters on a bare psycopg connection, every row fetched; median of "
+            f"{repeats} alternating rounds",
         )
     ]

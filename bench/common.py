@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import sqlite3
@@ -63,23 +64,52 @@ def pg_admin_url() -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+def _database_url(admin_url: str, name: str) -> str:
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin_sql(admin_url: str, sql: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        admin.dispose()
+
+
+_migrated: list[str] = []
+"""The migrated database on the bench server that its bench databases are copied from:
+the migrations run once a run, not once a benchmark. Dropped when the run exits."""
+
+
+def _migrated_template() -> str:
+    if not _migrated:
+        name = f"bench_migrated_{uuid.uuid4().hex[:10]}"
+        _admin_sql(pg_admin_url(), f'CREATE DATABASE "{name}"')
+        atexit.register(
+            _admin_sql, pg_admin_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
+        upgrade(_database_url(pg_admin_url(), name))
+        _migrated.append(name)
+    return _migrated[0]
+
+
 @contextmanager
 def pg_database(admin_url: str | None = None) -> Iterator[str]:
-    """A fresh, migrated ``bench_*`` PostgreSQL database on the bench server (or the one
-    of ``admin_url``), dropped afterwards."""
+    """A fresh, migrated ``bench_*`` PostgreSQL database on the bench server (copied from
+    one migrated once a run) or on the server of ``admin_url`` (migrated), dropped
+    afterwards."""
+    template = f' TEMPLATE "{_migrated_template()}"' if admin_url is None else ""
     admin_url = admin_url or pg_admin_url()
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    _admin_sql(admin_url, f'CREATE DATABASE "{name}"{template}')
+    url = _database_url(admin_url, name)
     try:
-        upgrade(url)
+        if not template:
+            upgrade(url)
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -189,21 +219,10 @@ def sample_batches(
     return [samples[i : i + batch_rows] for i in range(0, total_rows, batch_rows)]
 
 
-def median_seconds(run: Callable[[], object], repeats: int, *, warmup: int = 1) -> float:
-    """Median wall time of ``run`` over ``repeats`` calls after ``warmup`` unmeasured ones."""
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 @dataclass(frozen=True)
 class Rounds:
-    """Wall times in seconds of the rounds of one side of a comparison."""
+    """Times in seconds (wall, unless measured by another clock) of the rounds of one side
+    of a comparison."""
 
     times: tuple[float, ...]
 
@@ -216,21 +235,29 @@ class Rounds:
         """Fastest and slowest round, times ``scale`` (1000 for milliseconds)."""
         return min(self.times) * scale, max(self.times) * scale
 
+    def rate_range(self, work: float) -> tuple[float, float]:
+        """Lowest and highest rate of the rounds that each did ``work`` (rows, records)."""
+        return work / max(self.times), work / min(self.times)
+
 
 def paired_rounds(
-    ours: Callable[[], object], baseline: Callable[[], object], repeats: int
+    ours: Callable[[], object],
+    baseline: Callable[[], object],
+    repeats: int,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[Rounds, Rounds]:
-    """Wall times of ``ours`` and ``baseline`` run alternately after one unmeasured run
-    of each, so that a noisy neighbour slows both alike instead of whichever happened to
-    run at the time."""
+    """Times of ``ours`` and ``baseline`` run alternately after one unmeasured run of
+    each, so that a noisy neighbour slows both alike instead of whichever happened to run
+    at the time; wall time, or the seconds of another ``clock`` (``time.process_time``)."""
     ours(), baseline()
     mine: list[float] = []
     theirs: list[float] = []
     for _ in range(repeats):
         for run, times in ((ours, mine), (baseline, theirs)):
-            started = time.perf_counter()
+            started = clock()
             run()
-            times.append(time.perf_counter() - started)
+            times.append(clock() - started)
     return Rounds(tuple(mine)), Rounds(tuple(theirs))
 
 
@@ -250,9 +277,12 @@ def compared(
     note: str = "",
     *,
     unit: str = "ms",
+    scale: float | None = None,
 ) -> Result:
-    """The result row of a timed comparison, medians and ranges in ``unit`` (ms or s)."""
-    scale = {"ms": 1000.0, "s": 1.0}[unit]
+    """The result row of a timed comparison, medians and ranges in ``unit``: ms or s, or
+    any other with the ``scale`` that turns a round's seconds into it (``1e6 / requests``
+    for us/request)."""
+    scale = {"ms": 1000.0, "s": 1.0}[unit] if scale is None else scale
     mine, theirs = rounds
     return Result(
         benchmark,
@@ -263,6 +293,30 @@ def compared(
         note or f"median of {len(mine.times)} alternating rounds",
         ours_range=mine.range(scale),
         baseline_range=theirs.range(scale),
+    )
+
+
+def compared_rates(
+    benchmark: str,
+    rounds: tuple[Rounds, Rounds],
+    work: float,
+    unit: str,
+    target: str,
+    note: str = "",
+) -> Result:
+    """The result row of a timed comparison as throughputs: ``work`` (rows, records) per
+    second of a round, medians and ranges; the higher the better."""
+    mine, theirs = rounds
+    return Result(
+        benchmark,
+        work / mine.median,
+        work / theirs.median,
+        unit,
+        target,
+        note or f"median of {len(mine.times)} alternating rounds",
+        higher_is_better=True,
+        ours_range=mine.rate_range(work),
+        baseline_range=theirs.rate_range(work),
     )
 
 

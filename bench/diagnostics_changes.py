@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import ks_2samp
 
 from app.services.diagnostics import correlations
-from bench.common import Result, median_seconds, pg_database
+from bench.common import Result, compared, paired_rounds, pg_database
 from storage.db import make_engine
 from storage.metrics import MetricsStore, Sample
 
@@ -64,9 +64,9 @@ def plain_loop(before: list[np.ndarray], after: list[np.ndarray]) -> list[tuple[
 
 def run(quick: bool = False) -> list[Result]:
     """End to end and ranking-only medians against the plain loop."""
-    series = 200 if quick else 5000
+    series = 60 if quick else 5000
     changed = 3
-    repeats = 1 if quick else 3
+    repeats = 3
     with pg_database() as url:
         engine = make_engine(url)
         store = MetricsStore(engine)
@@ -99,30 +99,31 @@ def run(quick: bool = False) -> list[Result]:
                     grid.sums[:, cut:],
                 )
 
-        ours = median_seconds(lambda: correlations.changes(rt, START, END), repeats)
-        ranking = median_seconds(ranking_only, repeats)
-        loop = median_seconds(lambda: plain_loop(before, after), repeats)
+        def loop() -> object:
+            return plain_loop(before, after)
+
+        ours = paired_rounds(lambda: correlations.changes(rt, START, END), loop, repeats)
+        ranking = paired_rounds(ranking_only, loop, repeats)
         engine.dispose()
     note = (
         f"{series} series, {samples:,} samples (5-10 s) loaded in {loaded:.0f} s; "
         f"window {WINDOW / 60:.0f} min vs {correlations.BASELINE_FACTOR * WINDOW / 3600:.0f} h "
-        f"baseline in {span.step} s buckets; the plain loop gets the bucket averages in memory"
+        f"baseline in {span.step} s buckets; the plain loop gets the bucket averages in memory; "
+        f"median of {repeats} alternating rounds"
     )
     return [
-        Result(
+        compared(
             f"what changed, {series} series, end to end on postgresql, vs a ks_2samp loop",
             ours,
-            loop,
-            "s",
             TARGET,
             note,
+            unit="s",
         ),
-        Result(
+        compared(
             f"what changed, {series} series, ranking alone (vectorised), vs a ks_2samp loop",
             ranking,
-            loop,
-            "s",
             TARGET,
             note,
+            unit="s",
         ),
     ]

@@ -10,7 +10,7 @@ import time
 
 import psycopg
 
-from bench.common import Result, paired_medians, pg_database, psycopg_dsn
+from bench.common import Result, compared, paired_rounds, pg_database, psycopg_dsn
 from storage.db import make_engine
 from storage.diagnostics.statements import HOURLY_STEP, StatementDelta, StatementStore
 
@@ -78,7 +78,7 @@ def load(
 
 def run(quick: bool = False) -> list[Result]:
     """Median time of one 7-day ranking, ours and hand-written alternating."""
-    statements, days, every, repeats = (40, 2, 900, 3) if quick else (500, 7, 300, 15)
+    statements, days, every, repeats = (40, 2, 1800, 3) if quick else (500, 7, 300, 15)
     now = math.floor(time.time() / 60) * 60 + 17.5  # partial hours at both ends
     start = now - days * DAY
     with pg_database() as url:
@@ -108,16 +108,12 @@ def run(quick: bool = False) -> list[Result]:
                 for a, b in zip(mine, theirs, strict=True)
             ):
                 raise RuntimeError(f"ours {mine[:2]} != hand-written {theirs[:2]}")
-            ours_s, raw_s = paired_medians(ours, baseline, repeats)
+            rounds = paired_rounds(ours, baseline, repeats)
         engine.dispose()
     note = (
         f"diagnostics_statements: top 10 by total time over {days} days of {statements} "
         f"statements ({written:,} collected rows every {every} s, the last 2 days kept, "
         "the rest in the hourly rollup); baseline: one hand-written query over the same "
-        f"tables (PostgreSQL), median of {repeats}"
+        f"tables (PostgreSQL), median of {repeats} alternating rounds"
     )
-    return [
-        Result(
-            f"statement ranking {days} d (pg)", ours_s * 1000, raw_s * 1000, "ms", "<= 1.5x", note
-        )
-    ]
+    return [compared(f"statement ranking {days} d (pg)", rounds, "<= 1.5x", note)]

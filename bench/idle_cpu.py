@@ -112,7 +112,8 @@ def serve(backend: str, interval: int, data_dir: Path, database_url: str) -> Ite
     try:
         yield Server(backend, interval, database_url, process, port)
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -146,6 +147,8 @@ def run(quick: bool = False) -> list[Result]:
         time.sleep(window)
         after, wall_after = [cpu_seconds(p) for p in processes], time.time()
         collections = [stored_collections(s.database_url, wall_before, wall_after) for s in servers]
+        for server in servers:  # all at once: each takes a second or more to stop
+            server.process.terminate()
     results = []
     for server, cpu_before, cpu_after, stored in zip(
         servers, before, after, collections, strict=True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.timing import install
-from bench.common import Result, paired_medians
+from bench.common import Result, compared, paired_rounds
 from collectors.requests import RequestTimings
 
 TARGET = "ratio <= 1.05"
@@ -31,14 +31,15 @@ def run(quick: bool = False) -> list[Result]:
         for _ in range(batch):
             client.get("/ping")
 
-    ours, baseline = paired_medians(lambda: requests(True), lambda: requests(False), repeats)
+    rounds = paired_rounds(lambda: requests(True), lambda: requests(False), repeats)
     return [
-        Result(
+        compared(
             "request through the timing hooks vs without",
-            ours / batch * 1e6,
-            baseline / batch * 1e6,
-            "us/request",
+            rounds,
             TARGET,
-            f"Flask test client, GET of a trivial route, batches of {batch}, median of {repeats}",
+            f"Flask test client, GET of a trivial route, batches of {batch}, median of "
+            f"{repeats} alternating",
+            unit="us/request",
+            scale=1e6 / batch,
         )
     ]

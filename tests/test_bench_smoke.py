@@ -1,4 +1,8 @@
-"""The benchmark suite runs end to end on tiny sizes; timings are never asserted."""
+"""The benchmark suite runs end to end in its quick version; timings are never asserted.
+
+One ``python -m bench --quick`` runs every benchmark once for the whole module: the log
+records the log benchmarks start from are loaded once, as in a real run.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,50 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
+from bench.__main__ import BENCHMARKS
 from tests.services import pg_admin_url, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
+ROWS = {
+    "write_postgres": 2,
+    "write_sqlite": 2,
+    "write_sweep": 6,
+    "query": 4,
+    "collect_cpu": 1,
+    "idle_cpu": 2,
+    "auth_overhead": 2,
+    "timing_overhead": 1,
+    "long_range": 4,
+    "collect_postgres": 1,
+    "metrics_render": 1,
+    "rss": 4,
+    "logs_write": 6,
+    "logs_ingest": 2,
+    "logs_query": 4,
+    "logs_http": 12,
+    "logs_export": 2,
+    "logs_tail": 2,
+    "live_sweep": 7,
+    "log_fingerprint": 2,
+    "alerts_latency": 2,
+    "alerts_evaluate": 2,
+    "diagnostics_statements": 1,
+    "diagnostics_changes": 2,
+    "diagnostics_summary": 1,
+    "overview_refresh": 2,
+    "logs_page": 2,
+    "overview_long_tasks": 4,
+}
+"""Rows each benchmark reports."""
+BROWSER = {"overview_long_tasks"}
+"""Benchmarks that drive Chromium."""
+SIGNED = ("live sweep CPU per extra client",)
+"""Rows that report a change, which may be zero or below."""
+COUNTS = {"tasks"}
+"""Units of rows that count events, which may be zero."""
 
 
 def _require_postgres() -> None:
@@ -28,92 +71,56 @@ def _require_postgres() -> None:
         engine.dispose()
 
 
-def _run_bench(tmp_path: Path, *only: str) -> list[dict]:
-    """Run ``python -m bench --quick`` on ``only``; return the JSON result rows."""
-    output = tmp_path / "latest.json"
-    args = [sys.executable, "-m", "bench", "--quick", "--output", str(output)]
-    for name in only:
-        args += ["--only", name]
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    """The JSON result rows of one ``python -m bench --quick``, by benchmark."""
+    _require_postgres()
+    output = tmp_path_factory.mktemp("bench") / "latest.json"
     completed = subprocess.run(
-        args,
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=900,
         check=False,
         env={**os.environ, "PULSEBOARD_BENCH_DATABASE_URL": pg_admin_url()},
     )
     assert completed.returncode == 0, completed.stderr
     assert "benchmark" in completed.stdout and "raw baseline" in completed.stdout
-    return json.loads(output.read_text())["results"]
+    rows: dict[str, list[dict]] = {}
+    for row in json.loads(output.read_text())["results"]:
+        rows.setdefault(row["bench"], []).append(row)
+    return rows
 
 
-def _assert_numbers(results: list[dict], expected_rows: int) -> None:
-    """Every row carries positive, finite figures (their size is never checked)."""
-    assert len(results) == expected_rows
-    for row in results:
-        assert math.isfinite(row["ours"]) and row["ours"] > 0, row
+def test_every_benchmark_is_smoke_tested() -> None:
+    assert set(ROWS) == set(BENCHMARKS)
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=[pytest.mark.browser] if n in BROWSER else []) for n in ROWS],
+)
+def test_benchmark_produces_numbers(quick_run: dict[str, list[dict]], name: str) -> None:
+    results = quick_run.get(name, [])
+    assert len(results) == ROWS[name]
+    for row in results:  # positive, finite figures (their size is never checked)
+        figures = [row["ours"]] if row["baseline"] is None else [row["ours"], row["baseline"]]
+        assert all(math.isfinite(f) for f in figures), row
+        if row["benchmark"].startswith(SIGNED):
+            continue
+        if row["unit"] in COUNTS:
+            assert all(f >= 0 for f in figures), row
+            continue
+        assert all(f > 0 for f in figures), row
         if row["baseline"] is not None:
-            assert math.isfinite(row["baseline"]) and row["baseline"] > 0, row
             assert row["ratio"] is not None and row["ratio"] > 0, row
 
 
-def test_sqlite_and_cpu_benchmarks_produce_numbers(tmp_path: Path) -> None:
-    results = _run_bench(
-        tmp_path,
-        "write_sqlite",
-        "collect_cpu",
-        "auth_overhead",
-        "timing_overhead",
-        "metrics_render",
-    )
-    _assert_numbers(results, expected_rows=7)
-
-
-def test_postgres_benchmarks_produce_numbers(tmp_path: Path) -> None:
-    _require_postgres()
-    results = _run_bench(
-        tmp_path, "write_postgres", "write_sweep", "query", "long_range", "collect_postgres"
-    )
-    _assert_numbers(results, expected_rows=17)
-
-
-def test_log_benchmarks_produce_numbers(tmp_path: Path) -> None:
-    _require_postgres()
-    results = _run_bench(
-        tmp_path, "logs_write", "logs_ingest", "logs_query", "logs_export", "logs_tail"
-    )
-    _assert_numbers(results, expected_rows=16)
-
-
-def test_log_search_http_benchmark_produces_numbers(tmp_path: Path) -> None:
-    _require_postgres()
-    _assert_numbers(_run_bench(tmp_path, "logs_http"), expected_rows=12)
-
-
-def test_alerts_benchmarks_produce_numbers(tmp_path: Path) -> None:
-    _require_postgres()
-    results = _run_bench(tmp_path, "alerts_evaluate", "alerts_latency")
-    _assert_numbers(results, expected_rows=4)
-
-
-def test_diagnostics_benchmarks_produce_numbers(tmp_path: Path) -> None:
-    _require_postgres()
-    results = _run_bench(tmp_path, "diagnostics_statements", "diagnostics_summary")
-    _assert_numbers(results, expected_rows=2)
-
-
-def test_rss_benchmark_measures_an_idle_server_and_breaks_it_down(tmp_path: Path) -> None:
+def test_rss_breakdown_charges_imports_to_their_packages() -> None:
     from bench.rss import breakdown
 
-    results = _run_bench(tmp_path, "rss")
-    _assert_numbers(results, expected_rows=4)
     charged = dict(breakdown())
     assert charged["python"] > 0 and charged["sqlalchemy"] > 0
     assert "scipy" not in charged  # loaded only by a correlation search
-
-
-def test_page_benchmarks_produce_numbers(tmp_path: Path) -> None:
-    _require_postgres()
-    results = _run_bench(tmp_path, "overview_refresh", "logs_page")
-    _assert_numbers(results, expected_rows=4)
