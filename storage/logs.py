@@ -20,6 +20,7 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -293,7 +294,12 @@ class LogStore:
         if cursor is not None:
             ts, record_id = decode_cursor(cursor)
             stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
-        stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(limit + 1).offset(offset)
+        # LIMIT and OFFSET written into the statement, not bound: once psycopg prepares a
+        # statement, PostgreSQL may plan it once for any parameters, and a plan for an
+        # unknown LIMIT (assumed a tenth of the rows) is not the one for a page.
+        stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(_written(limit + 1))
+        if offset:
+            stmt = stmt.offset(_written(offset))
         with self._reading() as conn:
             rows = conn.execute(stmt).all()
         if len(rows) <= limit:
@@ -334,8 +340,12 @@ class LogStore:
 
         Up to ``exact_limit`` matches are counted. Past that PostgreSQL's planner estimates
         the count and SQLite answers ``exact_limit``; either way it is never below it."""
-        matches = self.matching(select(LogRow.id), query, start, end)
-        capped = select(func.count()).select_from(matches.limit(exact_limit + 1).subquery())
+        # A constant, not the id: a range alone is then counted off the ts index without
+        # visiting the table (an index-only scan).
+        matches = self.matching(select(literal_column("1")).select_from(LogRow), query, start, end)
+        capped = select(func.count()).select_from(
+            matches.limit(_written(exact_limit + 1)).subquery()
+        )
         with self._reading() as conn:
             counted = conn.execute(capped).scalar_one()
             if counted <= exact_limit:
@@ -532,6 +542,11 @@ def _record(
     id: int, ts: datetime, level: str, source: str, host: str, message: str, attrs: str | None
 ) -> LogRecord:
     return LogRecord(id, utc(ts), level, source, host, message, read_attrs(attrs))
+
+
+def _written(number: int):
+    """An integer written into the statement's text rather than bound as a parameter."""
+    return literal_column(str(int(number)))
 
 
 def _escape_like(value: str) -> str:
