@@ -35,7 +35,12 @@ from storage.models import LOG_SEARCH_FTS
 from storage.models import LogRecord as LogRow
 
 WRITE_LOCK_KEY = 0x50554C5346
-"""Transaction advisory lock that orders log writes on PostgreSQL (the leader lock's + 1)."""
+"""Session advisory lock held for the instant a PostgreSQL log write reserves its ids (the
+leader lock's + 1)."""
+WRITE_GATE = 0x50554C53
+"""First key of the transaction advisory locks that make log writes commit in id order:
+a write holds ``(WRITE_GATE, the id after its last)`` until it ends, and the write whose
+ids start there waits for it before committing."""
 SEARCH_INDEX_LOCK_KEY = WRITE_LOCK_KEY + 1
 """Session advisory lock held while one process adds or drops the search index."""
 TRIGRAM_INDEX = "ix_log_records_message_trgm"
@@ -175,30 +180,15 @@ class LogStore:
         groups = _grouped(entries, rows) if self.fingerprints else []
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                # Ids come from a sequence before commit: without this, a batch could
-                # commit after a later one and a tail reading "ids above the last seen"
-                # would pass over it. One writer at a time commits ids in order (SQLite's
-                # write lock already does the same).
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-                with (
-                    conn.connection.driver_connection.cursor() as cur,
-                    cur.copy(
-                        "COPY log_records (ts, level, source, host, message, attrs, fingerprint)"
-                        " FROM STDIN"
-                    ) as copy,
-                ):
-                    for row in rows:
-                        copy.write_row(row)
+                _copy_in_id_order(conn, rows, groups)
             else:
                 conn.exec_driver_sql(
                     "INSERT INTO log_records (ts, level, source, host, message, attrs, "
                     "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(_sqlite_time(r[0]), *r[1:]) for r in rows],
                 )
-            if groups and self.dialect == "postgresql":
-                conn.exec_driver_sql(_PG_UPSERT, tuple(map(list, zip(*groups, strict=True))))
-            elif groups:
-                conn.exec_driver_sql(_SQLITE_UPSERT, groups)
+                if groups:
+                    conn.exec_driver_sql(_SQLITE_UPSERT, groups)
         if self.on_commit is not None:
             self.on_commit(len(rows))
         return len(rows)
@@ -529,6 +519,53 @@ class LogStore:
             (kind == "false", "false"),
             else_=cast(func.json_extract(attrs, json_path), String),
         )
+
+
+RESERVE_IDS = f"""
+WITH locked AS MATERIALIZED (SELECT pg_advisory_lock({WRITE_LOCK_KEY})),
+reserved AS MATERIALIZED (
+    SELECT setval(pg_get_serial_sequence('log_records', 'id'),
+        nextval(pg_get_serial_sequence('log_records', 'id')) + %(n)s - 1) AS last
+    FROM locked
+)
+SELECT last - %(n)s + 1,
+    pg_advisory_xact_lock({WRITE_GATE}, ((last + 1) %% 2147483648)::int4),
+    pg_advisory_unlock({WRITE_LOCK_KEY})
+FROM reserved
+"""
+"""One round trip: under the reservation lock, ``n`` consecutive ids taken from the
+sequence at once and the gate of the write after them held; the first id."""
+_WAIT_FOR_EARLIER = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
+_COPY_WITH_IDS = (
+    "COPY log_records (id, ts, level, source, host, message, attrs, fingerprint) FROM STDIN"
+)
+
+
+def _copy_in_id_order(conn, rows: list[list], groups: list[tuple]) -> None:
+    """PostgreSQL: COPY ``rows`` with ids of their own, alongside other writers, and wait
+    before commit until every write with lower ids has ended.
+
+    A tail reads "ids above the last one seen": a batch committed after a later one would
+    be passed over. Reserving a batch's ids in one step and holding the gate its successor
+    waits on makes batches commit in id order, while their COPYs (and index updates) run
+    at once. Error groups are upserted after the wait, so that two writers sharing a
+    group never wait on each other in both directions."""
+    try:
+        first = conn.exec_driver_sql(RESERVE_IDS, {"n": len(rows)}).scalar_one()
+    except Exception:
+        # The reservation lock is a session's: never hand a connection that may still
+        # hold it back to the pool.
+        conn.invalidate()
+        raise
+    with (
+        conn.connection.driver_connection.cursor() as cur,
+        cur.copy(_COPY_WITH_IDS) as copy,
+    ):
+        for record_id, row in enumerate(rows, first):
+            copy.write_row((record_id, *row))
+    conn.exec_driver_sql(_WAIT_FOR_EARLIER, (WRITE_GATE, first % 2**31))
+    if groups:
+        conn.exec_driver_sql(_PG_UPSERT, tuple(map(list, zip(*groups, strict=True))))
 
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
