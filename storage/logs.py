@@ -9,12 +9,15 @@ from datetime import UTC, datetime
 from itertools import product
 
 from sqlalchemy import (
+    BindParameter,
     Engine,
     Float,
     Integer,
+    Select,
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -50,6 +53,9 @@ GIN index that serves substring search; ``none`` drops it, for faster writes, an
 substring search reads the rows in time order instead (same answers, slower)."""
 MAX_MESSAGE = 64 * 1024
 """Characters of a message that are kept; longer ones are cut (and say so in attrs)."""
+
+MAX_KEPT_PAGES = 512
+"""Page statements a store keeps (see ``LogStore._page_statement``) before starting over."""
 
 EXACT_COUNT_LIMIT = 100_000
 """Up to this many matches ``LogStore.count`` counts them; past it, it estimates."""
@@ -171,6 +177,8 @@ class LogStore:
         self.fingerprints = fingerprints
         """Whether records at ``error`` or above get their error group as they are
         written (off only to measure what that costs)."""
+        self._pages: dict[tuple, Select] = {}
+        """PostgreSQL: the statements of search pages, by query and shape."""
 
     def write(self, entries: Sequence[LogEntry]) -> int:
         """Store ``entries`` in one transaction (committed when this returns); their count."""
@@ -280,9 +288,43 @@ class LogStore:
         offset: int,
     ) -> tuple[list, str | None]:
         """The rows of one ``search`` page (``_RECORD_COLUMNS``) and the next cursor."""
-        stmt = self.matching(select(*_RECORD_COLUMNS), query, start, end)
+        stmt = self._page_statement(
+            query, start is not None, end is not None, cursor is not None, limit, offset
+        )
+        params: dict = {"start": start, "end": end}
         if cursor is not None:
-            ts, record_id = decode_cursor(cursor)
+            params["cursor_ts"], params["cursor_id"] = decode_cursor(cursor)
+        with self._reading() as conn:
+            rows = conn.execute(stmt, params).all()
+        if len(rows) <= limit:
+            return rows, None
+        last_id, last_ts = rows[limit - 1][0], utc(rows[limit - 1][1])
+        return rows[:limit], _cursor(last_ts, last_id)
+
+    def _page_statement(
+        self,
+        query: Query,
+        bounded_below: bool,
+        bounded_above: bool,
+        after_cursor: bool,
+        limit: int,
+        offset: int,
+    ) -> Select:
+        """The statement of a ``search`` page, with the range (``start``, ``end``) and the
+        cursor (``cursor_ts``, ``cursor_id``) as parameters.
+
+        On PostgreSQL each is made once and kept: making it and working out its cache key
+        cost a first page more than its query did."""
+        key = (query, bounded_below, bounded_above, after_cursor, limit, offset)
+        kept = self._pages.get(key)
+        if kept is not None:
+            return kept
+        start = bindparam("start", type_=LogRow.ts.type) if bounded_below else None
+        end = bindparam("end", type_=LogRow.ts.type) if bounded_above else None
+        stmt = self.matching(select(*_RECORD_COLUMNS), query, start, end)
+        if after_cursor:
+            ts = bindparam("cursor_ts", type_=LogRow.ts.type)
+            record_id = bindparam("cursor_id", type_=LogRow.id.type)
             stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
         # LIMIT and OFFSET written into the statement, not bound: once psycopg prepares a
         # statement, PostgreSQL may plan it once for any parameters, and a plan for an
@@ -290,12 +332,11 @@ class LogStore:
         stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(_written(limit + 1))
         if offset:
             stmt = stmt.offset(_written(offset))
-        with self._reading() as conn:
-            rows = conn.execute(stmt).all()
-        if len(rows) <= limit:
-            return rows, None
-        last_id, last_ts = rows[limit - 1][0], utc(rows[limit - 1][1])
-        return rows[:limit], _cursor(last_ts, last_id)
+        if self.dialect == "postgresql":  # SQLite's word terms look at the data as made
+            if len(self._pages) >= MAX_KEPT_PAGES:
+                self._pages.clear()
+            self._pages[key] = stmt
+        return stmt
 
     def after(
         self, last_id: int, query: Query, limit: int = 1000, upto: int | None = None
@@ -444,12 +485,13 @@ class LogStore:
         self,
         stmt,
         query: Query,
-        start: datetime | None,
-        end: datetime | None,
+        start: datetime | BindParameter | None,
+        end: datetime | BindParameter | None,
         *,
         scan: bool = False,
     ):
-        """``stmt`` narrowed to records matching ``query`` within [start, end).
+        """``stmt`` narrowed to records matching ``query`` within [start, end) (each a time
+        or a parameter bound at execution).
 
         ``scan`` tests each row for words instead of looking them up in SQLite's full-text
         index, for a statement that other conditions bound to a few rows already."""
