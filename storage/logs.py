@@ -576,7 +576,9 @@ SELECT last - %(n)s + 1,
 FROM reserved
 """
 """One round trip: under the reservation lock, ``n`` consecutive ids taken from the
-sequence at once and the gate of the write after them held; the first id."""
+sequence at once and the gate of the write after them held; the first id. Every writer of
+``log_records`` on PostgreSQL goes through here (``LogStore.write``): a row taking its id
+from the sequence on its own could land inside another write's ids."""
 _WAIT_FOR_EARLIER = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
 _COPY_WITH_IDS = (
     "COPY log_records (id, ts, level, source, host, message, attrs, fingerprint) FROM STDIN"
