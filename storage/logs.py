@@ -524,8 +524,13 @@ class LogStore:
         if self.dialect == "postgresql":
             # Backslash is PostgreSQL's default LIKE escape; a bare ILIKE is the ``~~*``
             # operator that ix_log_records_message_trgm serves, where the planner finds
-            # that it pays.
-            return LogRow.message.ilike(f"%{_escape_like(text)}%")
+            # that it pays. It can only find that from the pattern itself: bound, a
+            # prepared statement may get one plan for any word (a guess of how common),
+            # so the pattern is written into the statement as it runs.
+            pattern = f"%{_escape_like(text)}%"
+            return LogRow.message.ilike(
+                bindparam(None, pattern, type_=Text, unique=True, literal_execute=True)
+            )
         spellings = _spellings(text)
         if spellings and (len(text) < 3 or scan or self._common(text)):
             # LIKE folds ASCII letters only, hence one pattern per spelling of the others.
