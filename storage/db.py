@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Engine, create_engine, event, text
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -32,43 +31,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_engine(
+    return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "pulseboard"},
     )
-    _ping_when_idle(engine)
-    return engine
-
-
-PING_AFTER_IDLE = 1.0
-"""Seconds a pooled PostgreSQL connection may sit unused before it is pinged as it is taken
-again. A ping on every checkout (``pool_pre_ping``) cost a round trip as long as a short
-query's on every request; a connection that answered within the second has rarely died
-since, and if it has, its statement fails and invalidates the pool, as any statement that
-loses its server does."""
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Ping each connection taken from ``engine``'s pool after ``PING_AFTER_IDLE`` s unused;
-    one that does not answer is replaced before anyone uses it."""
-
-    def returned(_dbapi_connection, record, *_) -> None:
-        record.info["returned"] = time.monotonic()
-
-    def checkout(dbapi_connection, record, _proxy) -> None:
-        if time.monotonic() - record.info.get("returned", 0.0) < PING_AFTER_IDLE:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as error:
-            raise exc.DisconnectionError("the connection no longer answers") from error
-
-    event.listen(engine, "connect", returned)
-    event.listen(engine, "checkin", returned)
-    event.listen(engine, "checkout", checkout)
 
 
 def alembic_config(url: str) -> Config:
