@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from storage.log_fingerprint import fingerprint
 
@@ -66,8 +67,12 @@ def level_rank(level: str) -> int:
     return LEVELS.index(level) if level in LEVELS else -1
 
 
+@lru_cache(maxsize=256)
 def parse(text: str) -> Query:
-    """Parse ``text`` into a query; raise QueryError naming the position of a mistake."""
+    """Parse ``text`` into a query; raise QueryError naming the position of a mistake.
+
+    Queries are immutable and the same few come back with every page and refresh: the
+    latest ones are kept."""
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(f"query longer than {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH)
     terms: list[Term] = []

@@ -9,17 +9,21 @@ from datetime import UTC, datetime
 from itertools import product
 
 from sqlalchemy import (
+    BindParameter,
     Engine,
     Float,
     Integer,
+    Select,
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     column,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -34,7 +38,12 @@ from storage.models import LOG_SEARCH_FTS
 from storage.models import LogRecord as LogRow
 
 WRITE_LOCK_KEY = 0x50554C5346
-"""Transaction advisory lock that orders log writes on PostgreSQL (the leader lock's + 1)."""
+"""Session advisory lock held for the instant a PostgreSQL log write reserves its ids (the
+leader lock's + 1)."""
+WRITE_GATE = 0x50554C53
+"""First key of the transaction advisory locks that make log writes commit in id order:
+a write holds ``(WRITE_GATE, the id after its last)`` until it ends, and the write whose
+ids start there waits for it before committing."""
 SEARCH_INDEX_LOCK_KEY = WRITE_LOCK_KEY + 1
 """Session advisory lock held while one process adds or drops the search index."""
 TRIGRAM_INDEX = "ix_log_records_message_trgm"
@@ -44,6 +53,9 @@ GIN index that serves substring search; ``none`` drops it, for faster writes, an
 substring search reads the rows in time order instead (same answers, slower)."""
 MAX_MESSAGE = 64 * 1024
 """Characters of a message that are kept; longer ones are cut (and say so in attrs)."""
+
+MAX_KEPT_PAGES = 512
+"""Page statements a store keeps (see ``LogStore._page_statement``) before starting over."""
 
 EXACT_COUNT_LIMIT = 100_000
 """Up to this many matches ``LogStore.count`` counts them; past it, it estimates."""
@@ -165,6 +177,8 @@ class LogStore:
         self.fingerprints = fingerprints
         """Whether records at ``error`` or above get their error group as they are
         written (off only to measure what that costs)."""
+        self._pages: dict[tuple, Select] = {}
+        """PostgreSQL: the statements of search pages, by query and shape."""
 
     def write(self, entries: Sequence[LogEntry]) -> int:
         """Store ``entries`` in one transaction (committed when this returns); their count."""
@@ -174,30 +188,15 @@ class LogStore:
         groups = _grouped(entries, rows) if self.fingerprints else []
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                # Ids come from a sequence before commit: without this, a batch could
-                # commit after a later one and a tail reading "ids above the last seen"
-                # would pass over it. One writer at a time commits ids in order (SQLite's
-                # write lock already does the same).
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-                with (
-                    conn.connection.driver_connection.cursor() as cur,
-                    cur.copy(
-                        "COPY log_records (ts, level, source, host, message, attrs, fingerprint)"
-                        " FROM STDIN"
-                    ) as copy,
-                ):
-                    for row in rows:
-                        copy.write_row(row)
+                _copy_in_id_order(conn, rows, groups)
             else:
                 conn.exec_driver_sql(
                     "INSERT INTO log_records (ts, level, source, host, message, attrs, "
                     "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(_sqlite_time(r[0]), *r[1:]) for r in rows],
                 )
-            if groups and self.dialect == "postgresql":
-                conn.exec_driver_sql(_PG_UPSERT, tuple(map(list, zip(*groups, strict=True))))
-            elif groups:
-                conn.exec_driver_sql(_SQLITE_UPSERT, groups)
+                if groups:
+                    conn.exec_driver_sql(_SQLITE_UPSERT, groups)
         if self.on_commit is not None:
             self.on_commit(len(rows))
         return len(rows)
@@ -289,17 +288,55 @@ class LogStore:
         offset: int,
     ) -> tuple[list, str | None]:
         """The rows of one ``search`` page (``_RECORD_COLUMNS``) and the next cursor."""
-        stmt = self.matching(select(*_RECORD_COLUMNS), query, start, end)
+        stmt = self._page_statement(
+            query, start is not None, end is not None, cursor is not None, limit, offset
+        )
+        params: dict = {"start": start, "end": end}
         if cursor is not None:
-            ts, record_id = decode_cursor(cursor)
-            stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
-        stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(limit + 1).offset(offset)
+            params["cursor_ts"], params["cursor_id"] = decode_cursor(cursor)
         with self._reading() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, params).all()
         if len(rows) <= limit:
             return rows, None
         last_id, last_ts = rows[limit - 1][0], utc(rows[limit - 1][1])
         return rows[:limit], _cursor(last_ts, last_id)
+
+    def _page_statement(
+        self,
+        query: Query,
+        bounded_below: bool,
+        bounded_above: bool,
+        after_cursor: bool,
+        limit: int,
+        offset: int,
+    ) -> Select:
+        """The statement of a ``search`` page, with the range (``start``, ``end``) and the
+        cursor (``cursor_ts``, ``cursor_id``) as parameters.
+
+        On PostgreSQL each is made once and kept: making it and working out its cache key
+        cost a first page more than its query did."""
+        key = (query, bounded_below, bounded_above, after_cursor, limit, offset)
+        kept = self._pages.get(key)
+        if kept is not None:
+            return kept
+        start = bindparam("start", type_=LogRow.ts.type) if bounded_below else None
+        end = bindparam("end", type_=LogRow.ts.type) if bounded_above else None
+        stmt = self.matching(select(*_RECORD_COLUMNS), query, start, end)
+        if after_cursor:
+            ts = bindparam("cursor_ts", type_=LogRow.ts.type)
+            record_id = bindparam("cursor_id", type_=LogRow.id.type)
+            stmt = stmt.where(or_(LogRow.ts < ts, and_(LogRow.ts == ts, LogRow.id < record_id)))
+        # LIMIT and OFFSET written into the statement, not bound: once psycopg prepares a
+        # statement, PostgreSQL may plan it once for any parameters, and a plan for an
+        # unknown LIMIT (assumed a tenth of the rows) is not the one for a page.
+        stmt = stmt.order_by(LogRow.ts.desc(), LogRow.id.desc()).limit(_written(limit + 1))
+        if offset:
+            stmt = stmt.offset(_written(offset))
+        if self.dialect == "postgresql":  # SQLite's word terms look at the data as made
+            if len(self._pages) >= MAX_KEPT_PAGES:
+                self._pages.clear()
+            self._pages[key] = stmt
+        return stmt
 
     def after(
         self, last_id: int, query: Query, limit: int = 1000, upto: int | None = None
@@ -334,8 +371,12 @@ class LogStore:
 
         Up to ``exact_limit`` matches are counted. Past that PostgreSQL's planner estimates
         the count and SQLite answers ``exact_limit``; either way it is never below it."""
-        matches = self.matching(select(LogRow.id), query, start, end)
-        capped = select(func.count()).select_from(matches.limit(exact_limit + 1).subquery())
+        # A constant, not the id: a range alone is then counted off the ts index without
+        # visiting the table (an index-only scan).
+        matches = self.matching(select(literal_column("1")).select_from(LogRow), query, start, end)
+        capped = select(func.count()).select_from(
+            matches.limit(_written(exact_limit + 1)).subquery()
+        )
         with self._reading() as conn:
             counted = conn.execute(capped).scalar_one()
             if counted <= exact_limit:
@@ -444,12 +485,13 @@ class LogStore:
         self,
         stmt,
         query: Query,
-        start: datetime | None,
-        end: datetime | None,
+        start: datetime | BindParameter | None,
+        end: datetime | BindParameter | None,
         *,
         scan: bool = False,
     ):
-        """``stmt`` narrowed to records matching ``query`` within [start, end).
+        """``stmt`` narrowed to records matching ``query`` within [start, end) (each a time
+        or a parameter bound at execution).
 
         ``scan`` tests each row for words instead of looking them up in SQLite's full-text
         index, for a statement that other conditions bound to a few rows already."""
@@ -482,8 +524,13 @@ class LogStore:
         if self.dialect == "postgresql":
             # Backslash is PostgreSQL's default LIKE escape; a bare ILIKE is the ``~~*``
             # operator that ix_log_records_message_trgm serves, where the planner finds
-            # that it pays.
-            return LogRow.message.ilike(f"%{_escape_like(text)}%")
+            # that it pays. It can only find that from the pattern itself: bound, a
+            # prepared statement may get one plan for any word (a guess of how common),
+            # so the pattern is written into the statement as it runs.
+            pattern = f"%{_escape_like(text)}%"
+            return LogRow.message.ilike(
+                bindparam(None, pattern, type_=Text, unique=True, literal_execute=True)
+            )
         spellings = _spellings(text)
         if spellings and (len(text) < 3 or scan or self._common(text)):
             # LIKE folds ASCII letters only, hence one pattern per spelling of the others.
@@ -521,6 +568,55 @@ class LogStore:
         )
 
 
+RESERVE_IDS = f"""
+WITH locked AS MATERIALIZED (SELECT pg_advisory_lock({WRITE_LOCK_KEY})),
+reserved AS MATERIALIZED (
+    SELECT setval(pg_get_serial_sequence('log_records', 'id'),
+        nextval(pg_get_serial_sequence('log_records', 'id')) + %(n)s - 1) AS last
+    FROM locked
+)
+SELECT last - %(n)s + 1,
+    pg_advisory_xact_lock({WRITE_GATE}, ((last + 1) %% 2147483648)::int4),
+    pg_advisory_unlock({WRITE_LOCK_KEY})
+FROM reserved
+"""
+"""One round trip: under the reservation lock, ``n`` consecutive ids taken from the
+sequence at once and the gate of the write after them held; the first id. Every writer of
+``log_records`` on PostgreSQL goes through here (``LogStore.write``): a row taking its id
+from the sequence on its own could land inside another write's ids."""
+_WAIT_FOR_EARLIER = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
+_COPY_WITH_IDS = (
+    "COPY log_records (id, ts, level, source, host, message, attrs, fingerprint) FROM STDIN"
+)
+
+
+def _copy_in_id_order(conn, rows: list[list], groups: list[tuple]) -> None:
+    """PostgreSQL: COPY ``rows`` with ids of their own, alongside other writers, and wait
+    before commit until every write with lower ids has ended.
+
+    A tail reads "ids above the last one seen": a batch committed after a later one would
+    be passed over. Reserving a batch's ids in one step and holding the gate its successor
+    waits on makes batches commit in id order, while their COPYs (and index updates) run
+    at once. Error groups are upserted after the wait, so that two writers sharing a
+    group never wait on each other in both directions."""
+    try:
+        first = conn.exec_driver_sql(RESERVE_IDS, {"n": len(rows)}).scalar_one()
+    except Exception:
+        # The reservation lock is a session's: never hand a connection that may still
+        # hold it back to the pool.
+        conn.invalidate()
+        raise
+    with (
+        conn.connection.driver_connection.cursor() as cur,
+        cur.copy(_COPY_WITH_IDS) as copy,
+    ):
+        for record_id, row in enumerate(rows, first):
+            copy.write_row((record_id, *row))
+    conn.exec_driver_sql(_WAIT_FOR_EARLIER, (WRITE_GATE, first % 2**31))
+    if groups:
+        conn.exec_driver_sql(_PG_UPSERT, tuple(map(list, zip(*groups, strict=True))))
+
+
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
 
 
@@ -532,6 +628,11 @@ def _record(
     id: int, ts: datetime, level: str, source: str, host: str, message: str, attrs: str | None
 ) -> LogRecord:
     return LogRecord(id, utc(ts), level, source, host, message, read_attrs(attrs))
+
+
+def _written(number: int):
+    """An integer written into the statement's text rather than bound as a parameter."""
+    return literal_column(str(int(number)))
 
 
 def _escape_like(value: str) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from pydantic_core import from_json
+
 from app.runtime import Runtime
 from app.services import FieldError, Invalid, Saturated, TooLarge, TooManyRecords, UnsupportedMedia
 from app.services.timerange import parse_timestamp
@@ -92,8 +94,15 @@ than decoding a typical NDJSON line."""
 
 
 def _loads(data: bytes) -> Any:
-    """``json.loads(data, parse_constant=_reject_constant)``."""
-    return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+    """``json.loads(data, parse_constant=_reject_constant)``.
+
+    pydantic-core's decoder reads plain UTF-8 JSON several times faster; what it refuses
+    (other encodings, a lone surrogate escape, NaN, bad JSON) is read as before, so the
+    answer and the error are the standard library's."""
+    try:
+        return from_json(data, allow_inf_nan=False)
+    except ValueError:
+        return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
 
 
 def _ndjson_records(body: bytes) -> Iterator[tuple[str, Any]]:

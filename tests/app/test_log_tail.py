@@ -14,7 +14,7 @@ from sqlalchemy import text
 from app.log_tail import TailClient, TailHub
 from storage.db import make_engine
 from storage.logquery import parse
-from storage.logs import WRITE_LOCK_KEY, LogEntry, LogStore
+from storage.logs import RESERVE_IDS, LogEntry, LogStore
 from tests.conftest import truncate_tables
 
 
@@ -115,29 +115,90 @@ def pg_engine(pg_url: str):
     eng.dispose()
 
 
-def test_postgres_log_writes_commit_in_id_order(pg_engine):
-    """A writer holding the write lock (another process mid-COPY) makes the next wait, so
-    a later id can never be visible before an earlier one. (SQLite's own write lock
-    already serialises writers.)"""
+def _waiting_for_an_earlier_write(engine, seconds: float = 10) -> bool:
+    """Whether a log write is (within ``seconds``) past its COPY, waiting to commit."""
+    deadline = time.monotonic() + seconds
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' "
+                    "AND query LIKE 'SELECT pg_advisory_xact_lock_shared%'"
+                )
+            ).scalar_one()
+            if waiting:
+                return True
+            time.sleep(0.05)
+    return False
+
+
+def test_postgres_log_writes_copy_alongside_and_commit_in_id_order(pg_engine):
+    """A write that took its ids first (another process, still open) holds back only the
+    commit of the next one, whose COPY goes ahead: a later id never becomes visible before
+    an earlier one. (SQLite's own write lock already serialises writers.)"""
     engine = pg_engine
     store = LogStore(engine)
     finished = threading.Event()
     with engine.connect() as first:
-        first.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+        first_id = first.exec_driver_sql(RESERVE_IDS, {"n": 1}).scalar_one()
         first.execute(
             text(
-                "INSERT INTO log_records (ts, level, source, host, message, attrs) "
-                "VALUES (now(), 'info', 't', 'h', 'first', '{}')"
-            )
+                "INSERT INTO log_records (id, ts, level, source, host, message, attrs) "
+                "VALUES (:id, now(), 'info', 't', 'h', 'first', '{}')"
+            ),
+            {"id": first_id},
         )
         second = threading.Thread(
             target=lambda: (store.write(entries("second", 1)), finished.set())
         )
         second.start()
-        assert not finished.wait(1.0), "a second writer committed while the first was open"
+        assert _waiting_for_an_earlier_write(engine), "the second write did not reach its commit"
+        assert not finished.is_set(), "a second writer committed while the first was open"
         first.commit()
         second.join(10)
     assert finished.is_set()
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT message FROM log_records ORDER BY id")).scalars().all()
     assert rows[-2:] == ["first", "second-0"]
+
+
+def test_postgres_a_write_that_fails_does_not_hold_back_the_next(pg_engine):
+    store = LogStore(pg_engine)
+    with pg_engine.connect() as first:
+        first.exec_driver_sql(RESERVE_IDS, {"n": 5})
+        first.rollback()
+    store.write(entries("after", 2))
+    assert [r.message for r in store.after(0, parse(""))] == ["after-0", "after-1"]
+
+
+def test_postgres_concurrent_writers_only_ever_show_a_prefix_of_the_ids(pg_engine):
+    """Read while four writers write at once: a record never appears below an id already
+    seen, which is what a tail reading "ids above the last one" relies on."""
+    store = LogStore(pg_engine)
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for batch in range(25):
+                store.write(entries(f"{name}-{batch}", 1 + batch % 7))
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(4)]
+    for thread in writers:
+        thread.start()
+    seen: set[int] = set()
+    highest = 0
+    late: list[int] = []
+    writing = True
+    while writing:
+        writing = any(t.is_alive() for t in writers)  # then one last read after they end
+        ids = {r.id for r in store.after(0, parse(""), limit=100_000)}
+        late += [i for i in ids - seen if i < highest]
+        seen |= ids
+        highest = max(seen, default=0)
+    for thread in writers:
+        thread.join()
+    assert errors == []
+    assert late == []
+    assert len(seen) == 4 * sum(1 + b % 7 for b in range(25))
