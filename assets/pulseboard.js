@@ -163,8 +163,9 @@
           const job = pendingOf(ids[n]);
           update[1].forEach(function (index, k) {
             const points = job.points[index] || (job.points[index] = { x: [], y: [] });
-            points.x = points.x.concat(update[0].x[k]);
-            points.y = points.y.concat(update[0].y[k]);
+            // A chart off screen for long keeps only what it will show: its last points.
+            points.x = points.x.concat(update[0].x[k]).slice(-MAX_POINTS);
+            points.y = points.y.concat(update[0].y[k]).slice(-MAX_POINTS);
           });
         });
         startDrawing();
