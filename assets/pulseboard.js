@@ -23,49 +23,95 @@
     return Date.parse(label.replace(" ", "T") + "Z") / 1000;
   }
 
-  // The Overview's charts are drawn one per animation frame, each in a task of its own:
-  // drawing every chart at once (a refresh, or a live point on each) held the page for
-  // most of a second. What waits for a chart merges: the newest figure, then every live
-  // point that came after it.
-  const waiting = [];
-  const pending = {};
+  // The Overview's charts are drawn one per animation frame, each in a task of its own,
+  // and only while they are on screen (or about to be): drawing every chart at once (a
+  // refresh, or a live point on each) held the page for most of a second. Plotly draws
+  // them directly: a Dash property update per chart cost more than the drawing itself,
+  // and a live point adds nothing to a figure Dash keeps. What waits for a chart merges:
+  // the newest figure, then every live point that came after it.
+  const pending = new Map();
+  // By element, not id: Dash first renders a placeholder under the chart's id.
+  const onScreen = new WeakMap();
   let drawing = false;
+  let watcher = null;
 
   function pendingOf(id) {
-    if (!pending[id]) {
-      pending[id] = { figure: null, points: {} };
-      waiting.push(id);
+    if (!pending.has(id)) { pending.set(id, { figure: null, points: {} }); }
+    return pending.get(id);
+  }
+
+  function plotOf(id) {
+    return document.querySelector("#" + id + " .js-plotly-plot");
+  }
+
+  // Whether Dash's graph has made its first plot (and is not redrawing): before that, a
+  // figure drawn into it would be replaced by the graph's own empty one.
+  function ready(gd) {
+    return !!(gd && gd._fullLayout && window.Plotly && !gd.classList.contains("dash-graph--pending"));
+  }
+
+  function watch(element) {
+    if (!watcher) {
+      watcher = new IntersectionObserver(function (entries) {
+        entries.forEach(function (e) { onScreen.set(e.target, e.isIntersecting); });
+        startDrawing();
+      }, { rootMargin: "200px 0px" });
     }
-    return pending[id];
+    if (!onScreen.has(element)) {
+      onScreen.set(element, false);
+      watcher.observe(element);
+    }
+  }
+
+  // The first chart on screen that can be drawn now; charts gone from the page lose what
+  // waited for them, charts off screen keep it until they are scrolled to.
+  function nextChart() {
+    let later = false;
+    for (const id of pending.keys()) {
+      const element = document.getElementById(id);
+      if (!element) { pending.delete(id); continue; }
+      watch(element);
+      if (!onScreen.get(element)) { continue; }
+      if (ready(plotOf(id))) { return { id: id, later: later }; }
+      later = true;
+    }
+    return { id: undefined, later: later };
+  }
+
+  function extend(gd, points) {
+    const indices = Object.keys(points).map(Number).filter(function (i) { return i < gd.data.length; });
+    if (!indices.length) { return; }
+    const update = { x: [], y: [] };
+    indices.forEach(function (i) {
+      update.x.push(points[i].x);
+      update.y.push(points[i].y);
+    });
+    window.Plotly.extendTraces(gd, update, indices, MAX_POINTS);
   }
 
   function drawNext() {
-    const id = waiting.shift();
-    if (id === undefined) { drawing = false; return; }
-    const job = pending[id];
-    delete pending[id];
-    if (document.getElementById(id)) {
-      if (job.figure) {
-        window.dash_clientside.set_props(id, { figure: job.figure });
-      }
-      const indices = Object.keys(job.points).map(Number);
-      if (indices.length) {
-        const update = { x: [], y: [] };
-        indices.forEach(function (i) {
-          update.x.push(job.points[i].x);
-          update.y.push(job.points[i].y);
-        });
-        // After a new figure its points go on the next turn: the figure is drawn first.
-        if (job.figure) { pendingOf(id).points = job.points; } else {
-          window.dash_clientside.set_props(id, { extendData: [update, indices, MAX_POINTS] });
-        }
-      }
+    const next = nextChart();
+    if (next.id === undefined) {
+      drawing = false;
+      // A chart on screen whose graph is still loading: try again shortly.
+      if (next.later) { setTimeout(startDrawing, 100); }
+      return;
+    }
+    const job = pending.get(next.id);
+    pending.delete(next.id);
+    const gd = plotOf(next.id);
+    if (job.figure) {
+      window.Plotly.react(gd, job.figure.data, job.figure.layout);
+      // Its points go on the next turn: the figure is drawn first.
+      if (Object.keys(job.points).length) { pendingOf(next.id).points = job.points; }
+    } else {
+      extend(gd, job.points);
     }
     window.requestAnimationFrame(drawNext);
   }
 
   function startDrawing() {
-    if (!drawing && waiting.length) {
+    if (!drawing && pending.size) {
       drawing = true;
       window.requestAnimationFrame(drawNext);
     }
@@ -73,8 +119,8 @@
 
   // A chart as it will be once what waits for it is drawn: its figure, its last points.
   function shownFigure(id) {
-    const job = pending[id];
-    const gd = document.querySelector("#" + id + " .js-plotly-plot");
+    const job = pending.get(id);
+    const gd = plotOf(id);
     const figure = job && job.figure ? job.figure : gd && { data: gd.data, layout: gd.layout };
     if (!figure || !figure.data || !job) { return figure; }
     return {
@@ -117,8 +163,9 @@
           const job = pendingOf(ids[n]);
           update[1].forEach(function (index, k) {
             const points = job.points[index] || (job.points[index] = { x: [], y: [] });
-            points.x = points.x.concat(update[0].x[k]);
-            points.y = points.y.concat(update[0].y[k]);
+            // A chart off screen for long keeps only what it will show: its last points.
+            points.x = points.x.concat(update[0].x[k]).slice(-MAX_POINTS);
+            points.y = points.y.concat(update[0].y[k]).slice(-MAX_POINTS);
           });
         });
         startDrawing();

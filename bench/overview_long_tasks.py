@@ -1,7 +1,8 @@
 """Browser smoothness: the longest main-thread tasks (Performance API ``longtask``) that
 headless Chromium runs while the Overview redraws its 24 h charts of 60 series (live
-points arriving every second meanwhile) and while the Logs page runs its search again,
-on a real ``pulseboard serve``."""
+points arriving every second meanwhile) and while the Logs page runs its search again
+(histogram and first grid block) and scrolls to the grid's next block, on a real
+``pulseboard serve``."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.auth import hash_password
+from app.services.overview import CHART_POINTS as DRAWN_POINTS
+from app.services.timerange import RANGES
 from bench.common import Result
 from bench.logs_data import log_entries, served_app
+from bench.logs_page import BLOCK
 from bench.overview_refresh import RANGE, load
 from storage.accounts import AccountStore
 from storage.db import make_engine, upgrade
@@ -49,9 +53,16 @@ const gd = document.querySelector('#overview-chart-cpu .js-plotly-plot');
 return gd && gd.data && gd.data.length ? gd.data[0].x.length : 0;
 """
 SET_PROPS = "window.dash_clientside.set_props(arguments[0], arguments[1]);"
+SCROLL_GRID = """
+const api = window.dash_ag_grid && dash_ag_grid.getApi('logs-grid');
+if (!api) { return false; }
+api.ensureIndexVisible(api.getDisplayedRowCount() - 1, 'bottom');
+const node = api.getDisplayedRowAtIndex(arguments[0]);
+return !!(node && node.data);
+"""
+"""Scroll the grid to its last row (the next block loads as it shows) and tell whether row
+``arguments[0]`` has come."""
 READER, PASSWORD = "bench-analyst", "bench-password-1"
-SETTLE = 2.0
-"""Seconds a page is left to work after each step (its tasks are counted meanwhile)."""
 
 
 @contextmanager
@@ -88,17 +99,20 @@ def login(driver: webdriver.Chrome, base: str) -> None:
     wait.until(lambda d: d.find_elements(By.ID, "overview-card-uptime"))
 
 
-def settle(driver: webdriver.Chrome) -> None:
-    """Let the page work for ``SETTLE`` seconds (callbacks, drawing, live points)."""
-    time.sleep(SETTLE)
+def settle(driver: webdriver.Chrome, seconds: float) -> None:
+    """Let the page work for ``seconds`` (callbacks, drawing, live points)."""
+    time.sleep(seconds)
     driver.execute_script("return 1;")
 
 
-def overview_tasks(driver: webdriver.Chrome, refreshes: int) -> list[float]:
-    """Long tasks (ms) of ``refreshes`` redraws of the 24 h Overview, as its timer fires."""
+def overview_tasks(
+    driver: webdriver.Chrome, refreshes: int, points: int, pause: float
+) -> list[float]:
+    """Long tasks (ms) of ``refreshes`` redraws of the 24 h Overview, as its timer fires,
+    once its CPU chart shows more than ``points`` points; ``pause`` seconds after each."""
     driver.execute_script(SET_PROPS, "overview-range", {"value": RANGE})
-    WebDriverWait(driver, 60).until(lambda d: d.execute_script(CHART_POINTS) > 300)
-    settle(driver)
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(CHART_POINTS) > points)
+    settle(driver, pause)
     driver.execute_script(TAKE_TASKS)  # the page's own loading is not a refresh
     tasks: list[float] = []
     for n in range(refreshes):
@@ -107,23 +121,27 @@ def overview_tasks(driver: webdriver.Chrome, refreshes: int) -> list[float]:
         WebDriverWait(driver, 60).until(
             lambda d, old=label: d.find_element(By.ID, "overview-updated").text != old
         )
-        settle(driver)
+        settle(driver, pause)
         tasks += driver.execute_script(TAKE_TASKS)
     return tasks
 
 
-def logs_tasks(driver: webdriver.Chrome, base: str, searches: int) -> list[float]:
-    """Long tasks (ms) of ``searches`` runs of the Logs page's search (histogram, grid)."""
+def logs_tasks(driver: webdriver.Chrome, base: str, searches: int, pause: float) -> list[float]:
+    """Long tasks (ms) of ``searches`` runs of the Logs page's search (histogram, first
+    grid block), each followed by a scroll that loads the grid's next block."""
     driver.get(f"{base}/logs?range=7d")
     WebDriverWait(driver, 60).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#logs-histogram .js-plotly-plot .bars")
     )
-    settle(driver)
+    settle(driver, pause)
     driver.execute_script(TAKE_TASKS)
     tasks: list[float] = []
+    last = 2 * BLOCK - 1
     for _ in range(searches):
         driver.find_element(By.ID, "logs-search").click()
-        settle(driver)
+        settle(driver, pause)
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(SCROLL_GRID, last))
+        settle(driver, pause)
         tasks += driver.execute_script(TAKE_TASKS)
     return tasks
 
@@ -143,7 +161,8 @@ def _row(page: str, tasks: list[float], what: str) -> list[Result]:
 
 def run(quick: bool = False) -> list[Result]:
     """Long tasks on the Overview's refreshes and the Logs page's searches."""
-    refreshes, interval, records = (1, 120.0, 5_000) if quick else (5, 30.0, 50_000)
+    refreshes, interval, records = (1, 240.0, 5_000) if quick else (5, 30.0, 50_000)
+    pause = 0.5 if quick else 2.0
     with tempfile.TemporaryDirectory(prefix="bench_long_tasks_") as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
@@ -155,13 +174,20 @@ def run(quick: bool = False) -> list[Result]:
         engine.dispose()
         with served_app(url, PULSEBOARD_COLLECT_INTERVAL="1") as served, browser() as driver:
             login(driver, served.base)
-            overview = overview_tasks(driver, refreshes)
-            logs = logs_tasks(driver, served.base, refreshes)
+            # Half the range's points: its figures are drawn, not the first hour's.
+            drawn = min(int(RANGES[RANGE] / interval), DRAWN_POINTS) // 2
+            overview = overview_tasks(driver, refreshes, drawn, pause)
+            logs = logs_tasks(driver, served.base, refreshes, pause)
     return [
         *_row(
             "overview 24 h refresh",
             overview,
             f"{refreshes} refreshes of the 24 h range, 60 series ({samples:,} samples)",
         ),
-        *_row("logs search", logs, f"{refreshes} searches over 7 days of {records:,} records"),
+        *_row(
+            "logs search and next block",
+            logs,
+            f"{refreshes} searches over 7 days of {records:,} records, each with a scroll to "
+            f"rows {BLOCK}-{2 * BLOCK}",
+        ),
     ]

@@ -23,8 +23,10 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from app.auth import hash_password
+from app.components.logs import histogram_figure
 from app.runtime import Runtime
-from app.services.log_view import logs_href
+from app.services.log_search import build_query
+from app.services.log_view import level_histogram, logs_href
 from storage.logs import LogEntry
 from tests.e2e.browser import console_messages, record_console, text_of
 
@@ -375,6 +377,46 @@ def test_a_histogram_bar_narrows_the_range(dash_duo: DashComposite, logs_app: da
         WAIT,
         msg="the histogram did not turn dark",
     )
+    assert dash_duo.get_logs() == []
+
+
+HISTOGRAM_DATA = """
+const gd = document.querySelector('#logs-histogram .js-plotly-plot');
+if (!gd || !gd.data) { return null; }
+return gd.data.map(function (t) { return [t.name, t.x, t.y, t.customdata]; });
+"""
+SEARCH_SHOWN = """
+return ['logs-export-q', 'logs-export-from', 'logs-export-to'].map(function (id) {
+  return document.getElementById(id).value;
+});
+"""
+
+
+def test_the_histogram_and_grid_draw_what_the_store_holds(
+    dash_duo: DashComposite, logs_app: dash.Dash
+) -> None:
+    login_admin(dash_duo, logs_app)
+    search(dash_duo, "-source:pulseboard")
+    wait_for_count(dash_duo, len(SEEDED))
+    # The search the page ran, as its export form carries it.
+    q, start, end = dash_duo.driver.execute_script(SEARCH_SHOWN)
+    shown = {"q": q, "from": float(start), "to": float(end)}
+    data = level_histogram(_runtime(logs_app), shown, time.time())
+    figure = histogram_figure(data, shown["from"], shown["to"], dark=False)
+    expected = [[t["name"], t["x"], t["y"], t["customdata"]] for t in figure["data"]]
+    assert expected
+    wait_for(
+        lambda: dash_duo.driver.execute_script(HISTOGRAM_DATA),
+        expected.__eq__,
+        "the histogram does not draw the store's counts",
+    )
+    stored = _runtime(logs_app).logs.search(
+        build_query(q, None, None, None),
+        start=datetime.fromtimestamp(shown["from"], UTC),
+        end=datetime.fromtimestamp(shown["to"], UTC),
+    )
+    rows = [record.to_dict() for record in stored.records]
+    wait_for(lambda: grid_data(dash_duo), rows.__eq__, "the grid does not hold the store's rows")
     assert dash_duo.get_logs() == []
 
 

@@ -14,7 +14,9 @@ import pytest
 from dash.testing.composite import DashComposite
 from dash.testing.wait import until
 
+from app.components.charts import time_series_figure
 from app.runtime import Runtime
+from app.services import overview as view
 from app.services.timerange import RANGES
 from storage.metrics import ROLLUP_STEP
 from tests.e2e.browser import text_of
@@ -99,6 +101,7 @@ def overview(dash_duo: DashComposite, make_app) -> DashComposite:
     # CPU percent is a rate: it exists from the second collection on.
     until(lambda: _has_cpu_sample(app), timeout=10, msg="the scheduler collected no CPU sample")
     login(dash_duo, app)
+    dash_duo.app = app
     return dash_duo
 
 
@@ -522,4 +525,61 @@ def test_live_points_bridge_a_pause_and_break_after_an_outage(overview: DashComp
     assert ys == [None, 42], "an outage must break the line"
     assert epoch(xs[0]) < epoch(xs[1])
     assert gap > 2
+    assert dash_duo.get_logs() == []
+
+
+DRAWN = """
+const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+if (!gd || !gd.data) { return null; }
+return gd.data.map(function (t) {
+  return [t.name, t.visible, Array.from(t.x), Array.from(t.y)];
+});
+"""
+SCROLL_TO = """
+document.getElementById(arguments[0]).scrollIntoView({block: 'center', behavior: 'instant'});
+"""
+
+
+def drawn(dash_duo: DashComposite, chart: str) -> list | None:
+    """Each line of one chart as Plotly holds it in the page: name, visibility, x, y."""
+    return dash_duo.driver.execute_script(DRAWN, f"#overview-chart-{chart}")
+
+
+def test_each_chart_draws_the_figure_of_the_stored_points(overview: DashComposite) -> None:
+    dash_duo = overview
+    rt = _runtime(dash_duo.app)
+    until(lambda: (point_counts(dash_duo, "cpu") or [0])[0] >= 3, 20, msg="too few points")
+    # Zoomed to points already stored (history: no live points join them), every chart
+    # draws exactly the figure of what the store holds in that window.
+    first, last = dash_duo.driver.execute_script(
+        "const x = document.querySelector('#overview-chart-cpu .js-plotly-plot').data[0].x;"
+        "return [x[0], x[x.length - 1]];"
+    )
+    dash_duo.driver.execute_script(
+        "const gd = document.querySelector('#overview-chart-cpu .js-plotly-plot');"
+        "Plotly.relayout(gd, {'xaxis.range[0]': arguments[0], 'xaxis.range[1]': arguments[1]});",
+        first,
+        last,
+    )
+    dash_duo.wait_for_text_to_equal("#overview-live-status", "history", timeout=10)
+    until(lambda: " to " in text_of(dash_duo, "#overview-updated"), 10, msg="no zoomed window")
+    # The window the charts were queried for, as their download links name it.
+    link = dash_duo.find_element("#overview-download-cpu-csv").get_attribute("href")
+    query = parse_qs(urlsplit(link).query)
+    start, end = float(query["from"][0]), float(query["to"][0])
+    specs = {spec.key: spec for spec in view.CHARTS}
+    for chart in (*CHARTS, "db-pool"):
+        # A chart is drawn once it is on screen.
+        dash_duo.driver.execute_script(SCROLL_TO, f"overview-chart-{chart}")
+        series = view.chart_series(rt, specs[chart], start, end)
+        figure = time_series_figure(
+            specs[chart], series, dark=False, shown=(start, end), interval=1
+        )
+        expected = [[t["name"], t["visible"], t["x"], t["y"]] for t in figure["data"]]
+        assert expected and expected[0][2], f"{chart}: nothing stored in the window"
+        until(
+            lambda chart=chart, expected=expected: drawn(dash_duo, chart) == expected,
+            timeout=10,
+            msg=f"the {chart} chart does not draw the stored points",
+        )
     assert dash_duo.get_logs() == []

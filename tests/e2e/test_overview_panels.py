@@ -12,7 +12,7 @@ from dash.testing.wait import until
 from storage.metrics import Sample
 from tests.conftest import truncate_tables
 from tests.e2e.browser import text_of
-from tests.e2e.test_overview import POINT_COUNTS, login
+from tests.e2e.test_overview import POINT_COUNTS, SCROLL_TO, login
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +52,11 @@ def points(dash_duo: DashComposite, chart: str) -> int:
     return sum(counts or [])
 
 
+def show(dash_duo: DashComposite, chart: str) -> None:
+    """Scroll one chart into view: charts are drawn while they are on screen."""
+    dash_duo.driver.execute_script(SCROLL_TO, f"overview-chart-{chart}")
+
+
 def test_application_database_and_redis_panels_show_live_values(panels: DashComposite):
     dash_duo = panels
     for chart in (
@@ -64,11 +69,13 @@ def test_application_database_and_redis_panels_show_live_values(panels: DashComp
         "redis-ops",
         "redis-clients",
     ):
+        show(dash_duo, chart)
         until(
             lambda c=chart: points(dash_duo, c) > 0,
             timeout=40,  # series that appear after the first draw show at the next refresh
             msg=f"the {chart} chart has no points",
         )
+    show(dash_duo, "redis-ops")
     before = points(dash_duo, "redis-ops")
     until(
         lambda: points(dash_duo, "redis-ops") > before,
@@ -95,10 +102,13 @@ def test_application_database_and_redis_panels_show_live_values(panels: DashComp
 
     # Limits far above use are named in the legend, not drawn over the data.
     rt = dash_duo.app.server.extensions["pulseboard"]
+    show(dash_duo, "pg-connections")
     names = dash_duo.driver.execute_script(LEGEND, "#overview-chart-pg-connections")
     (max_connections,) = rt.metrics.latest(names=["pg_max_connections"])
     assert [f"max {max_connections.value:g}", "legendonly"] in names, names
     max_memory = rt.metrics.latest(names=["redis_memory_max_bytes"])[0].value
+    show(dash_duo, "redis-memory")
+    until(lambda: points(dash_duo, "redis-memory") > 0, 10, msg="no Redis memory chart")
     names = dash_duo.driver.execute_script(LEGEND, "#overview-chart-redis-memory")
     if max_memory == 0:
         assert ["max unlimited", "legendonly"] in names, names
