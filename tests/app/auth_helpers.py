@@ -11,6 +11,8 @@ import re
 import uuid
 
 from app import auth
+from storage.accounts import AccountStore
+from storage.db import make_engine, upgrade
 
 PASSWORD = "password-123"
 ME = "/api/v1/admin/me"
@@ -87,3 +89,15 @@ class Browser:
     def post(self, path: str, **kwargs):
         """POST from this address."""
         return self.client.post(path, environ_base=self.environ_base, **kwargs)
+
+
+def migrated_with_reader(url: str, password: str = PASSWORD) -> str:
+    """Migrate the database at ``url`` and add the analyst ``reader`` with ``password``; a
+    bearer token of that analyst."""
+    upgrade(url)
+    engine = make_engine(url)
+    accounts = AccountStore(engine)
+    account = accounts.add_user("reader", "analyst", auth.hash_password(password))
+    token = accounts.create_token(account.id, "test")[1]
+    engine.dispose()
+    return token

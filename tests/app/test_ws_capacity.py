@@ -16,9 +16,7 @@ import pytest
 import requests
 import websocket
 
-from app.auth import hash_password
-from storage.accounts import AccountStore
-from storage.db import make_engine, upgrade
+from tests.app.auth_helpers import migrated_with_reader
 from tests.conftest import wait_until
 from tests.services import free_port
 
@@ -48,12 +46,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
     """``pulseboard serve`` on SQLite with two threads and room for CAPACITY WebSockets."""
     data_dir = tmp_path_factory.mktemp("ws-capacity")
     url = f"sqlite:///{data_dir / 'pulseboard.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    accounts = AccountStore(engine)
-    account = accounts.add_user("reader", "analyst", hash_password("password-123"))
-    token = accounts.create_token(account.id, "test")[1]
-    engine.dispose()
+    token = migrated_with_reader(url)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSEBOARD_")}
     env.update(

@@ -19,9 +19,7 @@ import requests
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from app.auth import hash_password
-from storage.accounts import AccountStore
-from storage.db import make_engine, upgrade
+from tests.app.auth_helpers import migrated_with_reader
 from tests.app.test_processes import kill, start_server
 
 ROUTES = (
@@ -51,12 +49,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
     """``pulseboard serve`` on SQLite, with an analyst who has a token and a password."""
     tmp_path = tmp_path_factory.mktemp("ws-hostile")
     url = f"sqlite:///{tmp_path / 'pulseboard.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    accounts = AccountStore(engine)
-    account = accounts.add_user("reader", "analyst", hash_password(PASSWORD))
-    token = accounts.create_token(account.id, "test")[1]
-    engine.dispose()
+    token = migrated_with_reader(url, PASSWORD)
     process, port = start_server(tmp_path, "hostile", url)
     yield Served(port, token, "reader", tmp_path / "hostile" / "server.log")
     kill(process)
