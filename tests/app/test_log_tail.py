@@ -128,6 +128,7 @@ def _waiting_for_an_earlier_write(engine, seconds: float = 10) -> bool:
             ).scalar_one()
             if waiting:
                 return True
+            conn.rollback()  # pg_stat_activity holds still within one transaction
             time.sleep(0.05)
     return False
 

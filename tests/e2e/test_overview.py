@@ -133,6 +133,12 @@ def root_used_percent() -> float:
     return 100.0 * used / (used + st.f_bavail * st.f_frsize)
 
 
+def time_axis(dash_duo: DashComposite, chart: str) -> list[str] | None:
+    """The x-axis range of a chart once it is drawn with our figure's time axis."""
+    shown = dash_duo.driver.execute_script(X_RANGE, f"#overview-chart-{chart}")
+    return shown if shown and isinstance(shown[0], str) else None
+
+
 def epoch(label: str) -> int:
     """A chart x label (UTC ``YYYY-MM-DD HH:MM:SS``) as epoch seconds."""
     return timegm(time.strptime(label[:19], "%Y-%m-%d %H:%M:%S"))
@@ -363,9 +369,10 @@ def test_chart_x_axes_span_the_chosen_range(overview: DashComposite) -> None:
     dash_duo = overview
     started = time.time()
     for chart in CHARTS:
-        # The charts are drawn one per animation frame: wait for each in turn.
+        # The charts are drawn one per animation frame, each after Dash's own empty plot
+        # (whose axis runs from -1 to 6): wait for each one's time axis in turn.
         lo, hi = until(
-            lambda chart=chart: dash_duo.driver.execute_script(X_RANGE, f"#overview-chart-{chart}"),
+            lambda chart=chart: time_axis(dash_duo, chart),
             timeout=10,
             msg=f"the {chart} chart is not drawn",
         )
