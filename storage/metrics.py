@@ -16,7 +16,6 @@ from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage.db import read_engine
 from storage.models import MetricSeries
 
 if TYPE_CHECKING:
@@ -217,8 +216,6 @@ class MetricsStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.reader = read_engine(engine)
-        """Reads go through it: see ``storage.db.read_engine``."""
         self.dialect = engine.dialect.name
         # (name, host, label items as given) -> id of a committed series, so a known series
         # is neither serialised to canonical JSON nor looked up again on later writes.
@@ -545,7 +542,9 @@ class MetricsStore:
     def reading(self) -> Iterator[Connection]:
         """One connection for many reads (each its own statement, so one that fails
         leaves the connection usable for the next)."""
-        with self.reader.connect() as conn:
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     def reduced(
