@@ -5,11 +5,14 @@ from __future__ import annotations
 import select
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -35,17 +38,53 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    return _pg_engine(url, pool_size)
+
+
+def _pg_engine(url: str, pool_size: int, *, options: str = "", **settings: Any) -> Engine:
+    connect_args: dict[str, Any] = {"connect_timeout": 5, "application_name": "pulseboard"}
+    if options:
+        connect_args["options"] = options
     engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "pulseboard"},
+        connect_args=connect_args,
+        **settings,
     )
     event.listen(
         engine, "checkout", lambda dbapi_conn, _record, _proxy: _ping_if_dropped(engine, dbapi_conn)
     )
     return engine
+
+
+_readers: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+_readers_lock = threading.Lock()
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The engine that reads beside ``engine`` go through: on PostgreSQL a pool of its own
+    on the same database, disposed with ``engine``; on SQLite ``engine`` itself.
+
+    Its connections are autocommit and read-only from creation, so a read costs its query
+    only: no isolation level set on checkout and reset on return, and no ROLLBACK.
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    with _readers_lock:
+        reader = _readers.get(engine)
+        if reader is None:
+            size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
+            reader = _readers[engine] = _pg_engine(
+                engine.url.render_as_string(hide_password=False),
+                size,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,  # autocommit: no transaction to end
+                options="-c default_transaction_read_only=on",
+            )
+            event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
+    return reader
 
 
 def _sent_while_idle(dbapi_connection) -> bool:

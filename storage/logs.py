@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from storage.accounts import utc
+from storage.db import read_engine
 from storage.log_fingerprint import fingerprints
 from storage.log_text import attrs_json, clean_text, pg_attrs_jsonb, read_attrs, sqlite_attrs_json
 from storage.logquery import LEVELS, Query, Term
@@ -171,6 +172,7 @@ class LogStore:
         fingerprints: bool = True,
     ) -> None:
         self.engine = engine
+        self.reader = read_engine(engine)
         self.dialect = engine.dialect.name
         self.on_commit = on_commit
         """Called with the count after each committed write (the app wakes live tails)."""
@@ -237,12 +239,9 @@ class LogStore:
     # -- reading -----------------------------------------------------------------------
 
     def _reading(self):
-        """A connection for one read: autocommit on PostgreSQL, so a read costs no BEGIN
-        and no ROLLBACK round trip, only its query."""
-        conn = self.engine.connect()
-        if self.dialect == "postgresql":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        return conn
+        """A connection for one read (on PostgreSQL autocommit and read-only from its
+        creation, so a read costs only its query)."""
+        return self.reader.connect()
 
     def search(
         self,

@@ -1,11 +1,14 @@
 """Engines: a pooled PostgreSQL connection the server ended is replaced when it is next
-checked out, one that stayed up is kept, and migrations run only where some are missing."""
+checked out, one that stayed up is kept, reads have connections of their own (autocommit,
+read-only) and migrations run only where some are missing."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
-from storage.db import head_revision, is_current, make_engine, upgrade_if_behind
+from storage.db import head_revision, is_current, make_engine, read_engine, upgrade_if_behind
 from tests.conftest import wait_until
 
 
@@ -51,4 +54,40 @@ def test_upgrade_if_behind_migrates_a_new_database_once(tmp_path):
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == (
             head_revision()
         )
+    engine.dispose()
+
+
+def test_reads_on_postgresql_go_through_autocommit_read_only_connections(pg_url: str):
+    engine = make_engine(pg_url, pool_size=2)
+    try:
+        reader = read_engine(engine)
+        assert reader is not engine and read_engine(engine) is reader
+        with reader.connect() as conn:
+            assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+            assert conn.connection.driver_connection.autocommit
+            with pytest.raises(DBAPIError, match="read-only transaction"):
+                conn.execute(text("CREATE TABLE nothing_here (x int)"))
+        with engine.connect() as conn:  # writes keep their transactions
+            assert conn.execute(text("SHOW transaction_read_only")).scalar_one() == "off"
+    finally:
+        engine.dispose()
+
+
+def test_disposing_an_engine_closes_the_connections_of_its_reads(pg_url: str):
+    engine = make_engine(pg_url, pool_size=2)
+    reader = read_engine(engine)
+    pid = backend_pid(reader)
+    other = make_engine(pg_url)
+    try:
+        engine.dispose()
+
+        wait_until(lambda: not session_alive(other, pid), 10)
+    finally:
+        other.dispose()
+
+
+def test_reads_on_sqlite_share_the_engine_of_the_writes(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'one.db'}")
+
+    assert read_engine(engine) is engine
     engine.dispose()

@@ -223,11 +223,11 @@ def plan_of(store: LogStore, read: Callable[[], object]) -> str:
     def capture(conn, cursor, statement, parameters, context, executemany):
         executed.append((statement, parameters))
 
-    event.listen(store.engine, "before_cursor_execute", capture)
+    event.listen(store.reader, "before_cursor_execute", capture)
     try:
         read()
     finally:
-        event.remove(store.engine, "before_cursor_execute", capture)
+        event.remove(store.reader, "before_cursor_execute", capture)
     statement, parameters = executed[-1]
     explain = "EXPLAIN " if store.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
     with store.engine.connect() as conn:
