@@ -23,7 +23,7 @@ from typing_extensions import TypedDict  # on Python 3.11 pydantic reads only th
 
 from app.runtime import Runtime
 from app.services import FieldError, Invalid, Saturated, TooLarge, TooManyRecords, UnsupportedMedia
-from app.services.timerange import parse_timestamp
+from app.services.timerange import EARLIEST, LATEST, parse_timestamp
 from storage.logquery import LEVEL_ALIASES, LEVELS
 from storage.logs import LogEntry
 
@@ -259,6 +259,23 @@ def _checked_line(line: bytes) -> _Record:
     return _RECORD.validate_json(line)
 
 
+_EARLIEST, _LATEST = (datetime.fromtimestamp(seconds, UTC) for seconds in (EARLIEST, LATEST))
+
+
+def _usual_ts(record: _Record, now: datetime, oldest: datetime, retention_days: int) -> datetime:
+    """``_ts`` of a record, sooner for the usual ISO 8601 time: read at once as a time, it
+    is the same instant (as UTC) that ``_ts`` reaches through epoch seconds. Any other
+    form, or a time that ``_ts`` would refuse, is left to ``_ts``."""
+    value = record.get("ts")
+    if type(value) is not str or value[4:5] != "-":
+        return _ts(record, now, oldest, retention_days)
+    ts = datetime.fromisoformat(value)
+    ts = ts.astimezone(UTC) if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    if oldest <= ts <= now + FUTURE_SLACK and _EARLIEST <= ts <= _LATEST:
+        return ts
+    return _ts(record, now, oldest, retention_days)
+
+
 def _checked_array(body: bytes) -> Iterator[_Record]:
     if _NON_FINITE[0] in body or _NON_FINITE[1] in body:
         yield from _RECORDS.validate_python(_loads(body))
@@ -274,7 +291,7 @@ def _checked_entries(
     try:
         return [
             LogEntry(
-                _ts(record, now, oldest, retention_days),
+                _usual_ts(record, now, oldest, retention_days),
                 _LEVEL_SPELLINGS[record.get("level")],
                 record.get("source") or DEFAULT_SOURCE,
                 record.get("host") or host,
