@@ -107,14 +107,16 @@ def _loads(data: bytes) -> Any:
         return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
 
 
-def _ndjson_lines(body: bytes) -> list[tuple[int, bytes]]:
-    """(number counted from 1, text) of each non-blank line."""
-    return [(number, line) for number, line in enumerate(body.split(b"\n"), 1) if line.strip()]
+def _ndjson_lines(body: bytes) -> list[bytes]:
+    """The non-blank lines."""
+    return [line for line in body.split(b"\n") if line.strip()]
 
 
-def _ndjson_records(lines: list[tuple[int, bytes]]) -> Iterator[tuple[str, Any]]:
-    """(label, decoded value or the decoding problem) of each line."""
-    for number, line in lines:
+def _ndjson_records(body: bytes) -> Iterator[tuple[str, Any]]:
+    """(label, decoded value or the decoding problem) of each non-blank line."""
+    for number, line in enumerate(body.split(b"\n"), 1):
+        if not line.strip():
+            continue
         label = f"line {number}"
         try:
             yield label, _loads(line)
@@ -252,9 +254,13 @@ _NON_FINITE = (b"NaN", b"Infinity")
 """What pydantic-core reads as numbers inside any JSON value, where ``_loads`` refuses them."""
 
 
+def _non_finite(data: bytes) -> bool:
+    return _NON_FINITE[0] in data or _NON_FINITE[1] in data
+
+
 def _checked_line(line: bytes) -> _Record:
     """One NDJSON line read and checked as a ``_Record`` (ValueError if it is not one)."""
-    if _NON_FINITE[0] in line or _NON_FINITE[1] in line:
+    if _non_finite(line):
         return _RECORD.validate_python(_loads(line))
     return _RECORD.validate_json(line)
 
@@ -277,7 +283,7 @@ def _usual_ts(record: _Record, now: datetime, oldest: datetime, retention_days: 
 
 
 def _checked_array(body: bytes) -> Iterator[_Record]:
-    if _NON_FINITE[0] in body or _NON_FINITE[1] in body:
+    if _non_finite(body):
         yield from _RECORDS.validate_python(_loads(body))
     else:
         yield from _RECORDS.validate_json(body)
@@ -320,7 +326,9 @@ def parse_batch(
         lines = _ndjson_lines(body)
         if len(lines) > MAX_RECORDS:
             raise _too_many(len(lines))
-        checked = _checked_entries(map(_checked_line, (t for _, t in lines)), **given)
+        # Lines are checked one by one only where the body has words that need it.
+        check = _checked_line if _non_finite(body) else _RECORD.validate_json
+        checked = _checked_entries(map(check, lines), **given)
     else:
         checked = _checked_entries(_checked_array(body), **given)
         if checked is not None and len(checked) > MAX_RECORDS:
@@ -328,7 +336,7 @@ def parse_batch(
     if checked:
         return checked
     # Read again the slow way, which words every problem (or takes the unusual forms).
-    records: Any = _ndjson_records(lines) if ndjson else _array_records(body)
+    records: Any = _ndjson_records(body) if ndjson else _array_records(body)
     if not ndjson and len(records) > MAX_RECORDS:
         raise _too_many(len(records))
     entries: list[LogEntry] = []
