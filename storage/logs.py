@@ -673,9 +673,11 @@ def _row(entry: LogEntry) -> list:
     message, attrs = entry.message, entry.attrs or {}
     if len(message) > MAX_MESSAGE:
         message, attrs = message[:MAX_MESSAGE], {**attrs, "truncated_from": len(entry.message)}
-    ts = entry.ts if entry.ts.tzinfo else entry.ts.replace(tzinfo=UTC)
+    ts = entry.ts
+    if ts.tzinfo is not UTC:  # most entries are in UTC already
+        ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
     return [
-        ts.astimezone(UTC),
+        ts,
         clean_text(entry.level),
         clean_text(entry.source),
         clean_text(entry.host),

@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, Annotated, Any, Required
 
+from pydantic import ConfigDict, StringConstraints, TypeAdapter, with_config
 from pydantic_core import from_json
+from typing_extensions import TypedDict  # on Python 3.11 pydantic reads only this one
 
 from app.runtime import Runtime
 from app.services import FieldError, Invalid, Saturated, TooLarge, TooManyRecords, UnsupportedMedia
-from app.services.timerange import parse_timestamp
+from app.services.timerange import EARLIEST, LATEST, parse_timestamp
 from storage.logquery import LEVEL_ALIASES, LEVELS
 from storage.logs import LogEntry
 
@@ -105,6 +107,11 @@ def _loads(data: bytes) -> Any:
         return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
 
 
+def _ndjson_lines(body: bytes) -> list[bytes]:
+    """The non-blank lines."""
+    return [line for line in body.split(b"\n") if line.strip()]
+
+
 def _ndjson_records(body: bytes) -> Iterator[tuple[str, Any]]:
     """(label, decoded value or the decoding problem) of each non-blank line."""
     for number, line in enumerate(body.split(b"\n"), 1):
@@ -115,10 +122,6 @@ def _ndjson_records(body: bytes) -> Iterator[tuple[str, Any]]:
             yield label, _loads(line)
         except (ValueError, RecursionError):
             yield label, _BadRecord("not valid JSON")
-
-
-def _count_ndjson(body: bytes) -> int:
-    return sum(1 for line in body.split(b"\n") if line.strip())
 
 
 def _array_records(body: bytes) -> list[tuple[str, Any]]:
@@ -213,6 +216,100 @@ def _entry(
     )
 
 
+_Name = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern="[!-~]")]
+"""A source or host that ``_text`` accepts for sure: it holds a visible ASCII character, so
+it is not blank whichever characters count as space."""
+
+
+@with_config(ConfigDict(strict=True))
+class _Record(TypedDict, total=False):
+    """A record as producers usually send it, checked by pydantic-core as it reads the JSON:
+    each value of the JSON type ``_entry`` asks for. What does not fit here (or holds an
+    unusual level or a bad time) is read again by ``_entry``, which takes more forms and
+    words each problem."""
+
+    ts: str | int | float | None
+    level: str | None
+    source: _Name | None
+    host: _Name | None
+    message: Required[str]
+    attrs: dict[str, Any] | None
+
+
+_RECORD = TypeAdapter(_Record)
+_RECORDS = TypeAdapter(list[_Record])
+_LEVEL_SPELLINGS: dict[str | None, str] = {
+    None: DEFAULT_LEVEL,
+    **{
+        spelling: LEVEL_ALIASES.get(name, name)
+        for name in (*LEVELS, *LEVEL_ALIASES)
+        for spelling in (name, name.upper(), name.title())
+    },
+}
+"""The level as commonly written (``info``, ``INFO``, ``Warn``, or none) -> the level
+stored, as ``_level`` finds it."""
+
+
+_NON_FINITE = (b"NaN", b"Infinity")
+"""What pydantic-core reads as numbers inside any JSON value, where ``_loads`` refuses them."""
+
+
+def _non_finite(data: bytes) -> bool:
+    return _NON_FINITE[0] in data or _NON_FINITE[1] in data
+
+
+def _checked_line(line: bytes) -> _Record:
+    """One NDJSON line read and checked as a ``_Record`` (ValueError if it is not one)."""
+    if _non_finite(line):
+        return _RECORD.validate_python(_loads(line))
+    return _RECORD.validate_json(line)
+
+
+_EARLIEST, _LATEST = (datetime.fromtimestamp(seconds, UTC) for seconds in (EARLIEST, LATEST))
+
+
+def _usual_ts(record: _Record, now: datetime, oldest: datetime, retention_days: int) -> datetime:
+    """``_ts`` of a record, sooner for the usual ISO 8601 time: read at once as a time, it
+    is the same instant (as UTC) that ``_ts`` reaches through epoch seconds. Any other
+    form, or a time that ``_ts`` would refuse, is left to ``_ts``."""
+    value = record.get("ts")
+    if type(value) is not str or value[4:5] != "-":
+        return _ts(record, now, oldest, retention_days)
+    ts = datetime.fromisoformat(value)
+    ts = ts.astimezone(UTC) if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    if oldest <= ts <= now + FUTURE_SLACK and _EARLIEST <= ts <= _LATEST:
+        return ts
+    return _ts(record, now, oldest, retention_days)
+
+
+def _checked_array(body: bytes) -> Iterator[_Record]:
+    if _non_finite(body):
+        yield from _RECORDS.validate_python(_loads(body))
+    else:
+        yield from _RECORDS.validate_json(body)
+
+
+def _checked_entries(
+    records: Iterable[_Record], *, now: datetime, oldest: datetime, retention_days: int, host: str
+) -> list[LogEntry] | None:
+    """The entries ``_entry`` would make of ``records``, or None as soon as one record
+    (or the body) is not of the usual form, for ``_entry`` to read them all again."""
+    try:
+        return [
+            LogEntry(
+                _usual_ts(record, now, oldest, retention_days),
+                _LEVEL_SPELLINGS[record.get("level")],
+                record.get("source") or DEFAULT_SOURCE,
+                record.get("host") or host,
+                record["message"],
+                record.get("attrs") or {},
+            )
+            for record in records
+        ]
+    except (ValueError, KeyError, RecursionError):  # ValidationError and _BadRecord too
+        return None
+
+
 def parse_batch(
     body: bytes,
     ndjson: bool,
@@ -224,23 +321,30 @@ def parse_batch(
     """Every record of ``body`` as a LogEntry, or Invalid naming the bad ones."""
     now = now or datetime.now(UTC)
     oldest = now - timedelta(days=retention_days)
+    given = {"now": now, "oldest": oldest, "retention_days": retention_days, "host": host}
     if ndjson:
-        count = _count_ndjson(body)
-        if count > MAX_RECORDS:
-            raise _too_many(count)
-        records: Any = _ndjson_records(body)
+        lines = _ndjson_lines(body)
+        if len(lines) > MAX_RECORDS:
+            raise _too_many(len(lines))
+        # Lines are checked one by one only where the body has words that need it.
+        check = _checked_line if _non_finite(body) else _RECORD.validate_json
+        checked = _checked_entries(map(check, lines), **given)
     else:
-        records = _array_records(body)
-        if len(records) > MAX_RECORDS:
-            raise _too_many(len(records))
+        checked = _checked_entries(_checked_array(body), **given)
+        if checked is not None and len(checked) > MAX_RECORDS:
+            raise _too_many(len(checked))
+    if checked:
+        return checked
+    # Read again the slow way, which words every problem (or takes the unusual forms).
+    records: Any = _ndjson_records(body) if ndjson else _array_records(body)
+    if not ndjson and len(records) > MAX_RECORDS:
+        raise _too_many(len(records))
     entries: list[LogEntry] = []
     bad: dict[str, str] = {}
     bad_count = 0
     for label, value in records:
         try:
-            entries.append(
-                _entry(value, now=now, oldest=oldest, retention_days=retention_days, host=host)
-            )
+            entries.append(_entry(value, **given))
         except _BadRecord as exc:
             bad_count += 1
             if len(bad) < MAX_REPORTED:

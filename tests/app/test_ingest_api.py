@@ -145,6 +145,36 @@ def test_hostile_text_is_stored_safely(app, ingest):
     assert rows[2]["message"] == "<img src=x onerror=alert(1)>"
 
 
+def test_records_in_less_usual_forms_are_read_as_the_usual_ones(app, ingest):
+    now = datetime.now(UTC).replace(microsecond=0)
+    usual = json.dumps({"message": "usual", "level": "info", "ts": now.isoformat()})
+    unusual = [
+        '{"message": "shouted", "level": "WARN"}',
+        '{"message": "padded", "level": " Info "}',
+        '{"message": "alias", "level": "Crit"}',
+        '{"message": "wide", "source": "\\u65e5\\u672c", "host": "h\\u00f4te"}',
+        '{"message": "the value is NaN, not Infinity", "attrs": {"note": "NaN"}}',
+        '{"message": "huge", "attrs": {"x": 1e400}}',
+        f'{{"message": "numeric text", "ts": " {now.timestamp():.0f} "}}',
+    ]
+    lines = [usual, *unusual, usual]
+    for body, content_type in (
+        ("\n".join(lines), NDJSON),
+        ("[" + ",".join(lines) + "]", "application/json"),
+    ):
+        response = ingest(body, content_type)
+        assert response.status_code == 200, response.get_json()
+    rows = stored(app)
+    assert len(rows) == 2 * len(lines)
+    for batch in (rows[: len(lines)], rows[len(lines) :]):
+        assert [r["message"] for r in batch] == [json.loads(line)["message"] for line in lines]
+        assert [r["level"] for r in batch[1:4]] == ["warning", "info", "critical"]
+        assert (batch[4]["source"], batch[4]["host"]) == ("\u65e5\u672c", "h\u00f4te")
+        assert batch[5]["attrs"] == {"note": "NaN"}
+        assert batch[6]["attrs"] == {"x": None}
+        assert as_utc(batch[7]["ts"]) == now
+
+
 # -- refused batches: nothing is stored -----------------------------------------------------
 
 BAD_LINES = [
@@ -161,6 +191,11 @@ BAD_LINES = [
     ('{"message": "m", "source": 7}', "source: must be a string"),
     ('{"message": "m", "host": "' + "h" * 201 + '"}', "host: longer than 200 characters"),
     ("[1, 2]", "not a JSON object"),
+    ('{"message": "m", "level": ""}', "level: unknown ''"),
+    ('{"message": "m", "source": "  "}', "source: must not be empty"),
+    ('{"message": "m", "host": "\\u001c"}', "host: must not be empty"),
+    ('{"message": "m", "ts": true}', "ts: expected an ISO 8601 time or epoch seconds"),
+    ('{"message": "m", "attrs": {"x": NaN}}', "not valid JSON"),
     ("[" * 100_000, "not valid JSON"),
 ]
 
