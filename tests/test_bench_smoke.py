@@ -34,7 +34,7 @@ ROWS = {
     "metrics_render": 1,
     "rss": 4,
     "logs_write": 6,
-    "logs_ingest": 2,
+    "logs_ingest": 1,
     "logs_query": 4,
     "logs_http": 12,
     "logs_export": 2,
